@@ -1,0 +1,8 @@
+//! berthd: a container engine that speaks the Docker Engine API.
+//!
+//! Layout follows ../shared/DESIGN.md: `api` is HTTP only, each Docker object has its logic in its own
+//! module, `store` holds the on-disk metadata helpers and `monitor` is the per-container process that
+//! owns a container's stdio and exit code.
+
+pub mod image;
+pub mod monitor;

@@ -1,0 +1,1 @@
+//! The per-container monitor process (conmon / containerd-shim style).
