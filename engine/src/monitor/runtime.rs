@@ -1,0 +1,219 @@
+//! Talking to the OCI runtime binary (runc/crun command lines and their error log) and to the
+//! kernel about the container (reaping, OOM kills).
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use tokio::signal::unix::{signal, Signal, SignalKind};
+
+use super::config::MonitorConfig;
+use super::error::{IoContext, Result};
+
+/// `RUNTIME [--root R] --log L --log-format json`, the common prefix of every invocation.
+pub fn base_command(cfg: &MonitorConfig) -> Command {
+    let mut cmd = Command::new(&cfg.runtime);
+    if let Some(root) = &cfg.runtime_root {
+        cmd.arg("--root").arg(root);
+    }
+    cmd.arg("--log")
+        .arg(cfg.runtime_log())
+        .args(["--log-format", "json"]);
+    cmd
+}
+
+/// `run -d` (or `exec -d`) for the container, detached so the process ends up as our child.
+pub fn start_command(cfg: &MonitorConfig, console_socket: Option<&Path>) -> Command {
+    let mut cmd = base_command(cfg);
+    match &cfg.exec {
+        None => cmd.args(["run", "-d"]),
+        Some(_) => cmd.args(["exec", "-d"]),
+    };
+    cmd.arg("--pid-file").arg(cfg.runtime_pid_file());
+    if let Some(s) = console_socket {
+        cmd.arg("--console-socket").arg(s);
+    }
+    match &cfg.exec {
+        None => cmd.arg("--bundle").arg(&cfg.bundle),
+        Some(e) => cmd.arg("--process").arg(&e.process_json),
+    };
+    cmd.arg(&cfg.id);
+    cmd
+}
+
+/// `delete -f`, which also kills whatever is left in the container.
+pub fn delete_command(cfg: &MonitorConfig) -> Command {
+    let mut cmd = base_command(cfg);
+    cmd.args(["delete", "-f", &cfg.id])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    cmd
+}
+
+/// The last `"level":"error"` message the runtime wrote to its `--log` (JSON lines).
+pub fn runtime_error(log: &Path, status: i32) -> String {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    let msg = text
+        .lines()
+        .rev()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|v| v["level"] == "error")
+        .and_then(|v| v["msg"].as_str().map(str::to_string));
+    msg.unwrap_or_else(|| format!("OCI runtime exited with status {status}"))
+}
+
+/// The exit code dockerd reports for a process the runtime could not start.
+pub fn start_failure_code(msg: &str) -> i32 {
+    let m = msg.to_ascii_lowercase();
+    if m.contains("executable file not found") || m.contains("no such file or directory") {
+        127
+    } else if m.contains("permission denied") {
+        126
+    } else {
+        128
+    }
+}
+
+/// Exit code as the shell reports it: the status, or 128 + the killing signal.
+pub fn exit_code(status: i32) -> i32 {
+    if libc::WIFEXITED(status) {
+        libc::WEXITSTATUS(status)
+    } else if libc::WIFSIGNALED(status) {
+        128 + libc::WTERMSIG(status)
+    } else {
+        255
+    }
+}
+
+/// Reaps every child (we are a subreaper, so orphans of the container land here too) and keeps
+/// their exit codes: the container may be reaped before its pid file is read.
+pub struct Reaper {
+    sigchld: Signal,
+    codes: HashMap<i32, i32>,
+}
+
+impl Reaper {
+    /// Must exist before the first child is spawned so no SIGCHLD is missed.
+    pub fn new() -> Result<Self> {
+        Ok(Reaper {
+            sigchld: signal(SignalKind::child()).ctx(|| "watching SIGCHLD".into())?,
+            codes: HashMap::new(),
+        })
+    }
+
+    pub fn reap(&mut self) {
+        loop {
+            let mut status = 0;
+            // SAFETY: waitpid(2) for any child, non-blocking, into a local.
+            let pid = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) };
+            if pid <= 0 {
+                break;
+            }
+            self.codes.insert(pid, exit_code(status));
+        }
+    }
+
+    pub fn take(&mut self, pid: i32) -> Option<i32> {
+        self.codes.remove(&pid)
+    }
+
+    /// Waits for the next SIGCHLD, then reaps. Cancel-safe.
+    pub async fn changed(&mut self) {
+        self.sigchld.recv().await;
+        self.reap();
+    }
+
+    /// Waits until `pid` has exited; returns its exit code. Cancel-safe.
+    pub async fn wait(&mut self, pid: i32) -> i32 {
+        loop {
+            self.reap();
+            if let Some(c) = self.take(pid) {
+                return c;
+            }
+            self.sigchld.recv().await;
+        }
+    }
+}
+
+/// The cgroup file that counts OOM kills for `pid`'s memory cgroup (v1 `memory.oom_control`, v2
+/// `memory.events`). Looked up while the container runs: the path is gone once it exits.
+pub fn oom_counter(pid: i32) -> Option<PathBuf> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).ok()?;
+    let mut unified = None;
+    for line in text.lines() {
+        let mut parts = line.splitn(3, ':');
+        let (_, controllers, path) = (parts.next()?, parts.next()?, parts.next()?);
+        let path = path.trim_start_matches('/');
+        if controllers.split(',').any(|c| c == "memory") {
+            return Some(
+                Path::new("/sys/fs/cgroup/memory")
+                    .join(path)
+                    .join("memory.oom_control"),
+            );
+        }
+        if controllers.is_empty() {
+            unified = Some(Path::new("/sys/fs/cgroup").join(path).join("memory.events"));
+        }
+    }
+    unified.filter(|p| p.exists())
+}
+
+/// True when the kernel OOM-killed something in the container's cgroup.
+pub fn oom_killed(counter: &Path) -> bool {
+    let Ok(text) = std::fs::read_to_string(counter) else {
+        return false;
+    };
+    text.lines()
+        .filter_map(|l| l.strip_prefix("oom_kill "))
+        .any(|n| n.trim().parse::<u64>().is_ok_and(|n| n > 0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failure_codes_like_dockerd() {
+        assert_eq!(
+            start_failure_code(
+                "runc run failed: unable to start container process: exec: \"/nope\": stat /nope: no such file or directory"
+            ),
+            127
+        );
+        assert_eq!(
+            start_failure_code("exec: \"x\": executable file not found in $PATH"),
+            127
+        );
+        assert_eq!(start_failure_code("exec /etc: permission denied"), 126);
+        assert_eq!(start_failure_code("cgroup setup failed"), 128);
+    }
+
+    #[test]
+    fn runtime_error_prefers_last_error_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("runtime.log");
+        std::fs::write(
+            &log,
+            "{\"level\":\"error\",\"msg\":\"first\"}\n{\"level\":\"warning\",\"msg\":\"w\"}\n{\"level\":\"error\",\"msg\":\"second\"}\n{\"level\":\"info\",\"msg\":\"i\"}\n",
+        )
+        .unwrap();
+        assert_eq!(runtime_error(&log, 1), "second");
+        assert_eq!(
+            runtime_error(&dir.path().join("none"), 2),
+            "OCI runtime exited with status 2"
+        );
+    }
+
+    #[test]
+    fn oom_counter_parsing() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("memory.oom_control");
+        std::fs::write(&f, "oom_kill_disable 0\nunder_oom 0\noom_kill 0\n").unwrap();
+        assert!(!oom_killed(&f));
+        std::fs::write(&f, "oom_kill_disable 0\nunder_oom 0\noom_kill 2\n").unwrap();
+        assert!(oom_killed(&f));
+        // Our own process has a cgroup; the lookup must not panic whatever the layout.
+        let _ = oom_counter(std::process::id() as i32);
+    }
+}
