@@ -9,7 +9,8 @@
 //!    the json-file log ([`logfile`]) and relays output to every client as [`protocol`] frames;
 //!    clients are berthd on fd 3 plus anyone connecting to `socket_path` later (a restarted
 //!    berthd), and each gets `Started{pid}` first;
-//! 3. applies Stdin / StdinEof / Resize / Kill frames from any client;
+//! 3. applies Stdin / StdinEof / Resize / Kill frames from any client (StdinEof closes the stdin
+//!    pipe; on a tty it is ignored, as dockerd leaves a tty's input open when an attach ends);
 //! 4. when the process is reaped: drains output, writes the [`ExitRecord`] (temp + rename), sends
 //!    `Exited{code}`, runs `runtime delete -f`, unmounts the rootfs, removes the socket, exits 0.
 //!

@@ -99,6 +99,8 @@ struct Monitor {
     events_tx: mpsc::Sender<Event>,
     events_rx: mpsc::Receiver<Event>,
     log: Option<LogWriter>,
+    /// Set after the first failed log write, so a full disk is reported once, not per chunk.
+    log_failed: bool,
 }
 
 impl Monitor {
@@ -112,6 +114,7 @@ impl Monitor {
             events_tx,
             events_rx,
             log: None,
+            log_failed: false,
         })
     }
 
@@ -367,8 +370,9 @@ impl Monitor {
         if let Err(e) = write_atomic(&self.cfg.pid_path, pid.to_string().as_bytes()) {
             tracing::warn!(error = %e, "writing the pid file");
         }
+        // Looked up now: the process (and its /proc entry) may be gone at exit.
         let oom_counter = match self.cfg.exec {
-            None => runtime::oom_counter(pid),
+            None => runtime::oom_counter_from_proc(pid),
             Some(_) => None,
         };
         self.broadcast(&Frame::Started { pid });
@@ -455,7 +459,10 @@ impl Monitor {
             t.abort();
         }
         drop(r.pty);
-        let oom = oom_counter.as_deref().is_some_and(runtime::oom_killed);
+        let oom = self.cfg.exec.is_none()
+            && oom_counter
+                .or_else(|| runtime::oom_counter_from_bundle(&self.cfg.bundle))
+                .is_some_and(|p| runtime::oom_killed(&p));
         tracing::debug!(id = %self.cfg.id, pid, code, oom, "container exited");
         if let Err(e) = ExitRecord::now(code, None, oom).write(&self.cfg.exit_path) {
             tracing::error!(error = %e, "writing the exit record");
@@ -508,8 +515,13 @@ impl Monitor {
 
     fn output(&mut self, stream: Stream, data: Bytes) {
         if let Some(l) = self.log.as_mut() {
-            if let Err(e) = l.write(stream, &data) {
-                tracing::warn!(error = %e, "writing the container log");
+            match l.write(stream, &data) {
+                Ok(()) => self.log_failed = false,
+                Err(e) if !self.log_failed => {
+                    self.log_failed = true;
+                    tracing::warn!(error = %e, "writing the container log");
+                }
+                Err(_) => {}
             }
         }
         let f = match stream {

@@ -136,27 +136,51 @@ impl Reaper {
     }
 }
 
-/// The cgroup file that counts OOM kills for `pid`'s memory cgroup (v1 `memory.oom_control`, v2
-/// `memory.events`). Looked up while the container runs: the path is gone once it exits.
-pub fn oom_counter(pid: i32) -> Option<PathBuf> {
+/// The cgroup file that counts OOM kills for the container's memory cgroup (v1
+/// `memory.oom_control`, v2 `memory.events`), found through `/proc/<pid>/cgroup` while the
+/// process lives.
+pub fn oom_counter_from_proc(pid: i32) -> Option<PathBuf> {
     let text = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).ok()?;
     let mut unified = None;
     for line in text.lines() {
         let mut parts = line.splitn(3, ':');
         let (_, controllers, path) = (parts.next()?, parts.next()?, parts.next()?);
-        let path = path.trim_start_matches('/');
         if controllers.split(',').any(|c| c == "memory") {
-            return Some(
-                Path::new("/sys/fs/cgroup/memory")
-                    .join(path)
-                    .join("memory.oom_control"),
-            );
+            return Some(memory_v1_file(path));
         }
         if controllers.is_empty() {
-            unified = Some(Path::new("/sys/fs/cgroup").join(path).join("memory.events"));
+            unified = Some(memory_v2_file(path));
         }
     }
     unified.filter(|p| p.exists())
+}
+
+/// The same file found through the bundle's absolute `linux.cgroupsPath`: a process that dies at
+/// once is gone before we look, but its cgroup stays until `runtime delete`.
+pub fn oom_counter_from_bundle(bundle: &Path) -> Option<PathBuf> {
+    let data = std::fs::read(bundle.join("config.json")).ok()?;
+    let spec: serde_json::Value = serde_json::from_slice(&data).ok()?;
+    let path = spec["linux"]["cgroupsPath"].as_str()?;
+    if !path.starts_with('/') {
+        return None; // systemd-style slice:prefix:name, resolved only through /proc
+    }
+    let v1 = memory_v1_file(path);
+    if v1.exists() {
+        return Some(v1);
+    }
+    Some(memory_v2_file(path)).filter(|p| p.exists())
+}
+
+fn memory_v1_file(cgroup: &str) -> PathBuf {
+    Path::new("/sys/fs/cgroup/memory")
+        .join(cgroup.trim_start_matches('/'))
+        .join("memory.oom_control")
+}
+
+fn memory_v2_file(cgroup: &str) -> PathBuf {
+    Path::new("/sys/fs/cgroup")
+        .join(cgroup.trim_start_matches('/'))
+        .join("memory.events")
 }
 
 /// True when the kernel OOM-killed something in the container's cgroup.
@@ -214,6 +238,22 @@ mod tests {
         std::fs::write(&f, "oom_kill_disable 0\nunder_oom 0\noom_kill 2\n").unwrap();
         assert!(oom_killed(&f));
         // Our own process has a cgroup; the lookup must not panic whatever the layout.
-        let _ = oom_counter(std::process::id() as i32);
+        let _ = oom_counter_from_proc(std::process::id() as i32);
+        assert_eq!(oom_counter_from_bundle(dir.path()), None);
+        // The root cgroup always exists: a bundle naming it resolves to a real file.
+        std::fs::write(
+            dir.path().join("config.json"),
+            r#"{"linux":{"cgroupsPath":"/"}}"#,
+        )
+        .unwrap();
+        if let Some(p) = oom_counter_from_bundle(dir.path()) {
+            assert!(p.exists(), "{}", p.display());
+        }
+        std::fs::write(
+            dir.path().join("config.json"),
+            r#"{"linux":{"cgroupsPath":"system.slice:berth:x"}}"#,
+        )
+        .unwrap();
+        assert_eq!(oom_counter_from_bundle(dir.path()), None);
     }
 }

@@ -174,7 +174,7 @@ impl Harness {
         }
         std::fs::copy("/bin/busybox", rootfs.join("bin/busybox")).unwrap();
         for applet in [
-            "sh", "cat", "echo", "tty", "stty", "sleep", "true", "printf", "tail",
+            "sh", "cat", "echo", "tty", "stty", "sleep", "true", "printf", "tail", "seq",
         ] {
             std::os::unix::fs::symlink("busybox", rootfs.join("bin").join(applet)).unwrap();
         }
@@ -631,4 +631,116 @@ async fn oom_kill_is_recorded() {
     assert_eq!(rec.exit_code, 137);
     assert!(rec.oom_killed, "{rec:?}");
     h.assert_cleaned_up(Some(pid));
+}
+
+#[tokio::test]
+async fn stray_holder_of_output_does_not_keep_monitor_alive() {
+    let Some(mut h) = Harness::new(
+        "stray",
+        Opts {
+            args: &["sleep", "100"],
+            ..Opts::default()
+        },
+    ) else {
+        return;
+    };
+    let mut main = h.spawn();
+    let pid = expect_started(&mut main).await;
+    // The background sleep keeps the exec's stdout open after the exec'd shell exited.
+    let mut e = h.exec("stray", &["sh", "-c", "sleep 30 & echo hi; exit 4"]);
+    let mut es = e.spawn();
+    let epid = expect_started(&mut es).await;
+    let t0 = std::time::Instant::now();
+    let mut t = Transcript::default();
+    assert_eq!(until_exit(&mut es, &mut t).await, 4);
+    assert_eq!(t.stdout, b"hi\n");
+    assert!(t0.elapsed() < Duration::from_secs(5), "{:?}", t0.elapsed());
+    e.wait_monitor().await;
+    e.assert_cleaned_up(Some(epid));
+    write_frame(
+        &mut main,
+        &Frame::Kill {
+            signal: libc::SIGKILL,
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(until_exit(&mut main, &mut Transcript::default()).await, 137);
+    h.wait_monitor().await;
+    h.assert_cleaned_up(Some(pid));
+}
+
+#[tokio::test]
+async fn bulk_output_and_input_flow() {
+    // Output: every line reaches the client and the log, in order.
+    let Some(mut h) = Harness::new(
+        "bulk-out",
+        Opts {
+            args: &["seq", "1", "100000"],
+            ..Opts::default()
+        },
+    ) else {
+        return;
+    };
+    let mut s = h.spawn();
+    expect_started(&mut s).await;
+    let mut t = Transcript::default();
+    assert_eq!(until_exit(&mut s, &mut t).await, 0);
+    let want: String = (1..=100000).map(|i| format!("{i}\n")).collect();
+    assert!(
+        t.stdout == want.as_bytes(),
+        "stdout differs ({} bytes)",
+        t.stdout.len()
+    );
+    h.wait_monitor().await;
+    let log = read_log(h.cfg.log_path.as_ref().unwrap(), None, None, Some(2)).unwrap();
+    assert_eq!(log.len(), 2);
+    assert_eq!(log[1].line, b"100000\n");
+    let all = read_log(h.cfg.log_path.as_ref().unwrap(), None, None, None).unwrap();
+    assert_eq!(all.len(), 100000);
+
+    // Input: 4 MiB through `cat` while its output is read back; a container that is slow to
+    // read its stdin must not stall its output (or the monitor).
+    let Some(mut h) = Harness::new(
+        "bulk-in",
+        Opts {
+            args: &["cat"],
+            open_stdin: true,
+            ..Opts::default()
+        },
+    ) else {
+        return;
+    };
+    let s = h.spawn();
+    let (mut r, mut w) = s.into_split();
+    match tokio::time::timeout(FRAME_TIMEOUT, read_frame(&mut r)).await {
+        Ok(Ok(Some(Frame::Started { .. }))) => {}
+        other => panic!("expected Started, got {other:?}"),
+    }
+    let chunk: Vec<u8> = (0..64 * 1024).map(|i| b'a' + (i % 26) as u8).collect();
+    let writer = tokio::spawn(async move {
+        for _ in 0..64 {
+            write_frame(&mut w, &Frame::Stdin(Bytes::from(chunk.clone())))
+                .await
+                .unwrap();
+        }
+        write_frame(&mut w, &Frame::StdinEof).await.unwrap();
+        w
+    });
+    let mut got = 0usize;
+    let code = loop {
+        match tokio::time::timeout(FRAME_TIMEOUT, read_frame(&mut r))
+            .await
+            .expect("timed out")
+            .unwrap()
+        {
+            Some(Frame::Stdout(b)) => got += b.len(),
+            Some(Frame::Exited { code }) => break code,
+            other => panic!("unexpected {other:?}"),
+        }
+    };
+    let _w = writer.await.unwrap();
+    assert_eq!(code, 0);
+    assert_eq!(got, 4 << 20);
+    h.wait_monitor().await;
 }
