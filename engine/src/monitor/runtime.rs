@@ -2,6 +2,7 @@
 //! kernel about the container (reaping, OOM kills).
 
 use std::collections::HashMap;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -38,7 +39,39 @@ pub fn start_command(cfg: &MonitorConfig, console_socket: Option<&Path>) -> Comm
         Some(e) => cmd.arg("--process").arg(&e.process_json),
     };
     cmd.arg(&cfg.id);
+    // SAFETY: the hook only makes raw rt_sigaction syscalls, which are async-signal-safe.
+    unsafe {
+        cmd.pre_exec(|| {
+            reset_signal_dispositions();
+            Ok(())
+        });
+    }
     cmd
+}
+
+/// Sets every signal to its default action in a freshly forked child. Ignored signals survive
+/// exec, through the runtime into the container: we ignore SIGPIPE, a shell may have started
+/// berthd with SIGINT/SIGQUIT ignored, and glibc's posix_spawn leaves its internal signals (32,
+/// 33) ignored in whatever it starts, so they are inherited from any such ancestor. The raw
+/// syscall is needed because glibc's sigaction refuses to touch signals 32 and 33.
+fn reset_signal_dispositions() {
+    // The kernel's struct sigaction (handler, flags, restorer, mask) all zero: SIG_DFL.
+    let default = [0u64; 4];
+    for sig in 1..=64 {
+        if sig == libc::SIGKILL || sig == libc::SIGSTOP {
+            continue;
+        }
+        // SAFETY: rt_sigaction(2) with a valid kernel sigaction and no old-action pointer.
+        unsafe {
+            libc::syscall(
+                libc::SYS_rt_sigaction,
+                sig,
+                default.as_ptr(),
+                std::ptr::null_mut::<u64>(),
+                8usize,
+            );
+        }
+    }
 }
 
 /// `delete -f`, which also kills whatever is left in the container.

@@ -744,3 +744,33 @@ async fn bulk_output_and_input_flow() {
     assert_eq!(got, 4 << 20);
     h.wait_monitor().await;
 }
+
+#[tokio::test]
+async fn container_starts_with_default_signal_dispositions() {
+    // The monitor ignores SIGPIPE; ignored signals survive exec, so this checks the container
+    // does not inherit that (or a blocked mask).
+    let Some(mut h) = Harness::new(
+        "signals",
+        Opts {
+            args: &["cat", "/proc/self/status"],
+            ..Opts::default()
+        },
+    ) else {
+        return;
+    };
+    let mut s = h.spawn();
+    expect_started(&mut s).await;
+    let mut t = Transcript::default();
+    assert_eq!(until_exit(&mut s, &mut t).await, 0);
+    let status = String::from_utf8_lossy(&t.stdout);
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .map(|v| v.trim().to_string())
+            .unwrap_or_default()
+    };
+    assert_eq!(field("SigIgn:"), "0000000000000000", "{status}");
+    assert_eq!(field("SigBlk:"), "0000000000000000", "{status}");
+    h.wait_monitor().await;
+}
