@@ -1,1 +1,102 @@
-fn main() {}
+//! `berthd`: flags follow dockerd's. `berthd __monitor CONFIG` is the hidden per-container monitor.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Parser;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "berthd",
+    version,
+    about = "Berth container engine (Docker Engine API)"
+)]
+struct Args {
+    /// Root directory of persistent state.
+    #[arg(long = "data-root", default_value = "/var/lib/berth")]
+    data_root: PathBuf,
+    /// Daemon socket to listen on (unix:///path).
+    #[arg(short = 'H', long = "host", default_value = "unix:///run/berth.sock")]
+    host: Vec<String>,
+    /// Default OCI runtime for containers (default: the fastest one that works here).
+    #[arg(long = "default-runtime")]
+    default_runtime: Option<String>,
+    /// Register an additional OCI runtime: NAME=PATH.
+    #[arg(long = "add-runtime")]
+    add_runtime: Vec<String>,
+    /// Registries reachable over plain HTTP besides loopback.
+    #[arg(long = "insecure-registry")]
+    insecure_registry: Vec<String>,
+    /// Log level (debug, info, warn, error).
+    #[arg(short = 'l', long = "log-level", default_value = "info")]
+    log_level: String,
+    /// Log format: text or json.
+    #[arg(long = "log-format", default_value = "text")]
+    log_format: String,
+}
+
+fn main() {
+    let argv: Vec<String> = std::env::args().collect();
+    if argv.get(1).map(String::as_str) == Some("__monitor") {
+        // Before any runtime or thread exists: the monitor is single-threaded by design.
+        let Some(cfg) = argv.get(2) else {
+            eprintln!("usage: berthd __monitor CONFIG");
+            std::process::exit(2);
+        };
+        berth_engine::monitor::run_monitor(std::path::Path::new(cfg));
+    }
+    let args = Args::parse();
+    if let Err(e) = run(args) {
+        eprintln!("berthd: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn run(args: Args) -> anyhow::Result<()> {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&args.log_level));
+    if args.log_format == "json" {
+        tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .json()
+            .init();
+    } else {
+        tracing_subscriber::fmt().with_env_filter(filter).init();
+    }
+    let host = args
+        .host
+        .last()
+        .cloned()
+        .unwrap_or_else(|| "unix:///run/berth.sock".into());
+    let socket = PathBuf::from(
+        host.strip_prefix("unix://")
+            .with_context(|| format!("only unix:// hosts are supported, got {host}"))?,
+    );
+    let mut add = Vec::new();
+    for r in &args.add_runtime {
+        let (name, path) = r
+            .split_once('=')
+            .with_context(|| format!("--add-runtime wants NAME=PATH, got {r}"))?;
+        add.push((name.to_string(), PathBuf::from(path)));
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async move {
+        let engine = berth_engine::engine::Engine::open(berth_engine::engine::Options {
+            data_root: args.data_root,
+            default_runtime: args.default_runtime,
+            add_runtimes: add,
+            insecure_registries: args.insecure_registry,
+        })
+        .await?;
+        println!("berthd is ready: export DOCKER_HOST=unix://{}", socket.display());
+        let serve = berth_engine::api::server::serve(engine, &socket);
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        tokio::select! {
+            r = serve => r,
+            _ = tokio::signal::ctrl_c() => { tracing::info!("interrupted; containers keep running"); Ok(()) }
+            _ = term.recv() => { tracing::info!("terminated; containers keep running"); Ok(()) }
+        }
+    })
+}

@@ -1,4 +1,46 @@
 //! Images: references, content store, snapshots, pulls and docker-archive import/export.
 
 pub mod archive;
+pub mod auth;
+pub mod content;
+pub mod ops;
+pub mod pull;
+pub mod reference;
+pub mod snapshot;
+pub mod store;
 pub mod unpack;
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use content::ContentStore;
+use snapshot::Snapshotter;
+use store::ImageStore;
+
+/// Everything image-related the engine holds: blobs, layer snapshots and the image index.
+pub struct ImageService {
+    pub content: ContentStore,
+    pub snapshots: Snapshotter,
+    pub store: ImageStore,
+    pub insecure_registries: Vec<String>,
+    /// One lock per layer chain, so two pulls sharing a layer unpack it once.
+    layer_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+impl ImageService {
+    pub fn open(data_root: &Path, insecure_registries: Vec<String>) -> anyhow::Result<Self> {
+        Ok(ImageService {
+            content: ContentStore::open(data_root)?,
+            snapshots: Snapshotter::open(data_root)?,
+            store: ImageStore::open(data_root)?,
+            insecure_registries,
+            layer_locks: Mutex::new(HashMap::new()),
+        })
+    }
+
+    fn layer_lock(&self, chain: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let mut locks = self.layer_locks.lock().unwrap_or_else(|p| p.into_inner());
+        Arc::clone(locks.entry(chain.to_string()).or_default())
+    }
+}

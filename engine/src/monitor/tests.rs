@@ -202,10 +202,10 @@ impl Harness {
     }
 
     /// An exec of `args` in this harness's (running) container, as its own harness.
-    fn exec(&self, name: &str, args: &[&str]) -> Harness {
+    fn exec(&self, args: &[&str], tty: bool) -> Harness {
         let dir = tempfile::tempdir().unwrap();
         let process_json = dir.path().join("process.json");
-        std::fs::write(&process_json, oci_process(args, false).to_string()).unwrap();
+        std::fs::write(&process_json, oci_process(args, tty).to_string()).unwrap();
         let cfg = MonitorConfig {
             log_path: None,
             exit_path: dir.path().join("exit.json"),
@@ -213,9 +213,10 @@ impl Harness {
             pid_path: dir.path().join("exec.pid"),
             exec: Some(ExecProcess { process_json }),
             unmount_on_exit: None,
+            tty,
+            open_stdin: tty,
             ..self.cfg.clone()
         };
-        let _ = name;
         Harness {
             dir,
             cfg,
@@ -450,6 +451,28 @@ async fn missing_executable_is_127_with_error_frame() {
 }
 
 #[tokio::test]
+async fn non_executable_is_126() {
+    let Some(mut h) = Harness::new(
+        "noexec",
+        Opts {
+            args: &["/etc"],
+            ..Opts::default()
+        },
+    ) else {
+        return;
+    };
+    let mut s = h.spawn();
+    match next(&mut s).await {
+        Some(Frame::Error(msg)) => assert!(msg.contains("permission denied"), "{msg}"),
+        other => panic!("expected Error, got {other:?}"),
+    }
+    assert_eq!(next(&mut s).await, None);
+    h.wait_monitor().await;
+    assert_eq!(h.exit_record().exit_code, 126);
+    h.assert_cleaned_up(None);
+}
+
+#[tokio::test]
 async fn stdin_is_relayed_and_closed() {
     let Some(mut h) = Harness::new(
         "stdin",
@@ -574,8 +597,8 @@ async fn exec_in_running_container() {
     let pid = expect_started(&mut main).await;
 
     let mut e = h.exec(
-        "exec",
         &["sh", "-c", "echo from-exec; echo oops >&2; exit 5"],
+        false,
     );
     let mut es = e.spawn();
     let epid = expect_started(&mut es).await;
@@ -586,6 +609,32 @@ async fn exec_in_running_container() {
     assert_eq!(t.stderr, b"oops\n");
     e.wait_monitor().await;
     assert_eq!(e.exit_record().exit_code, 5);
+    e.assert_cleaned_up(Some(epid));
+
+    // An exec with a terminal: its own pty (the container has none), input and resize.
+    let mut e = h.exec(&["sh", "-c", "tty; read x; stty size; exit 6"], true);
+    let mut es = e.spawn();
+    let epid = expect_started(&mut es).await;
+    let mut t = Transcript::default();
+    until_output(&mut es, &mut t, "/dev/pts/").await;
+    write_frame(
+        &mut es,
+        &Frame::Resize {
+            height: 12,
+            width: 34,
+        },
+    )
+    .await
+    .unwrap();
+    write_frame(&mut es, &Frame::Stdin(Bytes::from_static(b"x\n")))
+        .await
+        .unwrap();
+    assert_eq!(until_exit(&mut es, &mut t).await, 6);
+    assert!(
+        String::from_utf8_lossy(&t.stdout).contains("12 34"),
+        "{t:?}"
+    );
+    e.wait_monitor().await;
     e.assert_cleaned_up(Some(epid));
 
     // The exec's end left the container alone.
@@ -647,7 +696,7 @@ async fn stray_holder_of_output_does_not_keep_monitor_alive() {
     let mut main = h.spawn();
     let pid = expect_started(&mut main).await;
     // The background sleep keeps the exec's stdout open after the exec'd shell exited.
-    let mut e = h.exec("stray", &["sh", "-c", "sleep 30 & echo hi; exit 4"]);
+    let mut e = h.exec(&["sh", "-c", "sleep 30 & echo hi; exit 4"], false);
     let mut es = e.spawn();
     let epid = expect_started(&mut es).await;
     let t0 = std::time::Instant::now();

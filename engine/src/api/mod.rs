@@ -1,0 +1,59 @@
+//! The Docker Engine API over HTTP: routing, version prefixes, error format and streams.
+//! Handlers parse, call the engine, and serialize; the logic lives in the object modules.
+
+pub mod container;
+pub mod image;
+pub mod server;
+pub mod stream;
+pub mod system;
+pub mod types;
+
+use std::sync::Arc;
+
+use axum::routing::{delete, get, head, post};
+use axum::Router;
+
+use crate::engine::Engine;
+
+pub type AppState = Arc<Engine>;
+
+/// Versions this engine speaks (dockerd 28 speaks 1.24 to 1.50; our surface matches 1.47).
+pub const MIN_API_VERSION: (u32, u32) = (1, 24);
+pub const MAX_API_VERSION: (u32, u32) = (1, 47);
+
+pub fn router(engine: Arc<Engine>) -> Router {
+    Router::new()
+        .route("/_ping", get(system::ping).head(system::ping_head))
+        .route("/version", get(system::version))
+        .route("/info", get(system::info))
+        .route("/auth", post(system::auth))
+        .route("/events", get(system::events))
+        .route("/images/json", get(image::list))
+        .route("/images/create", post(image::create))
+        .route("/images/get", get(image::save_many))
+        .route("/images/load", post(image::load))
+        .route(
+            "/images/{*rest}",
+            get(image::get_dispatch)
+                .post(image::post_dispatch)
+                .delete(image::delete),
+        )
+        .route("/containers/json", get(container::list))
+        .route("/containers/create", post(container::create))
+        .route("/containers/{id}/json", get(container::inspect))
+        .route("/containers/{id}/start", post(container::start))
+        .route("/containers/{id}/stop", post(container::stop))
+        .route("/containers/{id}/restart", post(container::restart))
+        .route("/containers/{id}/kill", post(container::kill))
+        .route("/containers/{id}/pause", post(container::pause))
+        .route("/containers/{id}/unpause", post(container::unpause))
+        .route("/containers/{id}/wait", post(container::wait))
+        .route("/containers/{id}/rename", post(container::rename))
+        .route("/containers/{id}/resize", post(container::resize))
+        .route("/containers/{id}/attach", post(container::attach))
+        .route("/containers/{id}/logs", get(container::logs))
+        .route("/containers/{id}", delete(container::remove))
+        .route("/containers/{id}/archive", head(system::not_implemented))
+        .fallback(system::not_found)
+        .with_state(engine)
+}

@@ -1,0 +1,276 @@
+//! `/_ping`, `/version`, `/info`, `/auth`, `/events`.
+
+use axum::body::Body;
+use axum::extract::{Query, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use futures_util::StreamExt;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::types::AuthConfig;
+use super::AppState;
+use crate::error::{EngineError, Result};
+use crate::filters::Filters;
+
+pub async fn ping() -> Response {
+    (
+        [
+            (header::CACHE_CONTROL, "no-cache, no-store, must-revalidate"),
+            (header::PRAGMA, "no-cache"),
+        ],
+        "OK",
+    )
+        .into_response()
+}
+
+pub async fn ping_head() -> Response {
+    (
+        [
+            (header::CACHE_CONTROL, "no-cache, no-store, must-revalidate"),
+            (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
+        ],
+        "",
+    )
+        .into_response()
+}
+
+pub async fn not_found(uri: axum::http::Uri) -> EngineError {
+    EngineError::NotFound(format!("page not found: {}", uri.path()))
+}
+
+pub async fn not_implemented(uri: axum::http::Uri) -> EngineError {
+    EngineError::NotImplemented(format!("{} is not implemented yet", uri.path()))
+}
+
+fn kernel() -> String {
+    nix::sys::utsname::uname()
+        .map(|u| u.release().to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+pub async fn version(State(engine): State<AppState>) -> Json<Value> {
+    let api = format!("{}.{}", super::MAX_API_VERSION.0, super::MAX_API_VERSION.1);
+    let min = format!("{}.{}", super::MIN_API_VERSION.0, super::MIN_API_VERSION.1);
+    let v = env!("CARGO_PKG_VERSION");
+    let rt = engine.runtimes.default.clone();
+    Json(json!({
+        "Platform": {"Name": "Berth Engine"},
+        "Components": [
+            {"Name": "Engine", "Version": v, "Details": {
+                "ApiVersion": api, "MinAPIVersion": min, "Os": "linux", "Arch": "amd64",
+                "KernelVersion": kernel(), "GitCommit": "", "GoVersion": "", "BuildTime": "",
+                "Experimental": "false"}},
+            {"Name": rt, "Version": runtime_version(&engine), "Details": {}},
+        ],
+        "Version": v,
+        "ApiVersion": api,
+        "MinAPIVersion": min,
+        "GitCommit": "",
+        "GoVersion": "",
+        "Os": "linux",
+        "Arch": "amd64",
+        "KernelVersion": kernel(),
+        "BuildTime": "",
+    }))
+}
+
+fn runtime_version(engine: &AppState) -> String {
+    engine
+        .runtimes
+        .path(&engine.runtimes.default)
+        .and_then(|p| std::process::Command::new(p).arg("--version").output().ok())
+        .map(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .next()
+                .unwrap_or_default()
+                .split_whitespace()
+                .last()
+                .unwrap_or_default()
+                .to_string()
+        })
+        .unwrap_or_default()
+}
+
+fn os_name() -> String {
+    std::fs::read_to_string("/etc/os-release")
+        .ok()
+        .and_then(|s| {
+            s.lines().find_map(|l| {
+                l.strip_prefix("PRETTY_NAME=")
+                    .map(|v| v.trim_matches('"').to_string())
+            })
+        })
+        .unwrap_or_else(|| "Linux".into())
+}
+
+pub async fn info(State(engine): State<AppState>) -> Json<Value> {
+    let cs = engine.containers.all();
+    let mut running = 0;
+    let mut paused = 0;
+    let mut stopped = 0;
+    for c in &cs {
+        let d = c.lock();
+        if d.st.state.paused {
+            paused += 1;
+        } else if d.st.state.running {
+            running += 1;
+        } else {
+            stopped += 1;
+        }
+    }
+    let mem = nix::sys::sysinfo::sysinfo()
+        .map(|s| s.ram_total())
+        .unwrap_or(0);
+    let runtimes: serde_json::Map<String, Value> = engine
+        .runtimes
+        .paths
+        .iter()
+        .map(|(k, v)| (k.clone(), json!({"path": v})))
+        .collect();
+    let hostname = nix::unistd::gethostname()
+        .map(|h| h.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    Json(json!({
+        "ID": engine.id,
+        "Containers": cs.len(),
+        "ContainersRunning": running,
+        "ContainersPaused": paused,
+        "ContainersStopped": stopped,
+        "Images": engine.images.store.list().len(),
+        "Driver": "overlay2",
+        "DriverStatus": [["Backing Filesystem", "extfs"], ["Supports d_type", "true"]],
+        "Plugins": {"Volume": ["local"], "Network": ["host", "null"], "Authorization": Value::Null,
+                    "Log": ["json-file"]},
+        "MemoryLimit": true,
+        "SwapLimit": false,
+        "CpuCfsPeriod": true,
+        "CpuCfsQuota": true,
+        "CPUShares": true,
+        "CPUSet": true,
+        "PidsLimit": true,
+        "IPv4Forwarding": true,
+        "Debug": false,
+        "NFd": 0,
+        "OomKillDisable": false,
+        "NGoroutines": 0,
+        "SystemTime": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
+        "LoggingDriver": "json-file",
+        "CgroupDriver": "cgroupfs",
+        "CgroupVersion": engine.runtimes.cgroup.version(),
+        "NEventsListener": 0,
+        "KernelVersion": kernel(),
+        "OperatingSystem": os_name(),
+        "OSVersion": "",
+        "OSType": "linux",
+        "Architecture": std::env::consts::ARCH,
+        "IndexServerAddress": "https://index.docker.io/v1/",
+        "RegistryConfig": {"IndexConfigs": {}, "InsecureRegistryCIDRs": ["127.0.0.0/8", "::1/128"], "Mirrors": []},
+        "NCPU": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        "MemTotal": mem,
+        "DockerRootDir": engine.data_root,
+        "Name": hostname,
+        "Labels": [],
+        "ExperimentalBuild": false,
+        "ServerVersion": env!("CARGO_PKG_VERSION"),
+        "Runtimes": runtimes,
+        "DefaultRuntime": engine.runtimes.default,
+        "LiveRestoreEnabled": true,
+        "Isolation": "",
+        "InitBinary": "",
+        "SecurityOptions": ["name=seccomp,profile=builtin"],
+        "Warnings": Value::Null,
+    }))
+}
+
+/// `docker login`: checks the credentials against the registry's `/v2/` endpoint.
+pub async fn auth(State(engine): State<AppState>, body: axum::body::Bytes) -> Result<Json<Value>> {
+    let cfg: AuthConfig = serde_json::from_slice(&body)
+        .map_err(|e| EngineError::invalid(format!("invalid JSON: {e}")))?;
+    crate::image::auth::login(&engine.images, &cfg).await?;
+    Ok(Json(
+        json!({"Status": "Login Succeeded", "IdentityToken": ""}),
+    ))
+}
+
+#[derive(Deserialize, Default)]
+pub struct EventsQuery {
+    since: Option<String>,
+    until: Option<String>,
+    filters: Option<String>,
+}
+
+/// `/events`: a live JSON stream from the event bus.
+pub async fn events(
+    State(engine): State<AppState>,
+    Query(q): Query<EventsQuery>,
+) -> Result<Response> {
+    let filters = Filters::parse(q.filters.as_deref())?;
+    let until = q
+        .until
+        .as_deref()
+        .and_then(|u| u.split('.').next().and_then(|s| s.parse::<i64>().ok()));
+    let _ = q.since;
+    let rx = engine.events.subscribe();
+    let stream = tokio_stream_from(rx)
+        .filter(move |ev| {
+            let keep = event_matches(&filters, ev);
+            async move { keep }
+        })
+        .take_while(move |ev| {
+            let t = ev["time"].as_i64().unwrap_or(0);
+            let ok = until.is_none_or(|u| t <= u);
+            async move { ok }
+        })
+        .map(|ev| Ok::<_, std::io::Error>(format!("{ev}\n")));
+    let mut resp = Response::new(Body::from_stream(stream));
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        "application/json"
+            .parse()
+            .map_err(|_| EngineError::internal("header"))?,
+    );
+    *resp.status_mut() = StatusCode::OK;
+    Ok(resp)
+}
+
+fn event_matches(f: &Filters, ev: &Value) -> bool {
+    let ty = ev["Type"].as_str().unwrap_or_default();
+    if f.has("type") && !f.get("type").iter().any(|t| t == ty) {
+        return false;
+    }
+    let action = ev["Action"].as_str().unwrap_or_default();
+    if f.has("event") && !f.get("event").iter().any(|t| t == action) {
+        return false;
+    }
+    let id = ev["Actor"]["ID"].as_str().unwrap_or_default();
+    let name = ev["Actor"]["Attributes"]["name"]
+        .as_str()
+        .unwrap_or_default();
+    if f.has("container")
+        && (ty != "container"
+            || !f
+                .get("container")
+                .iter()
+                .any(|c| id.starts_with(c.as_str()) || c == name))
+    {
+        return false;
+    }
+    true
+}
+
+fn tokio_stream_from(
+    rx: tokio::sync::broadcast::Receiver<Value>,
+) -> impl futures_util::Stream<Item = Value> {
+    futures_util::stream::unfold(rx, |mut rx| async move {
+        loop {
+            match rx.recv().await {
+                Ok(v) => return Some((v, rx)),
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                Err(_) => return None,
+            }
+        }
+    })
+}

@@ -1,0 +1,13 @@
+//! Docker Engine API JSON types, named as in moby's `api/swagger.yaml`.
+//!
+//! Request bodies are lenient like dockerd's Go decoder: unknown fields are accepted (newer clients send
+//! fields older daemons ignore). Fields the engine does not act on yet are kept in `extra` maps so that
+//! `inspect` echoes back what the client sent.
+
+pub mod container;
+pub mod image;
+pub mod system;
+
+pub use container::*;
+pub use image::*;
+pub use system::*;

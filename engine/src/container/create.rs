@@ -1,0 +1,282 @@
+//! `POST /containers/create`: validation, merging the image's config, naming, the writable layer.
+
+use std::sync::Arc;
+
+use super::model::{now_rfc3339, ContainerRecord, PersistedState, ZERO_TIME};
+use super::{names, Container, ContainerService};
+use crate::api::types::{
+    ContainerConfig, ContainerCreateRequest, ContainerCreateResponse, ContainerState,
+};
+use crate::error::{EngineError, Result};
+
+/// Networking modes this engine implements.
+const NETWORK_MODES: &[&str] = &["", "default", "bridge", "none", "host"];
+
+fn merge_env(image: &[String], user: &[String]) -> Vec<String> {
+    let key = |e: &String| {
+        e.split_once('=')
+            .map(|(k, _)| k.to_string())
+            .unwrap_or_else(|| e.clone())
+    };
+    let mut out: Vec<String> = image.to_vec();
+    for e in user {
+        let k = key(e);
+        if let Some(slot) = out.iter_mut().find(|x| key(x) == k) {
+            *slot = e.clone();
+        } else {
+            out.push(e.clone());
+        }
+    }
+    out
+}
+
+/// dockerd's merge of the image config into the container config (daemon `merge`).
+pub fn merge_image_config(user: &mut ContainerConfig, image: &ContainerConfig) {
+    if user.user.is_empty() {
+        user.user = image.user.clone();
+    }
+    if user.exposed_ports.is_none() {
+        user.exposed_ports = image.exposed_ports.clone();
+    } else if let (Some(u), Some(i)) = (user.exposed_ports.as_mut(), image.exposed_ports.as_ref()) {
+        for (k, v) in i {
+            u.entry(k.clone()).or_insert_with(|| v.clone());
+        }
+    }
+    user.env = merge_env(&image.env, &user.env);
+    for (k, v) in &image.labels {
+        user.labels.entry(k.clone()).or_insert_with(|| v.clone());
+    }
+    let no_entrypoint = user.entrypoint.as_ref().is_none_or(|e| e.is_empty());
+    if no_entrypoint {
+        if user.cmd.as_ref().is_none_or(|c| c.is_empty()) {
+            user.cmd = image.cmd.clone();
+        }
+        if user.entrypoint.is_none() {
+            user.entrypoint = image.entrypoint.clone();
+        }
+    }
+    if user.working_dir.is_empty() {
+        user.working_dir = image.working_dir.clone();
+    }
+    if user.volumes.is_none() {
+        user.volumes = image.volumes.clone();
+    }
+    if user.stop_signal.is_none() {
+        user.stop_signal = image.stop_signal.clone();
+    }
+    if user.healthcheck.is_none() {
+        user.healthcheck = image.healthcheck.clone();
+    }
+    if user.on_build.is_none() {
+        user.on_build = image.on_build.clone();
+    }
+    if user.shell.is_none() {
+        user.shell = image.shell.clone();
+    }
+}
+
+impl ContainerService {
+    pub async fn create(
+        self: &Arc<Self>,
+        name: Option<&str>,
+        req: ContainerCreateRequest,
+    ) -> Result<ContainerCreateResponse> {
+        let ContainerCreateRequest {
+            mut config,
+            host_config,
+            ..
+        } = req;
+        if let Some(n) = name {
+            if !names::valid(n.trim_start_matches('/')) {
+                return Err(EngineError::invalid(format!(
+                    "Invalid container name ({n}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"
+                )));
+            }
+        }
+        if config.image.is_empty() {
+            return Err(EngineError::invalid(
+                "Config cannot be empty in order to create a container",
+            ));
+        }
+        let image = self.images.store.resolve(&config.image)?;
+        if !NETWORK_MODES.contains(&host_config.network_mode.as_str())
+            && !host_config.network_mode.starts_with("container:")
+        {
+            return Err(EngineError::NotFound(format!(
+                "network {} not found",
+                host_config.network_mode
+            )));
+        }
+        if host_config.network_mode.starts_with("container:") {
+            return Err(EngineError::NotImplemented(
+                "--network container: is not supported yet".into(),
+            ));
+        }
+        match host_config.restart_policy.name.as_str() {
+            "" | "no" | "always" | "unless-stopped" | "on-failure" => {}
+            other => {
+                return Err(EngineError::invalid(format!(
+                    "invalid restart policy '{other}'"
+                )))
+            }
+        }
+        if host_config.auto_remove && !matches!(host_config.restart_policy.name.as_str(), "" | "no")
+        {
+            return Err(EngineError::invalid(
+                "can't create 'AutoRemove' container with restart policy",
+            ));
+        }
+        match host_config.log_config.kind.as_str() {
+            "" | "json-file" => {}
+            other => {
+                return Err(EngineError::invalid(format!(
+                    "logger: no log driver named '{other}' is registered"
+                )))
+            }
+        }
+        if let Some(sig) = &config.stop_signal {
+            super::lifecycle::parse_signal(sig)?;
+        }
+        for e in &config.env {
+            if e.is_empty() || e.starts_with('=') {
+                return Err(EngineError::invalid(format!(
+                    "invalid environment variable: {e}"
+                )));
+            }
+        }
+        for c in host_config
+            .cap_add
+            .iter()
+            .chain(host_config.cap_drop.iter())
+        {
+            if !c.eq_ignore_ascii_case("ALL") {
+                super::spec::parse_capability(c).map_err(EngineError::invalid)?;
+            }
+        }
+        if let Some(img_cfg) = &image.config.config {
+            merge_image_config(&mut config, img_cfg);
+        }
+        let mut argv: Vec<String> = config.entrypoint.clone().unwrap_or_default();
+        argv.extend(config.cmd.clone().unwrap_or_default());
+        if argv.is_empty() {
+            return Err(EngineError::invalid("No command specified"));
+        }
+
+        let id = hex::encode(rand::random::<[u8; 32]>());
+        let name = match name {
+            Some(n) => {
+                let n = n.trim_start_matches('/').to_string();
+                self.reserve_name(&n, &id)?;
+                n
+            }
+            None => {
+                let mut attempt = 0;
+                loop {
+                    let n = names::generate(attempt);
+                    if self.reserve_name(&n, &id).is_ok() {
+                        break n;
+                    }
+                    attempt += 1;
+                }
+            }
+        };
+        if config.hostname.is_empty() {
+            config.hostname = if host_config.network_mode == "host" {
+                nix::unistd::gethostname()
+                    .map(|h| h.to_string_lossy().into_owned())
+                    .unwrap_or_default()
+            } else {
+                id[..12].to_string()
+            };
+        }
+        let mut host_config = host_config;
+        if host_config.network_mode.is_empty() {
+            host_config.network_mode = "bridge".into();
+        }
+        if host_config.log_config.kind.is_empty() {
+            host_config.log_config.kind = "json-file".into();
+        }
+        let rec = ContainerRecord {
+            id: id.clone(),
+            name: format!("/{name}"),
+            created: now_rfc3339(),
+            path: argv[0].clone(),
+            args: argv[1..].to_vec(),
+            image_id: image.id.clone(),
+            config,
+            host_config,
+            layers: image.chain_ids(),
+            restart_count: 0,
+        };
+        let st = PersistedState {
+            state: ContainerState {
+                status: "created".into(),
+                started_at: ZERO_TIME.into(),
+                finished_at: ZERO_TIME.into(),
+                ..Default::default()
+            },
+            monitor_pid: 0,
+        };
+        let dir = self.container_dir(&id);
+        let made: Result<Arc<Container>> = (|| {
+            std::fs::create_dir_all(&dir)?;
+            self.images.snapshots.prepare_container(&id)?;
+            let c = Container::new(dir.clone(), rec, st);
+            c.save_state()?;
+            // The record is written last: its presence marks a complete create.
+            c.save_record()?;
+            Ok(c)
+        })();
+        let c = match made {
+            Ok(c) => c,
+            Err(e) => {
+                let _ = std::fs::remove_dir_all(&dir);
+                let _ = self.images.snapshots.remove(&id);
+                self.release_name(&name);
+                return Err(e);
+            }
+        };
+        self.insert(Arc::clone(&c));
+        self.emit(&c, "create", &[]);
+        Ok(ContainerCreateResponse {
+            id,
+            warnings: vec![],
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn merge_follows_dockerd() {
+        let image = ContainerConfig {
+            cmd: Some(vec!["sh".into()]),
+            entrypoint: Some(vec!["/entry".into()]),
+            env: vec!["PATH=/bin".into(), "A=1".into()],
+            working_dir: "/work".into(),
+            ..Default::default()
+        };
+        let mut user = ContainerConfig {
+            env: vec!["A=2".into()],
+            ..Default::default()
+        };
+        merge_image_config(&mut user, &image);
+        assert_eq!(user.cmd.as_deref(), Some(&["sh".to_string()][..]));
+        assert_eq!(
+            user.entrypoint.as_deref(),
+            Some(&["/entry".to_string()][..])
+        );
+        assert_eq!(user.env, vec!["PATH=/bin", "A=2"]);
+        assert_eq!(user.working_dir, "/work");
+
+        // An explicit entrypoint drops the image's Cmd.
+        let mut user = ContainerConfig {
+            entrypoint: Some(vec!["echo".into()]),
+            ..Default::default()
+        };
+        merge_image_config(&mut user, &image);
+        assert!(user.cmd.is_none());
+    }
+}

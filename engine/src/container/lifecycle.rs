@@ -1,0 +1,358 @@
+//! Stop, kill, wait, remove, restart, pause, rename.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use nix::sys::signal::Signal;
+
+use super::{Container, ContainerService};
+use crate::error::{EngineError, Result};
+use crate::image::snapshot;
+
+/// Parses `SIGTERM`, `TERM`, `15` or `SIGRTMIN+3`.
+pub fn parse_signal(s: &str) -> Result<i32> {
+    let bad = || EngineError::invalid(format!("Invalid signal: {s}"));
+    if let Ok(n) = s.parse::<i32>() {
+        if (1..=64).contains(&n) {
+            return Ok(n);
+        }
+        return Err(bad());
+    }
+    let upper = s.to_ascii_uppercase();
+    let name = if upper.starts_with("SIG") {
+        upper
+    } else {
+        format!("SIG{upper}")
+    };
+    if let Some(rest) = name.strip_prefix("SIGRTMIN") {
+        let base = libc::SIGRTMIN();
+        let off: i32 = if rest.is_empty() {
+            0
+        } else {
+            rest.strip_prefix('+')
+                .and_then(|r| r.parse().ok())
+                .ok_or_else(bad)?
+        };
+        return Ok(base + off);
+    }
+    name.parse::<Signal>().map(|s| s as i32).map_err(|_| bad())
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WaitCondition {
+    NotRunning,
+    NextExit,
+    Removed,
+}
+
+impl WaitCondition {
+    pub fn parse(s: Option<&str>) -> Result<Self> {
+        match s.unwrap_or("") {
+            "" | "not-running" => Ok(WaitCondition::NotRunning),
+            "next-exit" => Ok(WaitCondition::NextExit),
+            "removed" => Ok(WaitCondition::Removed),
+            other => Err(EngineError::invalid(format!(
+                "invalid condition: \"{other}\""
+            ))),
+        }
+    }
+}
+
+impl ContainerService {
+    fn signal(&self, c: &Container, sig: i32) -> Result<()> {
+        let pid = c.lock().st.state.pid as i32;
+        if pid <= 0 {
+            return Err(EngineError::Conflict(format!(
+                "Container {} is not running",
+                c.id
+            )));
+        }
+        // SAFETY: plain kill(2).
+        let rc = unsafe { libc::kill(pid, sig) };
+        if rc != 0 {
+            let e = std::io::Error::last_os_error();
+            if e.raw_os_error() != Some(libc::ESRCH) {
+                return Err(EngineError::internal(format!("signalling container: {e}")));
+            }
+        }
+        Ok(())
+    }
+
+    /// Waits until the container is no longer running, at most `limit`.
+    async fn wait_stopped(&self, c: &Container, limit: Duration) -> bool {
+        let mut rx = c.exits();
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            if !c.is_running() {
+                return true;
+            }
+            if tokio::time::timeout_at(deadline, rx.changed())
+                .await
+                .is_err()
+            {
+                return !c.is_running();
+            }
+        }
+    }
+
+    pub async fn kill(&self, c: &Arc<Container>, signal: Option<&str>) -> Result<()> {
+        let sig = match signal.filter(|s| !s.is_empty()) {
+            Some(s) => parse_signal(s)?,
+            None => libc::SIGKILL,
+        };
+        if !c.is_running() {
+            return Err(EngineError::Conflict(format!(
+                "cannot kill container: {}: container {} is not running",
+                c.name(),
+                c.id
+            )));
+        }
+        if c.lock().st.state.paused && sig == libc::SIGKILL {
+            // A frozen process cannot die; thaw it so the kill lands.
+            let _ = self.runtime_cmd(c, &["resume"]).await;
+        }
+        self.signal(c, sig)?;
+        self.emit(c, "kill", &[("signal", sig.to_string())]);
+        Ok(())
+    }
+
+    pub async fn stop(
+        &self,
+        c: &Arc<Container>,
+        timeout: Option<i64>,
+        signal: Option<&str>,
+    ) -> Result<()> {
+        let _op = c.op.lock().await;
+        if !c.is_running() {
+            return Err(EngineError::NotModified("container already stopped".into()));
+        }
+        let (stop_signal, default_timeout) = {
+            let d = c.lock();
+            (
+                d.rec.config.stop_signal.clone(),
+                d.rec.config.stop_timeout.unwrap_or(10),
+            )
+        };
+        let sig = match signal.filter(|s| !s.is_empty()).or(stop_signal.as_deref()) {
+            Some(s) => parse_signal(s)?,
+            None => libc::SIGTERM,
+        };
+        let t = timeout.unwrap_or(default_timeout);
+        if c.lock().st.state.paused {
+            let _ = self.runtime_cmd(c, &["resume"]).await;
+        }
+        self.signal(c, sig)?;
+        let stopped = if t < 0 {
+            self.wait_stopped(c, Duration::from_secs(u64::MAX / 4))
+                .await
+        } else {
+            self.wait_stopped(c, Duration::from_secs(t as u64)).await
+        };
+        if !stopped {
+            tracing::info!(id = %c.id, "stop timeout reached, sending SIGKILL");
+            self.signal(c, libc::SIGKILL)?;
+            if !self.wait_stopped(c, Duration::from_secs(30)).await {
+                return Err(EngineError::internal(
+                    "container did not exit after SIGKILL",
+                ));
+            }
+        }
+        self.emit(c, "stop", &[]);
+        Ok(())
+    }
+
+    pub async fn restart(
+        self: &Arc<Self>,
+        c: &Arc<Container>,
+        timeout: Option<i64>,
+        signal: Option<&str>,
+    ) -> Result<()> {
+        match self.stop(c, timeout, signal).await {
+            Ok(()) | Err(EngineError::NotModified(_)) => {}
+            Err(e) => return Err(e),
+        }
+        self.start(c).await?;
+        self.emit(c, "restart", &[]);
+        Ok(())
+    }
+
+    /// Returns the exit code once `cond` holds.
+    pub async fn wait(&self, c: &Arc<Container>, cond: WaitCondition) -> Result<i64> {
+        let mut exits = c.exits();
+        let mut removed = c.removed();
+        exits.borrow_and_update();
+        match cond {
+            WaitCondition::NotRunning => {
+                if !c.is_running() {
+                    return Ok(c.lock().st.state.exit_code);
+                }
+                let _ = exits.changed().await;
+            }
+            WaitCondition::NextExit => {
+                let _ = exits.changed().await;
+            }
+            WaitCondition::Removed => {
+                if !*removed.borrow_and_update() {
+                    let _ = removed.changed().await;
+                }
+            }
+        }
+        Ok(c.lock().st.state.exit_code)
+    }
+
+    /// `docker rm`. `force` kills a running container first.
+    pub async fn remove(&self, c: &Arc<Container>, force: bool, _volumes: bool) -> Result<()> {
+        if c.is_running() {
+            if !force {
+                return Err(EngineError::Conflict(format!(
+                    "cannot remove container \"/{}\": container is running: stop the container before removing or force remove",
+                    c.name()
+                )));
+            }
+            if c.lock().st.state.paused {
+                let _ = self.runtime_cmd(c, &["resume"]).await;
+            }
+            self.signal(c, libc::SIGKILL)?;
+            if !self.wait_stopped(c, Duration::from_secs(30)).await {
+                return Err(EngineError::internal(
+                    "container did not exit after SIGKILL",
+                ));
+            }
+        }
+        let _op = c.op.lock().await;
+        if *c.removed.borrow() {
+            return Ok(());
+        }
+        // Marked first, so a crash mid-removal is finished by the next start of berthd.
+        c.update(|d| d.st.state.status = "removing".into())?;
+        snapshot::unmount(&c.rootfs())?;
+        self.images.snapshots.remove(&c.id)?;
+        let _ = std::fs::remove_file(self.monitor_socket(&c.id));
+        match std::fs::remove_dir_all(&c.dir) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => {
+                return Err(EngineError::internal(format!(
+                    "removing container files: {e}"
+                )))
+            }
+        }
+        self.forget(c);
+        c.removed.send_replace(true);
+        self.emit(c, "destroy", &[]);
+        Ok(())
+    }
+
+    pub async fn pause(&self, c: &Arc<Container>) -> Result<()> {
+        let _op = c.op.lock().await;
+        let (running, paused) = {
+            let d = c.lock();
+            (d.st.state.running, d.st.state.paused)
+        };
+        if !running {
+            return Err(EngineError::Conflict(format!(
+                "Container {} is not running",
+                c.id
+            )));
+        }
+        if paused {
+            return Err(EngineError::Conflict(format!(
+                "Container {} is already paused",
+                c.id
+            )));
+        }
+        self.runtime_cmd(c, &["pause"]).await?;
+        c.update(|d| {
+            d.st.state.paused = true;
+            d.st.state.status = "paused".into();
+        })?;
+        self.emit(c, "pause", &[]);
+        Ok(())
+    }
+
+    pub async fn unpause(&self, c: &Arc<Container>) -> Result<()> {
+        let _op = c.op.lock().await;
+        if !c.lock().st.state.paused {
+            return Err(EngineError::Conflict(format!(
+                "Container {} is not paused",
+                c.id
+            )));
+        }
+        self.runtime_cmd(c, &["resume"]).await?;
+        c.update(|d| {
+            d.st.state.paused = false;
+            d.st.state.status = "running".into();
+        })?;
+        self.emit(c, "unpause", &[]);
+        Ok(())
+    }
+
+    pub fn rename(&self, c: &Arc<Container>, new_name: &str) -> Result<()> {
+        let new_name = new_name.trim_start_matches('/');
+        if !super::names::valid(new_name) {
+            return Err(EngineError::invalid(format!(
+                "Invalid container name ({new_name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"
+            )));
+        }
+        let old = c.name();
+        if old == new_name {
+            return Err(EngineError::invalid(
+                "Renaming a container with the same name as its current name",
+            ));
+        }
+        self.reserve_name(new_name, &c.id)?;
+        {
+            let mut d = c.lock();
+            d.rec.name = format!("/{new_name}");
+        }
+        if let Err(e) = c.save_record() {
+            self.release_name(new_name);
+            c.lock().rec.name = format!("/{old}");
+            return Err(e);
+        }
+        self.release_name(&old);
+        self.emit(c, "rename", &[("oldName", format!("/{old}"))]);
+        Ok(())
+    }
+
+    /// Runs a short runtime subcommand (`pause`, `resume`) on the container.
+    pub async fn runtime_cmd(&self, c: &Container, args: &[&str]) -> Result<()> {
+        let name = self.cfg.runtimes.default.clone();
+        let rt = self
+            .cfg
+            .runtimes
+            .path(&name)
+            .ok_or_else(|| EngineError::internal("no runtime"))?;
+        let out = tokio::process::Command::new(rt)
+            .arg("--root")
+            .arg(self.runtime_root(&name))
+            .args(args)
+            .arg(&c.id)
+            .output()
+            .await
+            .map_err(|e| EngineError::internal(format!("running {name}: {e}")))?;
+        if !out.status.success() {
+            return Err(EngineError::internal(format!(
+                "{name} {}: {}",
+                args.join(" "),
+                String::from_utf8_lossy(&out.stderr).trim()
+            )));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signals_parse_like_docker() {
+        assert_eq!(parse_signal("SIGTERM").unwrap(), libc::SIGTERM);
+        assert_eq!(parse_signal("kill").unwrap(), libc::SIGKILL);
+        assert_eq!(parse_signal("9").unwrap(), 9);
+        assert_eq!(parse_signal("SIGRTMIN+3").unwrap(), libc::SIGRTMIN() + 3);
+        assert!(parse_signal("SIGNOPE").is_err());
+        assert!(parse_signal("0").is_err());
+    }
+}

@@ -1,0 +1,80 @@
+//! `docker logs`: the json-file log read back, filtered, and followed while the container runs.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+
+use super::Container;
+use crate::monitor::logfile::{read_from, LogEntry};
+
+pub struct LogOptions {
+    pub follow: bool,
+    pub tail: Option<usize>,
+    pub since: Option<DateTime<Utc>>,
+    pub until: Option<DateTime<Utc>>,
+}
+
+/// Parses `since`/`until`: Unix seconds with optional fraction (the CLI converts durations/dates).
+pub fn parse_time(s: &str) -> Option<DateTime<Utc>> {
+    if s.is_empty() || s == "0" {
+        return None;
+    }
+    let (secs, frac) = s.split_once('.').unwrap_or((s, "0"));
+    let secs: i64 = secs.parse().ok()?;
+    let nanos: u32 = format!("{frac:0<9}")[..9].parse().ok()?;
+    DateTime::from_timestamp(secs, nanos)
+}
+
+fn keep(e: &LogEntry, o: &LogOptions) -> bool {
+    o.since.is_none_or(|s| e.time >= s) && o.until.is_none_or(|u| e.time <= u)
+}
+
+/// Streams log entries into `tx` until done (or, with follow, until the container stops).
+pub async fn stream(c: Arc<Container>, o: LogOptions, tx: tokio::sync::mpsc::Sender<LogEntry>) {
+    let path = c.log_path();
+    let (mut entries, mut offset) = match read_from(&path, 0) {
+        Ok(v) => v,
+        Err(_) => return,
+    };
+    entries.retain(|e| keep(e, &o));
+    if let Some(n) = o.tail {
+        let skip = entries.len().saturating_sub(n);
+        entries.drain(..skip);
+    }
+    for e in entries {
+        if tx.send(e).await.is_err() {
+            return;
+        }
+    }
+    if !o.follow {
+        return;
+    }
+    let mut exits = c.exits();
+    exits.borrow_and_update();
+    loop {
+        let running = c.is_running();
+        let grew = c.io.log_grew.notified();
+        let (new, next) = match read_from(&path, offset) {
+            Ok(v) => v,
+            Err(_) => return,
+        };
+        offset = next;
+        for e in new.into_iter().filter(|e| keep(e, &o)) {
+            if tx.send(e).await.is_err() {
+                return;
+            }
+        }
+        if !running {
+            return;
+        }
+        if o.until.is_some_and(|u| Utc::now() > u) {
+            return;
+        }
+        // Woken by new output or the exit; the timeout covers a restarted berthd's re-adoption gap.
+        tokio::select! {
+            _ = grew => {}
+            _ = exits.changed() => {}
+            _ = tokio::time::sleep(std::time::Duration::from_millis(500)) => {}
+        }
+    }
+}

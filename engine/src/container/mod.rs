@@ -1,0 +1,287 @@
+//! Containers: model and state machine, OCI bundle, runtime via the monitor, logs and exec.
+
+pub mod create;
+pub mod etc_files;
+pub mod inspect;
+pub mod io;
+pub mod lifecycle;
+pub mod logs;
+pub mod model;
+pub mod names;
+pub mod runtime;
+pub mod spec;
+pub mod start;
+pub mod user;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+
+use tokio::sync::watch;
+
+use crate::error::{EngineError, Result};
+use crate::events::EventBus;
+use crate::image::ImageService;
+use crate::store::{write_json, Durability};
+use model::{ContainerRecord, PersistedState};
+
+/// One container in memory. `data` is the source of truth, written through to disk on each change.
+pub struct Container {
+    pub id: String,
+    pub dir: PathBuf,
+    data: Mutex<ContainerData>,
+    pub io: io::IoHub,
+    /// Bumped on every exit; `wait` watches it.
+    exits: watch::Sender<u64>,
+    removed: watch::Sender<bool>,
+    /// Serializes start/stop/remove of this container.
+    pub op: tokio::sync::Mutex<()>,
+}
+
+#[derive(Clone)]
+pub struct ContainerData {
+    pub rec: ContainerRecord,
+    pub st: PersistedState,
+}
+
+impl Container {
+    fn new(dir: PathBuf, rec: ContainerRecord, st: PersistedState) -> Arc<Self> {
+        Arc::new(Container {
+            id: rec.id.clone(),
+            dir,
+            data: Mutex::new(ContainerData { rec, st }),
+            io: io::IoHub::default(),
+            exits: watch::channel(0).0,
+            removed: watch::channel(false).0,
+            op: tokio::sync::Mutex::new(()),
+        })
+    }
+
+    pub fn lock(&self) -> MutexGuard<'_, ContainerData> {
+        self.data.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn snapshot(&self) -> ContainerData {
+        self.lock().clone()
+    }
+
+    pub fn name(&self) -> String {
+        self.lock().rec.name.trim_start_matches('/').to_string()
+    }
+
+    pub fn is_running(&self) -> bool {
+        self.lock().st.state.running
+    }
+
+    pub fn save_record(&self) -> Result<()> {
+        let d = self.lock();
+        write_json(&self.dir.join("config.json"), &d.rec, Durability::Process)?;
+        Ok(())
+    }
+
+    pub fn save_state(&self) -> Result<()> {
+        let d = self.lock();
+        write_json(&self.dir.join("state.json"), &d.st, Durability::Process)?;
+        Ok(())
+    }
+
+    /// Changes the state and writes it through.
+    pub fn update(&self, f: impl FnOnce(&mut ContainerData)) -> Result<()> {
+        {
+            let mut d = self.lock();
+            f(&mut d);
+        }
+        self.save_state()
+    }
+
+    pub fn exits(&self) -> watch::Receiver<u64> {
+        self.exits.subscribe()
+    }
+
+    pub fn removed(&self) -> watch::Receiver<bool> {
+        self.removed.subscribe()
+    }
+
+    pub fn log_path(&self) -> PathBuf {
+        self.dir.join(format!("{}-json.log", self.id))
+    }
+
+    pub fn rootfs(&self) -> PathBuf {
+        self.dir.join("rootfs")
+    }
+
+    pub fn bundle(&self) -> PathBuf {
+        self.dir.join("bundle")
+    }
+}
+
+pub struct EngineConfig {
+    pub data_root: PathBuf,
+    /// berthd's own binary, re-executed as the monitor.
+    pub self_exe: PathBuf,
+    pub runtimes: runtime::Runtimes,
+}
+
+pub struct ContainerService {
+    pub cfg: EngineConfig,
+    pub images: Arc<ImageService>,
+    pub events: Arc<EventBus>,
+    root: PathBuf,
+    by_id: RwLock<HashMap<String, Arc<Container>>>,
+    /// name (without slash) → id
+    names: Mutex<HashMap<String, String>>,
+}
+
+impl ContainerService {
+    pub fn open(
+        cfg: EngineConfig,
+        images: Arc<ImageService>,
+        events: Arc<EventBus>,
+    ) -> anyhow::Result<Arc<Self>> {
+        let root = cfg.data_root.join("containers");
+        std::fs::create_dir_all(&root)?;
+        let svc = Arc::new(ContainerService {
+            cfg,
+            images,
+            events,
+            root,
+            by_id: RwLock::new(HashMap::new()),
+            names: Mutex::new(HashMap::new()),
+        });
+        svc.load()?;
+        Ok(svc)
+    }
+
+    /// Reads every container from disk. Reconciling them with reality is `start::reconcile`.
+    fn load(&self) -> anyhow::Result<()> {
+        for e in std::fs::read_dir(&self.root)?.flatten() {
+            let dir = e.path();
+            let rec: ContainerRecord = match crate::store::read_json(&dir.join("config.json")) {
+                Ok(r) => r,
+                Err(err) => {
+                    // A create interrupted before its record was written: nothing to keep.
+                    tracing::warn!(dir = %dir.display(), error = %err, "removing incomplete container");
+                    let _ = std::fs::remove_dir_all(&dir);
+                    continue;
+                }
+            };
+            crate::store::remove_temp_files(&dir);
+            let st: PersistedState =
+                crate::store::read_json(&dir.join("state.json")).unwrap_or_default();
+            let c = Container::new(dir, rec, st);
+            self.names_lock().insert(c.name(), c.id.clone());
+            self.by_id_write().insert(c.id.clone(), c);
+        }
+        Ok(())
+    }
+
+    fn names_lock(&self) -> MutexGuard<'_, HashMap<String, String>> {
+        self.names.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn by_id_write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<String, Arc<Container>>> {
+        self.by_id.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn all(&self) -> Vec<Arc<Container>> {
+        self.by_id
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .cloned()
+            .collect()
+    }
+
+    /// Finds a container by full ID, name (with or without `/`), or unique ID prefix, like dockerd.
+    pub fn get(&self, name_or_id: &str) -> Result<Arc<Container>> {
+        let map = self.by_id.read().unwrap_or_else(|p| p.into_inner());
+        if let Some(c) = map.get(name_or_id) {
+            return Ok(Arc::clone(c));
+        }
+        let name = name_or_id.trim_start_matches('/');
+        if let Some(id) = self.names_lock().get(name) {
+            if let Some(c) = map.get(id) {
+                return Ok(Arc::clone(c));
+            }
+        }
+        if !name_or_id.is_empty() {
+            let mut hits = map.values().filter(|c| c.id.starts_with(name_or_id));
+            if let Some(first) = hits.next() {
+                if hits.next().is_some() {
+                    return Err(EngineError::invalid(format!(
+                        "multiple IDs found with provided prefix: {name_or_id}"
+                    )));
+                }
+                return Ok(Arc::clone(first));
+            }
+        }
+        Err(EngineError::NotFound(format!(
+            "No such container: {name_or_id}"
+        )))
+    }
+
+    /// Reserves a name; fails with dockerd's conflict message when taken.
+    fn reserve_name(&self, name: &str, id: &str) -> Result<()> {
+        let mut names = self.names_lock();
+        if let Some(owner) = names.get(name) {
+            return Err(EngineError::Conflict(format!(
+                "Conflict. The container name \"/{name}\" is already in use by container \"{owner}\". You have to remove (or rename) that container to be able to reuse that name."
+            )));
+        }
+        names.insert(name.to_string(), id.to_string());
+        Ok(())
+    }
+
+    fn release_name(&self, name: &str) {
+        self.names_lock().remove(name);
+    }
+
+    fn insert(&self, c: Arc<Container>) {
+        self.by_id_write().insert(c.id.clone(), c);
+    }
+
+    fn forget(&self, c: &Container) {
+        self.by_id_write().remove(&c.id);
+        self.release_name(&c.name());
+    }
+
+    pub fn container_dir(&self, id: &str) -> PathBuf {
+        self.root.join(id)
+    }
+
+    pub fn runtime_root(&self, runtime: &str) -> PathBuf {
+        self.cfg.data_root.join("runtime").join(runtime)
+    }
+
+    /// Which images containers use, for `rmi` and `docker images`.
+    pub fn image_users(&self) -> Vec<crate::image::ops::ImageUser> {
+        self.all()
+            .iter()
+            .map(|c| {
+                let d = c.lock();
+                crate::image::ops::ImageUser {
+                    container_id: c.id.clone(),
+                    image_id: d.rec.image_id.clone(),
+                    running: d.st.state.running,
+                }
+            })
+            .collect()
+    }
+
+    pub fn emit(&self, c: &Container, action: &str, extra: &[(&str, String)]) {
+        let d = c.lock();
+        let mut attrs = d.rec.config.labels.clone();
+        attrs.insert("name".into(), d.rec.name.trim_start_matches('/').into());
+        attrs.insert("image".into(), d.rec.config.image.clone());
+        for (k, v) in extra {
+            attrs.insert(k.to_string(), v.clone());
+        }
+        drop(d);
+        self.events.emit("container", action, &c.id, attrs);
+    }
+}
+
+pub fn path_is_safe(p: &Path) -> bool {
+    p.components()
+        .all(|c| !matches!(c, std::path::Component::ParentDir))
+}

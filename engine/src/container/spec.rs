@@ -1,0 +1,280 @@
+//! The OCI runtime bundle of a container, built with oci-spec from Docker's defaults: the default
+//! capability set, masked and read-only paths, /dev and the /etc files dockerd bind-mounts.
+
+use std::path::Path;
+
+use oci_spec::runtime::{
+    Capability, LinuxCapabilities, LinuxNamespace, LinuxNamespaceType, Mount, Process, Spec, User,
+};
+
+/// dockerd's default capabilities (moby `oci/caps/defaults.go`).
+pub const DEFAULT_CAPS: &[Capability] = &[
+    Capability::Chown,
+    Capability::DacOverride,
+    Capability::Fsetid,
+    Capability::Fowner,
+    Capability::Mknod,
+    Capability::NetRaw,
+    Capability::Setgid,
+    Capability::Setuid,
+    Capability::Setfcap,
+    Capability::Setpcap,
+    Capability::NetBindService,
+    Capability::SysChroot,
+    Capability::Kill,
+    Capability::AuditWrite,
+];
+
+/// What the spec needs to know; the container module fills it from the container's config.
+pub struct SpecInput<'a> {
+    pub rootfs: &'a Path,
+    pub args: Vec<String>,
+    pub env: Vec<String>,
+    pub cwd: String,
+    pub uid: u32,
+    pub gid: u32,
+    pub additional_gids: Vec<u32>,
+    pub tty: bool,
+    pub hostname: String,
+    pub host_network: bool,
+    pub readonly_rootfs: bool,
+    pub privileged: bool,
+    pub cap_add: Vec<String>,
+    pub cap_drop: Vec<String>,
+    /// (host file, container path) binds for /etc/hostname, /etc/hosts, /etc/resolv.conf.
+    pub etc_files: Vec<(std::path::PathBuf, &'static str)>,
+    pub cgroups_path: String,
+    pub cgroup_ns: bool,
+}
+
+pub fn parse_capability(name: &str) -> Result<Capability, String> {
+    let upper = name.to_ascii_uppercase();
+    // oci-spec parses the bare SCREAMING_SNAKE_CASE name.
+    let bare = upper.strip_prefix("CAP_").unwrap_or(&upper);
+    bare.parse::<Capability>()
+        .map_err(|_| format!("unknown capability: \"{name}\""))
+}
+
+/// Every capability the kernel defines (for `--privileged` and `--cap-add ALL`).
+const ALL_CAP_NAMES: &[&str] = &[
+    "CHOWN",
+    "DAC_OVERRIDE",
+    "DAC_READ_SEARCH",
+    "FOWNER",
+    "FSETID",
+    "KILL",
+    "SETGID",
+    "SETUID",
+    "SETPCAP",
+    "LINUX_IMMUTABLE",
+    "NET_BIND_SERVICE",
+    "NET_BROADCAST",
+    "NET_ADMIN",
+    "NET_RAW",
+    "IPC_LOCK",
+    "IPC_OWNER",
+    "SYS_MODULE",
+    "SYS_RAWIO",
+    "SYS_CHROOT",
+    "SYS_PTRACE",
+    "SYS_PACCT",
+    "SYS_ADMIN",
+    "SYS_BOOT",
+    "SYS_NICE",
+    "SYS_RESOURCE",
+    "SYS_TIME",
+    "SYS_TTY_CONFIG",
+    "MKNOD",
+    "LEASE",
+    "AUDIT_WRITE",
+    "AUDIT_CONTROL",
+    "SETFCAP",
+    "MAC_OVERRIDE",
+    "MAC_ADMIN",
+    "SYSLOG",
+    "WAKE_ALARM",
+    "BLOCK_SUSPEND",
+    "AUDIT_READ",
+    "PERFMON",
+    "BPF",
+    "CHECKPOINT_RESTORE",
+];
+
+fn all_caps() -> Vec<Capability> {
+    ALL_CAP_NAMES
+        .iter()
+        .filter_map(|n| parse_capability(n).ok())
+        .collect()
+}
+
+pub fn capabilities(input: &SpecInput) -> Result<Vec<Capability>, String> {
+    if input.privileged {
+        return Ok(all_caps());
+    }
+    let mut caps: Vec<Capability> = DEFAULT_CAPS.to_vec();
+    for a in &input.cap_add {
+        if a.eq_ignore_ascii_case("ALL") {
+            caps = all_caps();
+            continue;
+        }
+        let c = parse_capability(a)?;
+        if !caps.contains(&c) {
+            caps.push(c);
+        }
+    }
+    for d in &input.cap_drop {
+        if d.eq_ignore_ascii_case("ALL") {
+            caps.clear();
+            continue;
+        }
+        let c = parse_capability(d)?;
+        caps.retain(|x| *x != c);
+    }
+    Ok(caps)
+}
+
+pub fn process(
+    args: Vec<String>,
+    env: Vec<String>,
+    cwd: &str,
+    user: (u32, u32, Vec<u32>),
+    tty: bool,
+    caps: Vec<Capability>,
+) -> Process {
+    let mut p = Process::default();
+    p.set_args(Some(args));
+    p.set_env(Some(env));
+    p.set_cwd(if cwd.is_empty() {
+        "/".into()
+    } else {
+        cwd.into()
+    });
+    p.set_terminal(Some(tty));
+    p.set_no_new_privileges(Some(false));
+    let mut u = User::default();
+    u.set_uid(user.0);
+    u.set_gid(user.1);
+    if !user.2.is_empty() {
+        u.set_additional_gids(Some(user.2));
+    }
+    p.set_user(u);
+    let set: std::collections::HashSet<Capability> = caps.into_iter().collect();
+    let mut c = LinuxCapabilities::default();
+    c.set_bounding(Some(set.clone()));
+    c.set_effective(Some(set.clone()));
+    c.set_permitted(Some(set));
+    c.set_inheritable(None);
+    c.set_ambient(None);
+    p.set_capabilities(Some(c));
+    // Docker's default: the host's limits apply, no RLIMIT_NOFILE override.
+    p.set_rlimits(None);
+    p
+}
+
+pub fn build(input: &SpecInput) -> Result<Spec, String> {
+    let caps = capabilities(input)?;
+    let mut spec = Spec::default();
+    spec.set_process(Some(process(
+        input.args.clone(),
+        input.env.clone(),
+        &input.cwd,
+        (input.uid, input.gid, input.additional_gids.clone()),
+        input.tty,
+        caps,
+    )));
+    let mut root = oci_spec::runtime::Root::default();
+    root.set_path(input.rootfs.to_path_buf());
+    root.set_readonly(Some(input.readonly_rootfs));
+    spec.set_root(Some(root));
+    spec.set_hostname(if input.host_network {
+        None
+    } else {
+        Some(input.hostname.clone())
+    });
+
+    let mut mounts = spec.mounts().clone().unwrap_or_default();
+    // Docker mounts /sys read-only and /dev/shm at 64 MiB.
+    for m in mounts.iter_mut() {
+        if m.destination() == Path::new("/dev/shm") {
+            m.set_options(Some(vec![
+                "nosuid".into(),
+                "noexec".into(),
+                "nodev".into(),
+                "mode=1777".into(),
+                "size=67108864".into(),
+            ]));
+        }
+    }
+    for (src, dst) in &input.etc_files {
+        let mut m = Mount::default();
+        m.set_destination(dst.into());
+        m.set_typ(Some("bind".into()));
+        m.set_source(Some(src.clone()));
+        m.set_options(Some(vec!["rbind".into(), "rprivate".into()]));
+        mounts.push(m);
+    }
+    spec.set_mounts(Some(mounts));
+
+    let linux = spec.linux_mut().get_or_insert_with(Default::default);
+    let mut namespaces: Vec<LinuxNamespace> = linux.namespaces().clone().unwrap_or_default();
+    namespaces.retain(|n| {
+        !(input.host_network && n.typ() == LinuxNamespaceType::Network)
+            && !(!input.cgroup_ns && n.typ() == LinuxNamespaceType::Cgroup)
+    });
+    linux.set_namespaces(Some(namespaces));
+    linux.set_cgroups_path(Some(input.cgroups_path.clone().into()));
+    if input.privileged {
+        linux.set_masked_paths(None);
+        linux.set_readonly_paths(None);
+    }
+    Ok(spec)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn input() -> SpecInput<'static> {
+        SpecInput {
+            rootfs: Path::new("/tmp/rootfs"),
+            args: vec!["sh".into()],
+            env: vec![],
+            cwd: String::new(),
+            uid: 0,
+            gid: 0,
+            additional_gids: vec![],
+            tty: false,
+            hostname: "abc".into(),
+            host_network: false,
+            readonly_rootfs: false,
+            privileged: false,
+            cap_add: vec!["NET_ADMIN".into()],
+            cap_drop: vec!["chown".into()],
+            etc_files: vec![],
+            cgroups_path: "/berth/x".into(),
+            cgroup_ns: false,
+        }
+    }
+
+    #[test]
+    fn caps_follow_add_and_drop() {
+        let caps = capabilities(&input()).unwrap();
+        assert!(caps.contains(&Capability::NetAdmin));
+        assert!(!caps.contains(&Capability::Chown));
+        assert!(caps.contains(&Capability::Kill));
+        let mut bad = input();
+        bad.cap_add = vec!["NOPE".into()];
+        assert!(capabilities(&bad).is_err());
+    }
+
+    #[test]
+    fn host_network_drops_the_namespace() {
+        let mut i = input();
+        i.host_network = true;
+        let spec = build(&i).unwrap();
+        let ns = spec.linux().as_ref().unwrap().namespaces().clone().unwrap();
+        assert!(ns.iter().all(|n| n.typ() != LinuxNamespaceType::Network));
+        assert!(ns.iter().all(|n| n.typ() != LinuxNamespaceType::Cgroup));
+        assert!(ns.iter().any(|n| n.typ() == LinuxNamespaceType::Pid));
+    }
+}

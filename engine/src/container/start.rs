@@ -1,0 +1,424 @@
+//! Starting a container: rootfs mount, /etc files, OCI bundle, the monitor process, and the
+//! connection berthd keeps to it. Also re-adoption of running containers after a berthd restart.
+
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context;
+use tokio::net::UnixStream;
+
+use super::model::now_rfc3339;
+use super::{etc_files, io::Output, spec, user, Container, ContainerService};
+use crate::error::{EngineError, Result};
+use crate::image::snapshot;
+use crate::monitor::protocol::{read_frame, write_frame, Frame};
+use crate::monitor::{ExitRecord, MonitorConfig};
+
+/// What ended a start attempt.
+enum Handshake {
+    Started(i32),
+    Failed(String),
+}
+
+impl ContainerService {
+    pub fn monitor_socket(&self, id: &str) -> PathBuf {
+        // Short: unix socket paths are limited to 108 bytes.
+        self.cfg
+            .data_root
+            .join("run")
+            .join(format!("{}.sock", &id[..16]))
+    }
+
+    fn env_for(&self, d: &super::ContainerData, home: &str) -> Vec<String> {
+        let cfg = &d.rec.config;
+        let mut env = cfg.env.clone();
+        let has = |env: &Vec<String>, k: &str| env.iter().any(|e| e.split('=').next() == Some(k));
+        if !has(&env, "PATH") {
+            env.insert(
+                0,
+                "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into(),
+            );
+        }
+        if !has(&env, "HOSTNAME") {
+            env.insert(1.min(env.len()), format!("HOSTNAME={}", cfg.hostname));
+        }
+        if cfg.tty && !has(&env, "TERM") {
+            env.push("TERM=xterm".into());
+        }
+        if !has(&env, "HOME") {
+            env.push(format!("HOME={home}"));
+        }
+        env
+    }
+
+    /// Everything up to the runtime: rootfs, /etc files, bundle. Returns the monitor config path.
+    fn prepare_bundle(&self, c: &Container) -> Result<PathBuf> {
+        let d = c.snapshot();
+        let rootfs = c.rootfs();
+        snapshot::unmount(&rootfs)?;
+        self.images.snapshots.mount(&c.id, &d.rec.layers, &rootfs)?;
+        let result: Result<PathBuf> = (|| {
+            let u = user::resolve(&rootfs, &d.rec.config.user)?;
+            let cwd = if d.rec.config.working_dir.is_empty() {
+                "/".to_string()
+            } else {
+                d.rec.config.working_dir.clone()
+            };
+            if !cwd.starts_with('/') {
+                return Err(EngineError::invalid(format!(
+                    "the working directory '{cwd}' is invalid, it needs to be an absolute path"
+                )));
+            }
+            if !super::path_is_safe(std::path::Path::new(&cwd)) {
+                return Err(EngineError::invalid(format!(
+                    "invalid working directory {cwd}"
+                )));
+            }
+            // dockerd creates a missing working directory.
+            let wd = rootfs.join(cwd.trim_start_matches('/'));
+            if !wd.exists() {
+                std::fs::create_dir_all(&wd)
+                    .with_context(|| format!("creating working directory {cwd}"))?;
+            }
+            let host_network = d.rec.host_config.network_mode == "host";
+            let etc = etc_files::write(
+                &c.dir,
+                &d.rec.config.hostname,
+                &d.rec.config.domainname,
+                host_network,
+            )?;
+            let hc = &d.rec.host_config;
+            let input = spec::SpecInput {
+                rootfs: &rootfs,
+                args: std::iter::once(d.rec.path.clone())
+                    .chain(d.rec.args.iter().cloned())
+                    .collect(),
+                env: self.env_for(&d, &u.home),
+                cwd,
+                uid: u.uid,
+                gid: u.gid,
+                additional_gids: u.additional_gids,
+                tty: d.rec.config.tty,
+                hostname: d.rec.config.hostname.clone(),
+                host_network,
+                readonly_rootfs: hc.readonly_rootfs,
+                privileged: hc.privileged,
+                cap_add: hc.cap_add.clone(),
+                cap_drop: hc.cap_drop.clone(),
+                etc_files: vec![
+                    (etc.hostname, "/etc/hostname"),
+                    (etc.hosts, "/etc/hosts"),
+                    (etc.resolv_conf, "/etc/resolv.conf"),
+                ],
+                cgroups_path: format!("/berth/{}", c.id),
+                cgroup_ns: self.cfg.runtimes.cgroup == super::runtime::CgroupMode::V2,
+            };
+            let mut oci = spec::build(&input).map_err(EngineError::invalid)?;
+            if let (Some(size), Some(p)) = (console_size(hc), oci.process_mut().as_mut()) {
+                p.set_console_size(Some(size));
+            }
+            let bundle = c.bundle();
+            std::fs::create_dir_all(&bundle)?;
+            let data = serde_json::to_vec(&oci).context("serializing OCI spec")?;
+            std::fs::write(bundle.join("config.json"), data).context("writing OCI spec")?;
+
+            let runtime_name = self.cfg.runtimes.default.clone();
+            let runtime = self
+                .cfg
+                .runtimes
+                .path(&runtime_name)
+                .ok_or_else(|| EngineError::internal(format!("runtime {runtime_name} not found")))?
+                .to_path_buf();
+            let sock = self.monitor_socket(&c.id);
+            if let Some(parent) = sock.parent() {
+                std::fs::create_dir_all(parent)?;
+            }
+            let _ = std::fs::remove_file(&sock);
+            let _ = std::fs::remove_file(c.dir.join("exit.json"));
+            let mc = MonitorConfig {
+                runtime,
+                runtime_root: Some(self.runtime_root(&runtime_name)),
+                id: c.id.clone(),
+                bundle: bundle.clone(),
+                tty: d.rec.config.tty,
+                open_stdin: d.rec.config.open_stdin,
+                log_path: Some(c.log_path()),
+                exit_path: c.dir.join("exit.json"),
+                socket_path: sock,
+                pid_path: c.dir.join("init.pid"),
+                exec: None,
+                unmount_on_exit: Some(rootfs.clone()),
+            };
+            let path = c.dir.join("monitor.json");
+            crate::store::write_json(&path, &mc, crate::store::Durability::Process)?;
+            Ok(path)
+        })();
+        if result.is_err() {
+            let _ = snapshot::unmount(&rootfs);
+        }
+        result
+    }
+
+    pub async fn start(self: &Arc<Self>, c: &Arc<Container>) -> Result<()> {
+        let _op = c.op.lock().await;
+        {
+            let d = c.lock();
+            if d.st.state.running {
+                return Err(EngineError::NotModified("container already started".into()));
+            }
+            if d.st.state.status == "removing" || d.st.state.dead {
+                return Err(EngineError::Conflict(format!(
+                    "cannot start container {}: it is being removed",
+                    c.id
+                )));
+            }
+        }
+        let config_path = self.prepare_bundle(c)?;
+        let (mut child, stream) = spawn_monitor(&self.cfg.self_exe, &config_path)?;
+        let mut stream = stream;
+        // Until Started (or Error) arrives nothing is running yet; output frames cannot come first.
+        let hs = loop {
+            match read_frame(&mut stream).await {
+                Ok(Some(Frame::Started { pid })) => break Handshake::Started(pid),
+                Ok(Some(Frame::Error(msg))) => break Handshake::Failed(msg),
+                Ok(Some(_)) => continue,
+                Ok(None) => {
+                    break Handshake::Failed("container monitor exited during start".into())
+                }
+                Err(e) => break Handshake::Failed(format!("container monitor: {e}")),
+            }
+        };
+        match hs {
+            Handshake::Failed(msg) => {
+                // Let the monitor finish its cleanup (runtime delete, unmount) before answering.
+                drop(stream);
+                let _ = child.wait().await;
+                let _ = snapshot::unmount(&c.rootfs());
+                let rec: Option<ExitRecord> =
+                    crate::store::read_json(&c.dir.join("exit.json")).ok();
+                let code = rec.as_ref().map(|r| r.exit_code).unwrap_or(128);
+                let full = format!(
+                    "failed to create task for container: failed to create shim task: OCI runtime create failed: {msg}: unknown"
+                );
+                let _ = c.update(|d| {
+                    d.st.state.exit_code = code as i64;
+                    d.st.state.error = full.clone();
+                    d.st.monitor_pid = 0;
+                });
+                self.emit(c, "die", &[("exitCode", code.to_string())]);
+                Err(EngineError::invalid(full))
+            }
+            Handshake::Started(pid) => {
+                let monitor_pid = child.id().map(|p| p as i32).unwrap_or(0);
+                c.update(|d| {
+                    let s = &mut d.st.state;
+                    s.status = "running".into();
+                    s.running = true;
+                    s.paused = false;
+                    s.restarting = false;
+                    s.oom_killed = false;
+                    s.dead = false;
+                    s.pid = pid as i64;
+                    s.exit_code = 0;
+                    s.error.clear();
+                    s.started_at = now_rfc3339();
+                    d.st.monitor_pid = monitor_pid;
+                })?;
+                let svc = Arc::clone(self);
+                let c2 = Arc::clone(c);
+                tokio::spawn(async move { svc.serve_monitor(c2, stream, Some(child)).await });
+                self.emit(c, "start", &[]);
+                Ok(())
+            }
+        }
+    }
+
+    /// Relays a running container's frames until its monitor goes away, then settles its state.
+    async fn serve_monitor(
+        self: Arc<Self>,
+        c: Arc<Container>,
+        stream: UnixStream,
+        child: Option<tokio::process::Child>,
+    ) {
+        let (mut r, mut w) = stream.into_split();
+        let (stop_tx, mut stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let c_w = Arc::clone(&c);
+        let writer = tokio::spawn(async move {
+            let mut rx = c_w.io.stdin_rx.lock().await;
+            loop {
+                tokio::select! {
+                    f = rx.recv() => match f {
+                        Some(f) => if write_frame(&mut w, &f).await.is_err() { break },
+                        None => break,
+                    },
+                    _ = &mut stop_rx => break,
+                }
+            }
+        });
+        let mut exit_code: Option<i32> = None;
+        loop {
+            match read_frame(&mut r).await {
+                Ok(Some(Frame::Stdout(b))) => c.io.publish(Output::Stdout(b)),
+                Ok(Some(Frame::Stderr(b))) => c.io.publish(Output::Stderr(b)),
+                Ok(Some(Frame::Exited { code })) => {
+                    exit_code = Some(code);
+                    self.on_exit(&c, code);
+                }
+                Ok(Some(Frame::Started { pid })) => {
+                    let _ = c.update(|d| d.st.state.pid = pid as i64);
+                }
+                Ok(Some(_)) => {}
+                Ok(None) | Err(_) => break,
+            }
+        }
+        let _ = stop_tx.send(());
+        let _ = writer.await;
+        if let Some(mut ch) = child {
+            let _ = ch.wait().await;
+        }
+        if exit_code.is_none() {
+            // The monitor died without reporting: trust its exit record if it wrote one.
+            let rec: Option<ExitRecord> = crate::store::read_json(&c.dir.join("exit.json")).ok();
+            let code = rec.map(|r| r.exit_code).unwrap_or(255);
+            tracing::warn!(id = %c.id, code, "container monitor went away without reporting an exit");
+            let _ = snapshot::unmount(&c.rootfs());
+            self.on_exit(&c, code);
+        }
+        self.after_exit(&c).await;
+    }
+
+    fn on_exit(&self, c: &Arc<Container>, code: i32) {
+        let rec: Option<ExitRecord> = crate::store::read_json(&c.dir.join("exit.json")).ok();
+        let _ = c.update(|d| {
+            let s = &mut d.st.state;
+            s.status = "exited".into();
+            s.running = false;
+            s.paused = false;
+            s.pid = 0;
+            s.exit_code = code as i64;
+            s.oom_killed = rec.as_ref().map(|r| r.oom_killed).unwrap_or(false);
+            s.finished_at = rec
+                .as_ref()
+                .map(|r| r.finished_at.clone())
+                .unwrap_or_else(now_rfc3339);
+            d.st.monitor_pid = 0;
+        });
+        c.io.publish(Output::Closed);
+        c.exits.send_modify(|n| *n += 1);
+        self.emit(c, "die", &[("exitCode", code.to_string())]);
+    }
+
+    /// After the monitor is gone: `--rm` removal.
+    async fn after_exit(self: &Arc<Self>, c: &Arc<Container>) {
+        let auto_remove = c.lock().rec.host_config.auto_remove;
+        if auto_remove {
+            if let Err(e) = self.remove(c, true, false).await {
+                tracing::warn!(id = %c.id, error = %e, "auto-remove failed");
+            }
+        }
+    }
+
+    /// Brings containers that were running when berthd stopped back under management.
+    pub async fn reconcile(self: &Arc<Self>) {
+        for c in self.all() {
+            let (running, status) = {
+                let d = c.lock();
+                (d.st.state.running, d.st.state.status.clone())
+            };
+            if status == "removing" {
+                tracing::info!(id = %c.id, "finishing interrupted removal");
+                let _ = self.remove(&c, true, false).await;
+                continue;
+            }
+            if !running {
+                // A stopped container has no rootfs mount; one left behind is stale.
+                let _ = snapshot::unmount(&c.rootfs());
+                continue;
+            }
+            let sock = self.monitor_socket(&c.id);
+            match UnixStream::connect(&sock).await {
+                Ok(stream) => {
+                    tracing::info!(id = %c.id, "re-adopted running container");
+                    let svc = Arc::clone(self);
+                    let c2 = Arc::clone(&c);
+                    tokio::spawn(async move { svc.serve_monitor(c2, stream, None).await });
+                }
+                Err(e) => {
+                    tracing::warn!(id = %c.id, error = %e, "container monitor is gone");
+                    let rec: Option<ExitRecord> =
+                        crate::store::read_json(&c.dir.join("exit.json")).ok();
+                    let code = rec.map(|r| r.exit_code).unwrap_or(255);
+                    self.cleanup_runtime(&c).await;
+                    let _ = snapshot::unmount(&c.rootfs());
+                    self.on_exit(&c, code);
+                    self.after_exit(&c).await;
+                }
+            }
+        }
+    }
+
+    /// `runtime delete -f` for a container whose monitor could not do it.
+    pub async fn cleanup_runtime(&self, c: &Container) {
+        let name = self.cfg.runtimes.default.clone();
+        if let Some(rt) = self.cfg.runtimes.path(&name) {
+            let _ = tokio::process::Command::new(rt)
+                .arg("--root")
+                .arg(self.runtime_root(&name))
+                .args(["delete", "-f", &c.id])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .status()
+                .await;
+        }
+    }
+}
+
+fn console_size(hc: &crate::api::types::HostConfig) -> Option<oci_spec::runtime::Box> {
+    let v = hc.extra.get("ConsoleSize")?.as_array()?;
+    let h = v.first()?.as_u64()? as u32;
+    let w = v.get(1)?.as_u64()? as u32;
+    if h == 0 || w == 0 {
+        return None;
+    }
+    oci_spec::runtime::BoxBuilder::default()
+        .height(h as u64)
+        .width(w as u64)
+        .build()
+        .ok()
+}
+
+/// Starts `berthd __monitor CONFIG` in its own session with one end of a socketpair as fd 3.
+pub fn spawn_monitor(
+    self_exe: &std::path::Path,
+    config: &std::path::Path,
+) -> Result<(tokio::process::Child, UnixStream)> {
+    let (ours, theirs) = std::os::unix::net::UnixStream::pair()?;
+    ours.set_nonblocking(true)?;
+    let theirs: OwnedFd = theirs.into();
+    let fd = theirs.as_raw_fd();
+    let mut cmd = tokio::process::Command::new(self_exe);
+    cmd.arg("__monitor")
+        .arg(config)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(false);
+    // SAFETY: only async-signal-safe calls (setsid, dup2, fcntl) between fork and exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            libc::setsid();
+            if fd == 3 {
+                let flags = libc::fcntl(3, libc::F_GETFD);
+                libc::fcntl(3, libc::F_SETFD, flags & !libc::FD_CLOEXEC);
+            } else if libc::dup2(fd, 3) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let child = cmd.spawn().context("spawning the container monitor")?;
+    drop(theirs);
+    let stream = UnixStream::from_std(ours)?;
+    Ok((child, stream))
+}

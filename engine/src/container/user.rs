@@ -1,0 +1,128 @@
+//! `-u user[:group]` resolved against the container's own /etc/passwd and /etc/group, as dockerd does.
+
+use std::path::Path;
+
+use crate::error::{EngineError, Result};
+
+pub struct ResolvedUser {
+    pub uid: u32,
+    pub gid: u32,
+    pub additional_gids: Vec<u32>,
+    pub home: String,
+}
+
+fn read_db(rootfs: &Path, file: &str) -> Vec<Vec<String>> {
+    // Read through the rootfs; a symlinked /etc/passwd pointing outside is not followed out.
+    let p = rootfs.join("etc").join(file);
+    let Ok(meta) = std::fs::symlink_metadata(&p) else {
+        return vec![];
+    };
+    if !meta.is_file() {
+        return vec![];
+    }
+    std::fs::read_to_string(&p)
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+        .map(|l| l.split(':').map(str::to_string).collect())
+        .collect()
+}
+
+pub fn resolve(rootfs: &Path, spec: &str) -> Result<ResolvedUser> {
+    let (user, group) = match spec.split_once(':') {
+        Some((u, g)) => (u, Some(g)),
+        None => (spec, None),
+    };
+    let passwd = read_db(rootfs, "passwd");
+    let groups = read_db(rootfs, "group");
+    let user = if user.is_empty() { "0" } else { user };
+    let entry = passwd
+        .iter()
+        .find(|e| e.first().map(String::as_str) == Some(user));
+    let (uid, mut gid, home, name) = match (entry, user.parse::<u32>()) {
+        (Some(e), _) => (
+            e.get(2).and_then(|v| v.parse().ok()).unwrap_or(0),
+            e.get(3).and_then(|v| v.parse().ok()).unwrap_or(0),
+            e.get(5).cloned().unwrap_or_else(|| "/".into()),
+            e.first().cloned(),
+        ),
+        (None, Ok(uid)) => {
+            let by_uid = passwd
+                .iter()
+                .find(|e| e.get(2).and_then(|v| v.parse::<u32>().ok()) == Some(uid));
+            match by_uid {
+                Some(e) => (
+                    uid,
+                    e.get(3).and_then(|v| v.parse().ok()).unwrap_or(0),
+                    e.get(5).cloned().unwrap_or_else(|| "/".into()),
+                    e.first().cloned(),
+                ),
+                None => (uid, 0, "/".into(), None),
+            }
+        }
+        (None, Err(_)) => {
+            return Err(EngineError::invalid(format!(
+                "unable to find user {user}: no matching entries in passwd file"
+            )))
+        }
+    };
+    if let Some(g) = group {
+        gid = match g.parse::<u32>() {
+            Ok(n) => n,
+            Err(_) => groups
+                .iter()
+                .find(|e| e.first().map(String::as_str) == Some(g))
+                .and_then(|e| e.get(2).and_then(|v| v.parse().ok()))
+                .ok_or_else(|| {
+                    EngineError::invalid(format!(
+                        "unable to find group {g}: no matching entries in group file"
+                    ))
+                })?,
+        };
+    }
+    let additional_gids = match &name {
+        Some(n) => groups
+            .iter()
+            .filter(|e| {
+                e.get(3)
+                    .is_some_and(|members| members.split(',').any(|m| m == n))
+            })
+            .filter_map(|e| e.get(2).and_then(|v| v.parse().ok()))
+            .filter(|g| *g != gid)
+            .collect(),
+        None => vec![],
+    };
+    Ok(ResolvedUser {
+        uid,
+        gid,
+        additional_gids,
+        home,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resolves_names_and_numbers() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("etc")).unwrap();
+        std::fs::write(
+            dir.path().join("etc/passwd"),
+            "root:x:0:0:root:/root:/bin/sh\nberth:x:1000:1000::/home/berth:/bin/sh\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("etc/group"),
+            "root:x:0:\nberth:x:1000:\nwheel:x:10:berth\n",
+        )
+        .unwrap();
+        let u = resolve(dir.path(), "berth").unwrap();
+        assert_eq!((u.uid, u.gid, u.home.as_str()), (1000, 1000, "/home/berth"));
+        assert_eq!(u.additional_gids, vec![10]);
+        let u = resolve(dir.path(), "1234:wheel").unwrap();
+        assert_eq!((u.uid, u.gid), (1234, 10));
+        assert!(resolve(dir.path(), "nobody-here").is_err());
+    }
+}

@@ -1,0 +1,78 @@
+//! The engine's one error type. Every variant maps to the HTTP status dockerd uses for it, and the
+//! message is rendered as Docker's `{"message": "..."}` body, because clients (the docker CLI among
+//! them) match on both.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// 404: `No such container: x`, `No such image: x`, …
+    #[error("{0}")]
+    NotFound(String),
+    /// 400: malformed input, invalid options.
+    #[error("{0}")]
+    InvalidParameter(String),
+    /// 409: name in use, image in use, container running, …
+    #[error("{0}")]
+    Conflict(String),
+    /// 304: already started / already stopped.
+    #[error("{0}")]
+    NotModified(String),
+    /// 401/403 from a registry.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// 501
+    #[error("{0}")]
+    NotImplemented(String),
+    /// 500 with the full context chain.
+    #[error("{0:#}")]
+    Internal(#[from] anyhow::Error),
+}
+
+pub type Result<T, E = EngineError> = std::result::Result<T, E>;
+
+impl EngineError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            EngineError::NotFound(_) => StatusCode::NOT_FOUND,
+            EngineError::InvalidParameter(_) => StatusCode::BAD_REQUEST,
+            EngineError::Conflict(_) => StatusCode::CONFLICT,
+            EngineError::NotModified(_) => StatusCode::NOT_MODIFIED,
+            EngineError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            EngineError::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
+            EngineError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    pub fn invalid(msg: impl Into<String>) -> Self {
+        EngineError::InvalidParameter(msg.into())
+    }
+
+    pub fn internal(msg: impl std::fmt::Display) -> Self {
+        EngineError::Internal(anyhow::anyhow!("{msg}"))
+    }
+}
+
+impl From<std::io::Error> for EngineError {
+    fn from(e: std::io::Error) -> Self {
+        EngineError::Internal(e.into())
+    }
+}
+
+impl IntoResponse for EngineError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        if status.is_server_error() {
+            tracing::error!(error = %self, "request failed");
+        } else {
+            tracing::debug!(error = %self, %status, "request refused");
+        }
+        if status == StatusCode::NOT_MODIFIED {
+            // 304 carries no body.
+            return status.into_response();
+        }
+        let body = serde_json::json!({ "message": self.to_string() });
+        (status, axum::Json(body)).into_response()
+    }
+}

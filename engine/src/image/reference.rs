@@ -1,0 +1,95 @@
+//! Image references in Docker's normal form: `busybox` is `docker.io/library/busybox:latest`.
+//! Parsing is oci-spec's (the distribution grammar); this module adds Docker's "familiar" spelling,
+//! which is what `docker images` and `RepoTags` show.
+
+use oci_client::Reference;
+
+use crate::error::EngineError;
+
+const HUB: &str = "docker.io";
+
+pub fn parse(s: &str) -> Result<Reference, EngineError> {
+    if s.is_empty() || s.trim() != s {
+        return Err(EngineError::invalid("invalid reference format"));
+    }
+    Reference::try_from(s).map_err(|e| match e {
+        oci_client::ParseError::NameContainsUppercase => EngineError::invalid(format!(
+            "invalid reference format: repository name ({s}) must be lowercase"
+        )),
+        other => EngineError::invalid(format!("invalid reference format: {other}")),
+    })
+}
+
+/// `registry/repository`, e.g. `docker.io/library/busybox`.
+pub fn repo_name(r: &Reference) -> String {
+    format!("{}/{}", r.registry(), r.repository())
+}
+
+/// Canonical `registry/repository:tag`, the key of the tag index. Digest references have no tag.
+pub fn canonical_tag(r: &Reference) -> Option<String> {
+    r.tag().map(|t| format!("{}:{t}", repo_name(r)))
+}
+
+/// Docker's short spelling of a canonical name: drops `docker.io/` and `library/`.
+pub fn familiar(canonical: &str) -> String {
+    match canonical.strip_prefix("docker.io/") {
+        Some(rest) => rest.strip_prefix("library/").unwrap_or(rest).to_string(),
+        None => canonical.to_string(),
+    }
+}
+
+/// Whether plain HTTP is allowed for this registry: loopback only, as dockerd does by default.
+pub fn is_loopback_registry(registry: &str) -> bool {
+    let host = registry
+        .rsplit_once(':')
+        .filter(|(_, port)| port.chars().all(|c| c.is_ascii_digit()))
+        .map(|(h, _)| h)
+        .unwrap_or(registry);
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .map(|ip| ip.is_loopback())
+            .unwrap_or(false)
+}
+
+pub fn is_hub(r: &Reference) -> bool {
+    r.registry() == HUB
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalizes_like_docker() {
+        let r = parse("busybox").unwrap();
+        assert_eq!(
+            canonical_tag(&r).unwrap(),
+            "docker.io/library/busybox:latest"
+        );
+        assert_eq!(
+            familiar("docker.io/library/busybox:latest"),
+            "busybox:latest"
+        );
+        let r = parse("127.0.0.1:5000/team/app:1.0").unwrap();
+        assert_eq!(canonical_tag(&r).unwrap(), "127.0.0.1:5000/team/app:1.0");
+        assert_eq!(
+            familiar("127.0.0.1:5000/team/app:1.0"),
+            "127.0.0.1:5000/team/app:1.0"
+        );
+        assert!(parse("Busybox").is_err());
+        assert!(parse("a b").is_err());
+        assert!(parse("").is_err());
+    }
+
+    #[test]
+    fn loopback_registries_only() {
+        assert!(is_loopback_registry("127.0.0.1:5000"));
+        assert!(is_loopback_registry("localhost:5000"));
+        assert!(is_loopback_registry("127.3.0.1"));
+        assert!(is_loopback_registry("[::1]:5000"));
+        assert!(!is_loopback_registry("registry.example:5000"));
+        assert!(!is_loopback_registry("10.0.0.1:5000"));
+    }
+}
