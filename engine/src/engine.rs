@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 
+use crate::container::exec::ExecService;
 use crate::container::runtime::Runtimes;
 use crate::container::{ContainerService, EngineConfig};
 use crate::events::EventBus;
@@ -21,6 +22,7 @@ pub struct Options {
 pub struct Engine {
     pub images: Arc<ImageService>,
     pub containers: Arc<ContainerService>,
+    pub execs: Arc<ExecService>,
     pub events: Arc<EventBus>,
     pub runtimes: Runtimes,
     pub data_root: PathBuf,
@@ -78,6 +80,7 @@ impl Engine {
         };
         Ok(Arc::new(Engine {
             images,
+            execs: ExecService::new(Arc::clone(&containers)),
             containers,
             events,
             runtimes,

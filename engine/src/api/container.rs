@@ -233,7 +233,7 @@ pub async fn attach(
         tty,
     };
     e.containers.emit(&c, "attach", &[]);
-    Ok(hijack(req, Arc::clone(&c), opts))
+    Ok(hijack(req, Arc::clone(&c.io), c.io.subscribe(), opts))
 }
 
 #[derive(Deserialize, Default)]

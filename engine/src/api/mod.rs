@@ -2,6 +2,7 @@
 //! Handlers parse, call the engine, and serialize; the logic lives in the object modules.
 
 pub mod container;
+pub mod exec;
 pub mod image;
 pub mod server;
 pub mod stream;
@@ -53,6 +54,10 @@ pub fn router(engine: Arc<Engine>) -> Router {
         .route("/containers/{id}/attach", post(container::attach))
         .route("/containers/{id}/logs", get(container::logs))
         .route("/containers/{id}", delete(container::remove))
+        .route("/containers/{id}/exec", post(exec::create))
+        .route("/exec/{id}/start", post(exec::start))
+        .route("/exec/{id}/resize", post(exec::resize))
+        .route("/exec/{id}/json", get(exec::inspect))
         .route("/containers/{id}/archive", head(system::not_implemented))
         .fallback(system::not_found)
         .with_state(engine)

@@ -6,8 +6,9 @@ use axum::response::Response;
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::container::io::Output;
-use crate::container::Container;
+use std::sync::Arc;
+
+use crate::container::io::{IoHub, Output};
 use crate::monitor::protocol::Frame;
 
 /// One stdcopy frame: stream byte (1 stdout, 2 stderr), three zero bytes, big-endian length.
@@ -43,9 +44,14 @@ pub struct AttachOptions {
 }
 
 /// Answers an attach request: upgrades the connection and relays streams until the process exits.
-pub fn hijack(req: Request<Body>, c: std::sync::Arc<Container>, opts: AttachOptions) -> Response {
-    // Subscribe now, before the response, so output of a container started right after is not lost.
-    let mut rx = c.io.subscribe();
+/// `rx` must be subscribed before the process starts, so none of its output is missed.
+pub fn hijack(
+    req: Request<Body>,
+    io: Arc<IoHub>,
+    rx: tokio::sync::broadcast::Receiver<Output>,
+    opts: AttachOptions,
+) -> Response {
+    let mut rx = rx;
     let upgrade_requested = req.headers().contains_key("upgrade");
     let content_type = if opts.tty {
         "application/vnd.docker.raw-stream"
@@ -84,22 +90,19 @@ pub fn hijack(req: Request<Body>, c: std::sync::Arc<Container>, opts: AttachOpti
                 return;
             }
         };
-        let io = TokioIo::new(upgraded);
-        let (mut rd, mut wr) = tokio::io::split(io);
+        let (mut rd, mut wr) = tokio::io::split(TokioIo::new(upgraded));
         if opts.stdin {
-            let c2 = std::sync::Arc::clone(&c);
+            let io2 = Arc::clone(&io);
             tokio::spawn(async move {
                 let mut buf = vec![0u8; 32 * 1024];
                 loop {
                     match rd.read(&mut buf).await {
                         Ok(0) | Err(_) => break,
-                        Ok(n) => c2
-                            .io
-                            .send(Frame::Stdin(bytes::Bytes::copy_from_slice(&buf[..n]))),
+                        Ok(n) => io2.send(Frame::Stdin(bytes::Bytes::copy_from_slice(&buf[..n]))),
                     }
                 }
                 if opts.stdin_once {
-                    c2.io.send(Frame::StdinEof);
+                    io2.send(Frame::StdinEof);
                 }
             });
         }

@@ -2,6 +2,7 @@
 
 pub mod create;
 pub mod etc_files;
+pub mod exec;
 pub mod inspect;
 pub mod io;
 pub mod lifecycle;
@@ -30,7 +31,7 @@ pub struct Container {
     pub id: String,
     pub dir: PathBuf,
     data: Mutex<ContainerData>,
-    pub io: io::IoHub,
+    pub io: Arc<io::IoHub>,
     /// Bumped on every exit; `wait` watches it.
     exits: watch::Sender<u64>,
     removed: watch::Sender<bool>,
@@ -50,7 +51,7 @@ impl Container {
             id: rec.id.clone(),
             dir,
             data: Mutex::new(ContainerData { rec, st }),
-            io: io::IoHub::default(),
+            io: Arc::new(io::IoHub::default()),
             exits: watch::channel(0).0,
             removed: watch::channel(false).0,
             op: tokio::sync::Mutex::new(()),

@@ -154,9 +154,10 @@ pub fn process(
     let mut u = User::default();
     u.set_uid(user.0);
     u.set_gid(user.1);
-    if !user.2.is_empty() {
-        u.set_additional_gids(Some(user.2));
-    }
+    // Always set: an empty list would leave the runtime's own supplementary groups in place.
+    let mut gids = vec![user.1];
+    gids.extend(user.2.into_iter().filter(|g| *g != user.1));
+    u.set_additional_gids(Some(gids));
     p.set_user(u);
     let set: std::collections::HashSet<Capability> = caps.into_iter().collect();
     let mut c = LinuxCapabilities::default();

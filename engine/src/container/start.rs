@@ -30,7 +30,7 @@ impl ContainerService {
             .join(format!("{}.sock", &id[..16]))
     }
 
-    fn env_for(&self, d: &super::ContainerData, home: &str) -> Vec<String> {
+    pub(crate) fn env_for(&self, d: &super::ContainerData, home: &str) -> Vec<String> {
         let cfg = &d.rec.config;
         let mut env = cfg.env.clone();
         let has = |env: &Vec<String>, k: &str| env.iter().any(|e| e.split('=').next() == Some(k));

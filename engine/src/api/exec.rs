@@ -1,0 +1,90 @@
+//! `/containers/{id}/exec` and `/exec/{id}/...` handlers.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, Request, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::stream::{hijack, AttachOptions};
+use super::types::{ExecCreateRequest, ExecStartRequest};
+use super::AppState;
+use crate::error::{EngineError, Result};
+use crate::monitor::protocol::Frame;
+
+pub async fn create(
+    State(e): State<AppState>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Response> {
+    let req: ExecCreateRequest = serde_json::from_slice(&body)
+        .map_err(|err| EngineError::invalid(format!("invalid JSON: {err}")))?;
+    let c = e.containers.get(&id)?;
+    let exec_id = e.execs.create(&c, req)?;
+    Ok((StatusCode::CREATED, Json(json!({"Id": exec_id}))).into_response())
+}
+
+pub async fn start(
+    State(e): State<AppState>,
+    Path(id): Path<String>,
+    req: Request,
+) -> Result<Response> {
+    let exec = e.execs.get(&id)?;
+    let (parts, body) = req.into_parts();
+    let bytes = axum::body::to_bytes(body, 1 << 20)
+        .await
+        .map_err(|err| EngineError::invalid(format!("reading body: {err}")))?;
+    let start: ExecStartRequest = if bytes.is_empty() {
+        ExecStartRequest::default()
+    } else {
+        serde_json::from_slice(&bytes)
+            .map_err(|err| EngineError::invalid(format!("invalid JSON: {err}")))?
+    };
+    if start.detach {
+        e.execs.start(&exec).await?;
+        return Ok(StatusCode::OK.into_response());
+    }
+    // Subscribed before the start, so the first bytes of output are not lost.
+    let rx = exec.io.subscribe();
+    e.execs.start(&exec).await?;
+    let opts = AttachOptions {
+        stdin: exec.cfg.attach_stdin,
+        stdout: exec.cfg.attach_stdout || !exec.cfg.attach_stdin,
+        stderr: exec.cfg.attach_stderr || !exec.cfg.attach_stdin,
+        stdin_once: true,
+        tty: exec.cfg.tty,
+    };
+    let req = Request::from_parts(parts, axum::body::Body::empty());
+    Ok(hijack(req, Arc::clone(&exec.io), rx, opts))
+}
+
+#[derive(Deserialize, Default)]
+pub struct ResizeQuery {
+    h: Option<u16>,
+    w: Option<u16>,
+}
+
+pub async fn resize(
+    State(e): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Query<ResizeQuery>,
+) -> Result<StatusCode> {
+    let exec = e.execs.get(&id)?;
+    exec.io.send(Frame::Resize {
+        height: q.h.unwrap_or(0),
+        width: q.w.unwrap_or(0),
+    });
+    Ok(StatusCode::OK)
+}
+
+pub async fn inspect(
+    State(e): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>> {
+    let exec = e.execs.get(&id)?;
+    Ok(Json(exec.inspect()))
+}
