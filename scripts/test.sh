@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Builds the workspace and runs every test: unit tests and the end-to-end tests in tests/ (real
+# docker-registry, real berthd, real docker CLI). Needs root (mounts, namespaces, cgroups).
+#
+#   scripts/test.sh                      # everything
+#   scripts/test.sh -p berth-tests       # extra arguments go to `cargo test`
+#   scripts/test.sh --test harness       #   e.g. one test file
+#
+# Installs the apt packages of scripts/apt-packages that are missing (so it works on a fresh
+# Debian 12 by itself), builds the binaries first (the end-to-end tests run target/<profile>/berthd),
+# then runs `cargo test` with 2 jobs and 2 test threads.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! command -v cargo >/dev/null && [[ -x $HOME/.cargo/bin/cargo ]]; then
+    export PATH="$HOME/.cargo/bin:$PATH"
+fi
+
+mapfile -t packages < <(grep -v '^\s*\(#\|$\)' scripts/apt-packages)
+missing=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$' || missing+=("$p")
+done
+# The docker CLI (the machine ships docker 28 in /usr/local/bin; Debian's docker.io otherwise).
+command -v docker >/dev/null || missing+=(docker.io)
+if ((${#missing[@]})); then
+    echo "scripts/test.sh: installing ${missing[*]}" >&2
+    sudo=()
+    [[ $(id -u) -eq 0 ]] || sudo=(sudo)
+    export DEBIAN_FRONTEND=noninteractive
+    "${sudo[@]}" apt-get update -qq
+    "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+echo "--- toolchain and test dependencies" >&2
+{
+    cargo --version
+    docker --version
+    runc --version | head -1
+    crun --version | head -1
+    /usr/bin/docker-registry --version
+    /bin/busybox | head -1
+    uname -r
+} >&2 || true
+
+cargo build -j2 --workspace --bins
+export BERTHD_BIN=${BERTHD_BIN:-${CARGO_TARGET_DIR:-$PWD/target}/debug/berthd}
+export RUST_TEST_THREADS=${RUST_TEST_THREADS:-2}
+export RUST_BACKTRACE=${RUST_BACKTRACE:-1}
+exec cargo test -j2 --workspace "$@"
