@@ -219,6 +219,9 @@ impl ContainerService {
                 ));
             }
         }
+        // The monitor's own cleanup (runtime delete, unmount) finishes before the files go.
+        let mut active = c.monitor_active.subscribe();
+        let _ = tokio::time::timeout(Duration::from_secs(30), active.wait_for(|a| !*a)).await;
         let _op = c.op.lock().await;
         if *c.removed.borrow() {
             return Ok(());

@@ -35,6 +35,9 @@ pub struct Container {
     /// Bumped on every exit; `wait` watches it.
     exits: watch::Sender<u64>,
     removed: watch::Sender<bool>,
+    /// True while a monitor serves this container; a new start waits for the old one's cleanup
+    /// (its unmount would otherwise hit the new rootfs mount).
+    pub(crate) monitor_active: watch::Sender<bool>,
     /// Serializes start/stop/remove of this container.
     pub op: tokio::sync::Mutex<()>,
 }
@@ -54,6 +57,7 @@ impl Container {
             io: Arc::new(io::IoHub::default()),
             exits: watch::channel(0).0,
             removed: watch::channel(false).0,
+            monitor_active: watch::channel(false).0,
             op: tokio::sync::Mutex::new(()),
         })
     }

@@ -174,6 +174,16 @@ impl ContainerService {
                 )));
             }
         }
+        let mut active = c.monitor_active.subscribe();
+        if tokio::time::timeout(std::time::Duration::from_secs(30), active.wait_for(|a| !*a))
+            .await
+            .is_err()
+        {
+            return Err(EngineError::Conflict(format!(
+                "container {} is still shutting down",
+                c.id
+            )));
+        }
         let config_path = self.prepare_bundle(c)?;
         let (mut child, stream) = spawn_monitor(&self.cfg.self_exe, &config_path)?;
         let mut stream = stream;
@@ -207,6 +217,15 @@ impl ContainerService {
                     d.st.monitor_pid = 0;
                 });
                 self.emit(c, "die", &[("exitCode", code.to_string())]);
+                // Attach clients of this start get nothing more.
+                c.io.publish(Output::Closed);
+                if c.lock().rec.host_config.auto_remove {
+                    // `docker run --rm` waits for the removal even when the start failed.
+                    drop(_op);
+                    if let Err(e) = self.remove(c, true, false).await {
+                        tracing::warn!(id = %c.id, error = %e, "auto-remove after failed start");
+                    }
+                }
                 Err(EngineError::invalid(full))
             }
             Handshake::Started(pid) => {
@@ -225,6 +244,7 @@ impl ContainerService {
                     s.started_at = now_rfc3339();
                     d.st.monitor_pid = monitor_pid;
                 })?;
+                c.monitor_active.send_replace(true);
                 let svc = Arc::clone(self);
                 let c2 = Arc::clone(c);
                 tokio::spawn(async move { svc.serve_monitor(c2, stream, Some(child)).await });
@@ -277,6 +297,7 @@ impl ContainerService {
         if let Some(mut ch) = child {
             let _ = ch.wait().await;
         }
+        c.monitor_active.send_replace(false);
         if exit_code.is_none() {
             // The monitor died without reporting: trust its exit record if it wrote one.
             let rec: Option<ExitRecord> = crate::store::read_json(&c.dir.join("exit.json")).ok();
@@ -340,6 +361,7 @@ impl ContainerService {
             match UnixStream::connect(&sock).await {
                 Ok(stream) => {
                     tracing::info!(id = %c.id, "re-adopted running container");
+                    c.monitor_active.send_replace(true);
                     let svc = Arc::clone(self);
                     let c2 = Arc::clone(&c);
                     tokio::spawn(async move { svc.serve_monitor(c2, stream, None).await });

@@ -50,14 +50,15 @@ impl ImageService {
                     continue;
                 }
             }
-            let shown_tags = familiar_list(&tags);
+            let mut shown_tags = familiar_list(&tags);
             if filters.has("reference") {
+                // dockerd lists only the names that matched.
                 let refs = filters.get("reference");
-                let hit = shown_tags.iter().any(|t| {
+                shown_tags.retain(|t| {
                     let repo = t.rsplit_once(':').map(|(r, _)| r).unwrap_or(t);
                     refs.iter().any(|p| glob_match(p, t) || glob_match(p, repo))
                 });
-                if !hit {
+                if shown_tags.is_empty() {
                     continue;
                 }
             }
