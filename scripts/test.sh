@@ -47,4 +47,9 @@ cargo build -j2 --workspace --bins
 export BERTHD_BIN=${BERTHD_BIN:-${CARGO_TARGET_DIR:-$PWD/target}/debug/berthd}
 export RUST_TEST_THREADS=${RUST_TEST_THREADS:-2}
 export RUST_BACKTRACE=${RUST_BACKTRACE:-1}
-exec cargo test -j2 --workspace "$@"
+# `--workspace` would override a `-p` given on the command line.
+scope=(--workspace)
+for arg in "$@"; do
+    case $arg in -p | -p* | --package | --package=* | --workspace) scope=() ;; esac
+done
+exec cargo test -j2 --no-fail-fast "${scope[@]}" "$@"
