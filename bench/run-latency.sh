@@ -30,7 +30,7 @@ YML
 docker-registry serve "$work/registry.yml" >"$work/registry.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 50); do curl -fs http://127.0.0.1:5099/v2/ >/dev/null && break; sleep 0.1; done
-python3 tests/fixtures/build-images.py 127.0.0.1:5099
+tests/fixtures/build-images.sh 127.0.0.1:5099
 IMAGE=127.0.0.1:5099/busybox:latest
 
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }

@@ -15,8 +15,11 @@ use tower::ServiceExt;
 use super::{MAX_API_VERSION, MIN_API_VERSION};
 use crate::engine::Engine;
 
+/// A `/vX.Y` prefix: the version, or the text that did not parse.
+pub type VersionPrefix = Option<Result<(u32, u32), String>>;
+
 /// Splits `/v1.47/containers/json` into (Some((1,47)), "/containers/json").
-pub fn split_version(path: &str) -> (Option<Result<(u32, u32), String>>, &str) {
+pub fn split_version(path: &str) -> (VersionPrefix, &str) {
     let Some(rest) = path.strip_prefix("/v") else {
         return (None, path);
     };

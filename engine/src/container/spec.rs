@@ -219,8 +219,9 @@ pub fn build(input: &SpecInput) -> Result<Spec, String> {
     let linux = spec.linux_mut().get_or_insert_with(Default::default);
     let mut namespaces: Vec<LinuxNamespace> = linux.namespaces().clone().unwrap_or_default();
     namespaces.retain(|n| {
-        !(input.host_network && n.typ() == LinuxNamespaceType::Network)
-            && !(!input.cgroup_ns && n.typ() == LinuxNamespaceType::Cgroup)
+        let drop_net = input.host_network && n.typ() == LinuxNamespaceType::Network;
+        let drop_cgroup = !input.cgroup_ns && n.typ() == LinuxNamespaceType::Cgroup;
+        !drop_net && !drop_cgroup
     });
     linux.set_namespaces(Some(namespaces));
     linux.set_cgroups_path(Some(input.cgroups_path.clone().into()));

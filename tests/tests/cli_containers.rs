@@ -1,0 +1,385 @@
+//! Running containers through runc with the docker CLI: run, ps, inspect, logs, exec, lifecycle.
+
+use berth_tests::*;
+
+fn started() -> (Berthd, String) {
+    let reg = fixture_registry();
+    let d = Berthd::start();
+    let img = reg.image("busybox:latest");
+    d.docker_ok(&["pull", "-q", &img]);
+    (d, img)
+}
+
+#[test]
+fn run_exit_codes_output_and_auto_pull() {
+    let reg = fixture_registry();
+    let d = Berthd::start();
+    let img = reg.image("busybox:latest");
+    // Not local yet: docker run pulls it first.
+    let out = d.docker(&["run", "--rm", &img, "echo", "hello"]);
+    assert_eq!(out.status, 0, "{out}");
+    assert_eq!(out.stdout.trim(), "hello");
+    assert!(out.stderr.contains("Unable to find image"), "{out}");
+
+    let out = d.docker(&[
+        "run",
+        "--rm",
+        &img,
+        "sh",
+        "-c",
+        "echo out; echo err >&2; exit 3",
+    ]);
+    assert_eq!(out.status, 3, "{out}");
+    assert_eq!(out.stdout, "out\n");
+    assert_eq!(out.stderr, "err\n");
+
+    let out = d.docker(&["run", "--rm", &img, "no-such-binary"]);
+    assert_eq!(out.status, 127, "{out}");
+    assert_eq!(
+        d.docker_ok(&["ps", "-aq"]).trim(),
+        "",
+        "--rm containers are gone"
+    );
+
+    let env_file = d.dir().join("env");
+    std::fs::write(&env_file, "FROM_FILE=yes\n").unwrap();
+    let out = d.docker_ok(&[
+        "run",
+        "--rm",
+        "-e",
+        "A=1",
+        "--env-file",
+        env_file.to_str().unwrap(),
+        "-w",
+        "/tmp",
+        "-u",
+        "berth",
+        "--hostname",
+        "boaty",
+        &img,
+        "sh",
+        "-c",
+        "echo $A $FROM_FILE $(pwd) $(id -u) $(hostname) $(cat /etc/hostname)",
+    ]);
+    assert_eq!(out.trim(), "1 yes /tmp 1000 boaty boaty");
+    let out = d.docker_ok(&[
+        "run",
+        "--rm",
+        "--entrypoint",
+        "echo",
+        &img,
+        "via",
+        "entrypoint",
+    ]);
+    assert_eq!(out.trim(), "via entrypoint");
+    let out = d.docker_ok(&["run", "--rm", "-i", &img, "cat"]);
+    assert_eq!(out, "");
+    let piped = d.docker_with_stdin(
+        &["run", "--rm", "-i", &img, "sh", "-c", "cat; echo done"],
+        "piped\n",
+    );
+    assert_eq!(piped.stdout, "piped\ndone\n", "{piped}");
+    let net = d.docker_ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        &img,
+        "sh",
+        "-c",
+        "ls /sys/class/net",
+    ]);
+    assert_eq!(net.trim(), "lo");
+}
+
+#[test]
+fn ps_inspect_rename_and_filters() {
+    let (d, img) = started();
+    let id = d
+        .docker_ok(&[
+            "run",
+            "-d",
+            "--name",
+            "web",
+            "-l",
+            "tier=front",
+            &img,
+            "sleep",
+            "60",
+        ])
+        .trim()
+        .to_string();
+    assert_eq!(id.len(), 64);
+    d.docker_ok(&["create", "--name", "idle", &img, "true"]);
+    assert_eq!(d.docker(&["run", "--name", "failed", &img, "sh", "-c", "exit 2"]).status, 2);
+    let running = d.docker_ok(&["ps", "--format", "{{.Names}}"]);
+    assert_eq!(running.trim(), "web");
+    let all = d.docker_ok(&["ps", "-a", "--format", "{{.Names}} {{.Status}}"]);
+    assert!(
+        all.contains("idle Created") && all.contains("failed Exited (2)"),
+        "{all}"
+    );
+    assert_eq!(d.docker_ok(&["ps", "-q", "--no-trunc"]).trim(), id);
+    assert_eq!(d.docker_ok(&["ps", "-q"]).trim(), &id[..12]);
+    let f = |flt: &str| {
+        d.docker_ok(&["ps", "-a", "--filter", flt, "--format", "{{.Names}}"])
+            .trim()
+            .to_string()
+    };
+    assert_eq!(f("status=exited"), "failed");
+    assert_eq!(f("exited=2"), "failed");
+    assert_eq!(f("label=tier=front"), "web");
+    assert_eq!(f("name=idl"), "idle");
+    assert_eq!(f(&format!("id={}", &id[..10])), "web");
+    assert_eq!(f(&format!("ancestor={img}")).lines().count(), 3);
+    let st = d.docker_ok(&[
+        "inspect",
+        "-f",
+        "{{.State.Status}} {{.State.Running}} {{.Name}} {{.Config.Image}}",
+        "web",
+    ]);
+    assert_eq!(st.trim(), format!("running true /web {img}"));
+    let env = d.docker_ok(&["inspect", "-f", "{{json .Config.Env}}", "web"]);
+    assert!(env.contains("PATH="), "{env}");
+    let code = d.docker_ok(&["inspect", "-f", "{{.State.ExitCode}}", "failed"]);
+    assert_eq!(code.trim(), "2");
+    d.docker_ok(&["rename", "web", "site"]);
+    assert_eq!(
+        d.docker_ok(&["inspect", "-f", "{{.Name}}", "site"]).trim(),
+        "/site"
+    );
+    let conflict = d.docker(&["run", "-d", "--name", "site", &img, "true"]);
+    assert_eq!(conflict.status, 125);
+    assert!(conflict.stderr.contains("is already in use"), "{conflict}");
+    // Generated names look like dockerd's.
+    let gen = d.docker_ok(&["inspect", "-f", "{{.Name}}", "idle"]);
+    assert_eq!(gen.trim(), "/idle");
+    let anon = d.docker_ok(&["create", &img]).trim().to_string();
+    let name = d.docker_ok(&["inspect", "-f", "{{.Name}}", &anon]);
+    assert!(name.trim().trim_start_matches('/').contains('_'), "{name}");
+    d.docker_ok(&["rm", "-f", "site"]);
+}
+
+#[test]
+fn stop_kill_restart_pause_wait_and_rm() {
+    let (d, img) = started();
+    d.docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "tt",
+        &img,
+        "sh",
+        "-c",
+        "trap 'exit 7' TERM; trap 'exit 10' USR1; while true; do sleep 0.1; done",
+    ]);
+    d.docker_ok(&["stop", "-t", "5", "tt"]);
+    assert_eq!(
+        d.docker_ok(&["inspect", "-f", "{{.State.ExitCode}}", "tt"])
+            .trim(),
+        "7"
+    );
+    d.docker_ok(&["start", "tt"]);
+    assert_eq!(
+        d.docker_ok(&["inspect", "-f", "{{.State.Status}}", "tt"])
+            .trim(),
+        "running"
+    );
+    d.docker_ok(&["pause", "tt"]);
+    assert_eq!(
+        d.docker_ok(&["inspect", "-f", "{{.State.Status}}", "tt"])
+            .trim(),
+        "paused"
+    );
+    d.docker_ok(&["unpause", "tt"]);
+    d.docker_ok(&["restart", "-t", "5", "tt"]);
+    assert_eq!(
+        d.docker_ok(&["inspect", "-f", "{{.State.Running}}", "tt"])
+            .trim(),
+        "true"
+    );
+    let rm = d.docker(&["rm", "tt"]);
+    assert_ne!(rm.status, 0);
+    assert!(rm.stderr.contains("container is running"), "{rm}");
+    d.docker_ok(&["kill", "-s", "USR1", "tt"]);
+    let w = d.docker_ok(&["wait", "tt"]);
+    assert_eq!(w.trim(), "10", "the USR1 trap ran");
+    d.docker_ok(&["rm", "tt"]);
+    let gone = d.docker(&["inspect", "tt"]);
+    assert_ne!(gone.status, 0);
+
+    d.docker_ok(&["run", "-d", "--name", "kk", &img, "sleep", "60"]);
+    d.docker_ok(&["kill", "kk"]);
+    assert_eq!(d.docker_ok(&["wait", "kk"]).trim(), "137");
+    let again = d.docker(&["kill", "kk"]);
+    assert_ne!(again.status, 0);
+    d.docker_ok(&["run", "-d", "--name", "ff", &img, "sleep", "60"]);
+    d.docker_ok(&["rm", "-f", "ff", "kk"]);
+    assert_eq!(d.docker_ok(&["ps", "-aq"]).trim(), "");
+    let missing = d.docker(&["stop", "nope"]);
+    assert!(
+        missing.stderr.contains("No such container: nope"),
+        "{missing}"
+    );
+}
+
+#[test]
+fn logs_and_start_attach() {
+    let (d, img) = started();
+    d.docker_ok(&[
+        "run",
+        "--name",
+        "lg",
+        &img,
+        "sh",
+        "-c",
+        "for i in 1 2 3 4 5; do echo line$i; done; echo oops >&2",
+    ]);
+    let all = d.docker(&["logs", "lg"]);
+    assert_eq!(all.stdout, "line1\nline2\nline3\nline4\nline5\n");
+    assert_eq!(all.stderr, "oops\n");
+    // The tail counts lines of both streams, as dockerd's does.
+    let tail = d.docker(&["logs", "--tail", "2", "lg"]);
+    assert_eq!((tail.stdout.as_str(), tail.stderr.as_str()), ("line5\n", "oops\n"));
+    let ts = d.docker_ok(&["logs", "-t", "--tail", "2", "lg"]);
+    assert!(
+        ts.starts_with("20") && ts.trim_end().ends_with(" line5"),
+        "{ts}"
+    );
+    let since = d.docker_ok(&["logs", "--since", "2000-01-01T00:00:00Z", "lg"]);
+    assert_eq!(since.lines().count(), 5);
+    let future = d.docker_ok(&["logs", "--since", "2999-01-01T00:00:00Z", "lg"]);
+    assert_eq!(future, "");
+    // The log file is Docker's json-file format.
+    let path = d.docker_ok(&["inspect", "-f", "{{.LogPath}}", "lg"]);
+    let first = std::fs::read_to_string(path.trim()).unwrap();
+    let v: serde_json::Value = serde_json::from_str(first.lines().next().unwrap()).unwrap();
+    assert_eq!(
+        (v["log"].as_str(), v["stream"].as_str()),
+        (Some("line1\n"), Some("stdout"))
+    );
+    // start -a re-runs it attached.
+    let again = d.docker_ok(&["start", "-a", "lg"]);
+    assert!(again.contains("line5"), "{again}");
+    // logs -f ends when the container does.
+    d.docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "ff",
+        &img,
+        "sh",
+        "-c",
+        "echo a; sleep 1; echo b",
+    ]);
+    let follow = d.docker_ok(&["logs", "-f", "ff"]);
+    assert_eq!(follow, "a\nb\n");
+}
+
+#[test]
+fn exec_variants() {
+    let (d, img) = started();
+    d.docker_ok(&["run", "-d", "--name", "ex", &img, "sleep", "60"]);
+    assert_eq!(d.docker_ok(&["exec", "ex", "echo", "hi"]), "hi\n");
+    assert_eq!(d.docker(&["exec", "ex", "sh", "-c", "exit 5"]).status, 5);
+    let out = d.docker_ok(&[
+        "exec",
+        "-e",
+        "X=1",
+        "-w",
+        "/tmp",
+        "-u",
+        "berth",
+        "ex",
+        "sh",
+        "-c",
+        "echo $X $(pwd) $(id -un)",
+    ]);
+    assert_eq!(out.trim(), "1 /tmp berth");
+    let piped = d.docker_with_stdin(&["exec", "-i", "ex", "cat"], "through stdin");
+    assert_eq!(piped.stdout, "through stdin");
+    d.docker_ok(&["exec", "-d", "ex", "sh", "-c", "echo detached > /tmp/d"]);
+    let mut seen = String::new();
+    for _ in 0..50 {
+        seen = d.docker(&["exec", "ex", "cat", "/tmp/d"]).stdout;
+        if !seen.is_empty() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_eq!(seen, "detached\n");
+    let missing = d.docker(&["exec", "ex", "no-such-binary"]);
+    assert_ne!(missing.status, 0);
+    d.docker_ok(&["stop", "-t", "1", "ex"]);
+    let stopped = d.docker(&["exec", "ex", "true"]);
+    assert_ne!(stopped.status, 0);
+    assert!(stopped.stderr.contains("is not running"), "{stopped}");
+}
+
+/// `docker run -it` through a real pseudo-terminal (util-linux `script` gives the CLI one).
+#[test]
+fn interactive_tty_shell() {
+    let (d, img) = started();
+    let mut cmd = std::process::Command::new("script");
+    let line = format!("docker run -it --rm --name tty {img} sh");
+    cmd.args(["-qec", &line, "/dev/null"]);
+    let probe = d.docker_command(&[]);
+    for (k, v) in probe.get_envs() {
+        match v {
+            Some(v) => cmd.env(k, v),
+            None => cmd.env_remove(k),
+        };
+    }
+    cmd.current_dir(d.dir())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(1500));
+        stdin.write_all(b"tty; echo sum=$((40+2))\r").unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        stdin.write_all(b"exit 9\r").unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
+    let out = child.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("/dev/pts/0"), "{text}");
+    assert!(text.contains("sum=42"), "{text}");
+    assert_eq!(out.status.code(), Some(9), "{text}");
+}
+
+#[test]
+fn containers_survive_a_killed_engine() {
+    let (mut d, img) = started();
+    d.docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "live",
+        &img,
+        "sh",
+        "-c",
+        "trap 'echo bye; exit 4' TERM; while true; do echo beat; sleep 0.2; done",
+    ]);
+    d.docker_ok(&["create", "--name", "kept", &img, "true"]);
+    d.kill9();
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    d.restart();
+    let st = d.docker_ok(&["ps", "-a", "--format", "{{.Names}} {{.State}}"]);
+    assert!(
+        st.contains("live running") && st.contains("kept created"),
+        "{st}"
+    );
+    assert_eq!(d.docker_ok(&["images", "-q"]).lines().count(), 1);
+    d.docker_ok(&["stop", "-t", "5", "live"]);
+    assert_eq!(
+        d.docker_ok(&["inspect", "-f", "{{.State.ExitCode}}", "live"])
+            .trim(),
+        "4"
+    );
+    let logs = d.docker_ok(&["logs", "--tail", "1", "live"]);
+    assert_eq!(logs, "bye\n");
+}

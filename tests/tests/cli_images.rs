@@ -1,0 +1,121 @@
+//! Pulling from a real registry and managing images with the docker CLI.
+
+use berth_tests::*;
+
+#[test]
+fn pull_list_inspect_tag_and_remove() {
+    let reg = fixture_registry();
+    let d = Berthd::start();
+    let img = reg.image("busybox:latest");
+    let out = d.docker_ok(&["pull", &img]);
+    assert!(out.contains("Pull complete"), "{out}");
+    assert!(
+        out.contains(&format!("Status: Downloaded newer image for {img}")),
+        "{out}"
+    );
+    let again = d.docker_ok(&["pull", &img]);
+    assert!(again.contains("Image is up to date"), "{again}");
+
+    let ls = d.docker_ok(&["images", "--format", "{{.Repository}}:{{.Tag}}"]);
+    assert_eq!(ls.trim(), img);
+    let id = d.docker_ok(&["image", "inspect", "-f", "{{.Id}}", &img]);
+    assert!(id.trim().starts_with("sha256:"));
+    let digest = reg.manifest_digest("busybox", "latest");
+    let rd = d.docker_ok(&["image", "inspect", "-f", "{{index .RepoDigests 0}}", &img]);
+    assert_eq!(rd.trim(), format!("{}/busybox@{digest}", reg.addr()));
+    let cmd = d.docker_ok(&["image", "inspect", "-f", "{{json .Config.Cmd}}", &img]);
+    assert_eq!(cmd.trim(), r#"["sh"]"#);
+    let hist = d.docker_ok(&["image", "history", "-q", &img]);
+    assert!(!hist.trim().is_empty());
+
+    d.docker_ok(&["tag", &img, "mine/copy:1"]);
+    let refs = d.docker_ok(&[
+        "images",
+        "--filter",
+        "reference=mine/*",
+        "--format",
+        "{{.Repository}}:{{.Tag}}",
+    ]);
+    assert_eq!(refs.trim(), "mine/copy:1");
+    // Two names: removing one only untags.
+    let rm = d.docker_ok(&["rmi", "mine/copy:1"]);
+    assert!(
+        rm.contains("Untagged: mine/copy:1") && !rm.contains("Deleted"),
+        "{rm}"
+    );
+
+    // In use by a container: refused without -f.
+    d.docker_ok(&["create", "--name", "user", &img, "true"]);
+    let refused = d.docker(&["rmi", &img]);
+    assert_ne!(refused.status, 0);
+    assert!(
+        refused.stderr.contains("container") && refused.stderr.contains("is using"),
+        "{refused}"
+    );
+    d.docker_ok(&["rm", "user"]);
+    let gone = d.docker_ok(&["rmi", &img]);
+    assert!(gone.contains("Deleted: sha256:"), "{gone}");
+    assert_eq!(d.docker_ok(&["images", "-q"]).trim(), "");
+    let missing = d.docker(&["image", "inspect", &img]);
+    assert_eq!(missing.status, 1);
+    assert!(missing.stderr.contains("No such image"), "{missing}");
+}
+
+#[test]
+fn pull_by_digest_index_and_oci() {
+    let reg = fixture_registry();
+    let d = Berthd::start();
+    let digest = reg.manifest_digest("busybox", "latest");
+    let by_digest = format!("{}/busybox@{digest}", reg.addr());
+    d.docker_ok(&["pull", &by_digest]);
+    let listed = d.docker_ok(&["images", "--digests", "--format", "{{.Digest}}"]);
+    assert!(listed.contains(&digest), "{listed}");
+    // An index: the linux/amd64 entry is chosen, and the layer is shared with what we have.
+    let out = d.docker_ok(&["pull", &reg.image("busybox:multi")]);
+    assert!(
+        out.contains("Already exists") || out.contains("Pull complete"),
+        "{out}"
+    );
+    let arch = d.docker_ok(&[
+        "image",
+        "inspect",
+        "-f",
+        "{{.Architecture}}",
+        &reg.image("busybox:multi"),
+    ]);
+    assert_eq!(arch.trim(), "amd64");
+    d.docker_ok(&["pull", &reg.image("oci:latest")]);
+    let missing = d.docker(&["pull", &reg.image("nope:latest")]);
+    assert_eq!(missing.status, 1, "{missing}");
+    assert!(
+        missing.stderr.contains("not found") || missing.stderr.contains("denied"),
+        "{missing}"
+    );
+    let bad = d.docker(&["pull", "Bad/Name"]);
+    assert_ne!(bad.status, 0);
+    assert!(bad.stderr.contains("invalid reference format"), "{bad}");
+}
+
+#[test]
+fn dangling_filter_save_and_load() {
+    let reg = fixture_registry();
+    let d = Berthd::start();
+    let img = reg.image("busybox:latest");
+    d.docker_ok(&["pull", &img]);
+    let archive = d.dir().join("busybox.tar");
+    d.docker_ok(&["save", "-o", archive.to_str().unwrap(), &img]);
+    d.docker_ok(&["rmi", &img]);
+    let out = d.docker_ok(&["load", "-i", archive.to_str().unwrap()]);
+    assert!(out.contains(&format!("Loaded image: {img}")), "{out}");
+    // The loaded image runs.
+    let hello = d.docker_ok(&["run", "--rm", &img, "echo", "loaded"]);
+    assert_eq!(hello.trim(), "loaded");
+    d.docker_ok(&["tag", &img, "again:1"]);
+    d.docker_ok(&["rmi", &img]);
+    d.docker_ok(&["rmi", "again:1"]);
+    assert_eq!(
+        d.docker_ok(&["images", "-q", "--filter", "dangling=true"])
+            .trim(),
+        ""
+    );
+}
