@@ -23,7 +23,8 @@ pub use berthd::{berthd_bin, docker_bin, Berthd, Output};
 pub use http::{basic_auth, http_request, unix_http_request, HttpResponse};
 pub use process::{cleanup_dir, spawn_tied};
 pub use registry::{
-    build_images_script, fixture_registry, push_fixture_images, FixtureRegistry, Registry,
+    build_images_script, fixture_registry, push_fixture_images, push_fixture_images_as,
+    FixtureRegistry, Registry,
 };
 
 use std::path::PathBuf;

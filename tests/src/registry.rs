@@ -259,7 +259,16 @@ pub fn build_images_script() -> PathBuf {
 
 /// Runs `build-images.sh ADDR`; panics with its output on failure.
 pub fn push_fixture_images(addr: &str) {
-    let out = Command::new("bash")
+    push_fixture_images_as(addr, None)
+}
+
+/// Like [`push_fixture_images`], to a registry that wants basic auth.
+pub fn push_fixture_images_as(addr: &str, credentials: Option<(&str, &str)>) {
+    let mut cmd = Command::new("bash");
+    if let Some((u, p)) = credentials {
+        cmd.env("BERTH_REGISTRY_AUTH", format!("{u}:{p}"));
+    }
+    let out = cmd
         .arg(build_images_script())
         .arg(addr)
         .stdin(Stdio::null())

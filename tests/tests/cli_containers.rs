@@ -111,7 +111,11 @@ fn ps_inspect_rename_and_filters() {
         .to_string();
     assert_eq!(id.len(), 64);
     d.docker_ok(&["create", "--name", "idle", &img, "true"]);
-    assert_eq!(d.docker(&["run", "--name", "failed", &img, "sh", "-c", "exit 2"]).status, 2);
+    assert_eq!(
+        d.docker(&["run", "--name", "failed", &img, "sh", "-c", "exit 2"])
+            .status,
+        2
+    );
     let running = d.docker_ok(&["ps", "--format", "{{.Names}}"]);
     assert_eq!(running.trim(), "web");
     let all = d.docker_ok(&["ps", "-a", "--format", "{{.Names}} {{.Status}}"]);
@@ -240,7 +244,10 @@ fn logs_and_start_attach() {
     assert_eq!(all.stderr, "oops\n");
     // The tail counts lines of both streams, as dockerd's does.
     let tail = d.docker(&["logs", "--tail", "2", "lg"]);
-    assert_eq!((tail.stdout.as_str(), tail.stderr.as_str()), ("line5\n", "oops\n"));
+    assert_eq!(
+        (tail.stdout.as_str(), tail.stderr.as_str()),
+        ("line5\n", "oops\n")
+    );
     let ts = d.docker_ok(&["logs", "-t", "--tail", "2", "lg"]);
     assert!(
         ts.starts_with("20") && ts.trim_end().ends_with(" line5"),

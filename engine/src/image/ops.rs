@@ -62,6 +62,14 @@ impl ImageService {
                     continue;
                 }
             }
+            let mut digests = familiar_list(&rec.repo_digests);
+            if filters.has("reference") {
+                let refs = filters.get("reference");
+                digests.retain(|d| {
+                    let repo = d.split_once('@').map(|(r, _)| r).unwrap_or(d);
+                    refs.iter().any(|p| glob_match(p, d) || glob_match(p, repo))
+                });
+            }
             let labels = labels_of(&rec);
             if !filters.labels_match(&labels) {
                 continue;
@@ -71,7 +79,7 @@ impl ImageService {
                 id: rec.id.clone(),
                 parent_id: String::new(),
                 repo_tags: shown_tags,
-                repo_digests: familiar_list(&rec.repo_digests),
+                repo_digests: digests,
                 created: rec.created,
                 size: rec.size as i64,
                 shared_size: -1,

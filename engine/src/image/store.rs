@@ -155,6 +155,10 @@ impl ImageStore {
                 return Ok(rec.clone());
             }
         }
+        // A name that is not even a reference is bad input, not a missing image.
+        if !name.starts_with("sha256:") {
+            reference::parse(name)?;
+        }
         Err(not_found(name))
     }
 
