@@ -390,3 +390,77 @@ fn containers_survive_a_killed_engine() {
     let logs = d.docker_ok(&["logs", "--tail", "1", "live"]);
     assert_eq!(logs, "bye\n");
 }
+
+#[test]
+fn attach_to_a_running_container() {
+    let (d, img) = started();
+    d.docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "at",
+        &img,
+        "sh",
+        "-c",
+        "sleep 1; echo late; exit 3",
+    ]);
+    let out = d.docker(&["attach", "at"]);
+    assert_eq!(out.stdout, "late\n", "{out}");
+    assert_eq!(out.status, 3, "{out}");
+    let stopped = d.docker(&["attach", "at"]);
+    assert_ne!(stopped.status, 0);
+    assert!(
+        stopped
+            .stderr
+            .contains("cannot attach to a stopped container"),
+        "{stopped}"
+    );
+}
+
+/// berthd and the container's monitor both die: the next berthd finds the container gone,
+/// records an exit, and cleans the runtime state and the rootfs mount.
+#[test]
+fn a_dead_monitor_is_reconciled() {
+    let (mut d, img) = started();
+    d.docker_ok(&["run", "-d", "--name", "orphan", &img, "sleep", "600"]);
+    let pid: i32 = d
+        .docker_ok(&["inspect", "-f", "{{.State.Pid}}", "orphan"])
+        .trim()
+        .parse()
+        .unwrap();
+    d.kill9();
+    // Kill the container's monitor (the parent of the container's init) and the container.
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let ppid: i32 = stat[stat.rfind(')').unwrap() + 2..]
+        .split_whitespace()
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    unsafe {
+        libc::kill(ppid, libc::SIGKILL);
+        libc::kill(pid, libc::SIGKILL);
+    }
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    d.restart();
+    let st = d.docker_ok(&[
+        "inspect",
+        "-f",
+        "{{.State.Status}} {{.State.Running}}",
+        "orphan",
+    ]);
+    assert_eq!(st.trim(), "exited false");
+    let rootfs = d
+        .data_root()
+        .join("containers")
+        .join(d.docker_ok(&["inspect", "-f", "{{.Id}}", "orphan"]).trim())
+        .join("rootfs");
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(
+        !mounts.contains(rootfs.to_str().unwrap()),
+        "stale rootfs mount left"
+    );
+    // It can run again.
+    d.docker_ok(&["start", "orphan"]);
+    d.docker_ok(&["rm", "-f", "orphan"]);
+}
