@@ -464,3 +464,58 @@ fn a_dead_monitor_is_reconciled() {
     d.docker_ok(&["start", "orphan"]);
     d.docker_ok(&["rm", "-f", "orphan"]);
 }
+
+#[test]
+fn stop_signal_and_stop_timeout_flags() {
+    let (d, img) = started();
+    d.docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "sig",
+        "--stop-signal",
+        "USR1",
+        &img,
+        "sh",
+        "-c",
+        "trap 'exit 10' USR1; while true; do sleep 0.1; done",
+    ]);
+    assert_eq!(
+        d.docker_ok(&["inspect", "-f", "{{.Config.StopSignal}}", "sig"])
+            .trim(),
+        "USR1"
+    );
+    d.docker_ok(&["stop", "sig"]);
+    assert_eq!(
+        d.docker_ok(&["inspect", "-f", "{{.State.ExitCode}}", "sig"])
+            .trim(),
+        "10"
+    );
+    // PID 1 without a TERM handler ignores it; the stop timeout ends in SIGKILL.
+    d.docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "slow",
+        "--stop-timeout",
+        "1",
+        &img,
+        "sleep",
+        "600",
+    ]);
+    let t = std::time::Instant::now();
+    d.docker_ok(&["stop", "slow"]);
+    assert!(
+        t.elapsed() < std::time::Duration::from_secs(8),
+        "{:?}",
+        t.elapsed()
+    );
+    assert_eq!(
+        d.docker_ok(&["inspect", "-f", "{{.State.ExitCode}}", "slow"])
+            .trim(),
+        "137"
+    );
+    let bad = d.docker(&["run", "--stop-signal", "SIGNOPE", &img, "true"]);
+    assert_eq!(bad.status, 125, "{bad}");
+    assert!(bad.stderr.contains("Invalid signal"), "{bad}");
+}
