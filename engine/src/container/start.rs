@@ -184,8 +184,11 @@ impl ContainerService {
                 c.id
             )));
         }
+        let t0 = std::time::Instant::now();
         let config_path = self.prepare_bundle(c)?;
+        tracing::debug!(id = %c.id, elapsed = ?t0.elapsed(), "bundle ready");
         let (mut child, stream) = spawn_monitor(&self.cfg.self_exe, &config_path)?;
+        tracing::debug!(id = %c.id, elapsed = ?t0.elapsed(), "monitor spawned");
         let mut stream = stream;
         // Until Started (or Error) arrives nothing is running yet; output frames cannot come first.
         let hs = loop {
@@ -229,6 +232,7 @@ impl ContainerService {
                 Err(EngineError::invalid(full))
             }
             Handshake::Started(pid) => {
+                tracing::debug!(id = %c.id, elapsed = ?t0.elapsed(), "container started");
                 let monitor_pid = child.id().map(|p| p as i32).unwrap_or(0);
                 c.update(|d| {
                     let s = &mut d.st.state;
@@ -297,6 +301,7 @@ impl ContainerService {
         if let Some(mut ch) = child {
             let _ = ch.wait().await;
         }
+        tracing::debug!(id = %c.id, "monitor gone");
         c.monitor_active.send_replace(false);
         if exit_code.is_none() {
             // The monitor died without reporting: trust its exit record if it wrote one.
@@ -310,6 +315,7 @@ impl ContainerService {
     }
 
     fn on_exit(&self, c: &Arc<Container>, code: i32) {
+        tracing::debug!(id = %c.id, code, "container exited");
         let rec: Option<ExitRecord> = crate::store::read_json(&c.dir.join("exit.json")).ok();
         let _ = c.update(|d| {
             let s = &mut d.st.state;
