@@ -323,13 +323,11 @@ fn exec_variants() {
     assert!(stopped.stderr.contains("is not running"), "{stopped}");
 }
 
-/// `docker run -it` through a real pseudo-terminal (util-linux `script` gives the CLI one).
-#[test]
-fn interactive_tty_shell() {
-    let (d, img) = started();
+/// Runs a docker command line under util-linux `script`, which gives the CLI a real pty, and
+/// types `input` into it line by line.
+fn in_pty(d: &Berthd, line: &str, input: &[&[u8]]) -> (Option<i32>, String) {
     let mut cmd = std::process::Command::new("script");
-    let line = format!("docker run -it --rm --name tty {img} sh");
-    cmd.args(["-qec", &line, "/dev/null"]);
+    cmd.args(["-qec", line, "/dev/null"]);
     let probe = d.docker_command(&[]);
     for (k, v) in probe.get_envs() {
         match v {
@@ -346,16 +344,79 @@ fn interactive_tty_shell() {
         use std::io::Write;
         let mut stdin = child.stdin.take().unwrap();
         std::thread::sleep(std::time::Duration::from_millis(1500));
-        stdin.write_all(b"tty; echo sum=$((40+2))\r").unwrap();
-        std::thread::sleep(std::time::Duration::from_millis(500));
-        stdin.write_all(b"exit 9\r").unwrap();
-        std::thread::sleep(std::time::Duration::from_millis(500));
+        for l in input {
+            stdin.write_all(l).unwrap();
+            std::thread::sleep(std::time::Duration::from_millis(500));
+        }
     }
     let out = child.wait_with_output().unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+/// `docker run -it IMAGE sh`: a working interactive shell; its exit code is docker's.
+#[test]
+fn interactive_tty_shell() {
+    let (d, img) = started();
+    let line = format!("docker run -it --rm --name tty {img} sh");
+    let (code, text) = in_pty(&d, &line, &[b"tty; echo sum=$((40+2))\r", b"exit 9\r"]);
     assert!(text.contains("/dev/pts/0"), "{text}");
     assert!(text.contains("sum=42"), "{text}");
-    assert_eq!(out.status.code(), Some(9), "{text}");
+    assert_eq!(code, Some(9), "{text}");
+}
+
+/// `docker exec -it CONTAINER sh`, and Ctrl-D ending the shell.
+#[test]
+fn interactive_exec_shell() {
+    let (d, img) = started();
+    d.docker_ok(&["run", "-d", "--name", "host", &img, "sleep", "600"]);
+    let (code, text) = in_pty(
+        &d,
+        "docker exec -it host sh",
+        &[b"echo in=$((6*7)); tty\r", b"\x04"],
+    );
+    assert!(text.contains("in=42"), "{text}");
+    assert!(text.contains("/dev/pts/"), "{text}");
+    assert_eq!(code, Some(0), "{text}");
+    d.docker_ok(&["rm", "-f", "host"]);
+}
+
+#[test]
+fn host_and_none_networking() {
+    let (d, img) = started();
+    let host_name = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    let out = d.docker_ok(&["run", "--rm", "--network", "host", &img, "hostname"]);
+    assert_eq!(out.trim(), host_name.trim());
+    let host_links = std::fs::read_dir("/sys/class/net").unwrap().count();
+    let out = d.docker_ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "host",
+        &img,
+        "ls",
+        "/sys/class/net",
+    ]);
+    assert_eq!(out.split_whitespace().count(), host_links);
+    let out = d.docker_ok(&[
+        "run",
+        "--rm",
+        &img,
+        "sh",
+        "-c",
+        "ls /sys/class/net; cat /etc/hostname",
+    ]);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        lines[0], "lo",
+        "default: a private namespace with loopback: {out}"
+    );
+    assert_eq!(lines[1].len(), 12, "hostname is the short id: {out}");
+    let bad = d.docker(&["run", "--rm", "--network", "nope", &img, "true"]);
+    assert_eq!(bad.status, 125, "{bad}");
+    assert!(bad.stderr.contains("network nope not found"), "{bad}");
 }
 
 #[test]
