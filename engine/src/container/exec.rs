@@ -12,7 +12,7 @@ use super::start::spawn_monitor;
 use super::{spec, user, Container, ContainerService};
 use crate::api::types::ExecCreateRequest;
 use crate::error::{EngineError, Result};
-use crate::monitor::protocol::{read_frame, write_frame, Frame};
+use crate::monitor::protocol::{read_frame, Frame};
 use crate::monitor::{ExecProcess, ExitRecord, MonitorConfig};
 
 #[derive(Clone, Debug, Default)]
@@ -170,26 +170,12 @@ impl ExecService {
         } else {
             "/".into()
         };
-        let caps_input = spec::SpecInput {
-            rootfs: &rootfs,
-            args: vec![],
-            env: vec![],
-            cwd: String::new(),
-            uid: 0,
-            gid: 0,
-            additional_gids: vec![],
-            tty: false,
-            hostname: String::new(),
-            host_network: false,
-            readonly_rootfs: false,
-            privileged: exec.cfg.privileged || d.rec.host_config.privileged,
-            cap_add: d.rec.host_config.cap_add.clone(),
-            cap_drop: d.rec.host_config.cap_drop.clone(),
-            etc_files: vec![],
-            cgroups_path: String::new(),
-            cgroup_ns: false,
-        };
-        let caps = spec::capabilities(&caps_input).map_err(EngineError::invalid)?;
+        let caps = spec::capabilities(
+            exec.cfg.privileged || d.rec.host_config.privileged,
+            &d.rec.host_config.cap_add,
+            &d.rec.host_config.cap_drop,
+        )
+        .map_err(EngineError::invalid)?;
         let mut process = spec::process(
             exec.cfg.cmd.clone(),
             env,
@@ -199,13 +185,7 @@ impl ExecService {
             caps,
         );
         if let Some(size) = exec.cfg.console_size.as_ref().filter(|s| s.len() == 2) {
-            if let Ok(b) = oci_spec::runtime::BoxBuilder::default()
-                .height(size[0] as u64)
-                .width(size[1] as u64)
-                .build()
-            {
-                process.set_console_size(Some(b));
-            }
+            process.set_console_size(spec::console_box(size[0] as u64, size[1] as u64));
         }
         let dir = exec.dir();
         std::fs::create_dir_all(&dir)?;
@@ -304,21 +284,8 @@ impl ExecService {
 }
 
 async fn relay(exec: &Arc<Exec>, stream: tokio::net::UnixStream) {
-    let (mut r, mut w) = stream.into_split();
-    let (stop_tx, mut stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let io = Arc::clone(&exec.io);
-    let writer = tokio::spawn(async move {
-        let mut rx = io.stdin_rx.lock().await;
-        loop {
-            tokio::select! {
-                f = rx.recv() => match f {
-                    Some(f) => if write_frame(&mut w, &f).await.is_err() { break },
-                    None => break,
-                },
-                _ = &mut stop_rx => break,
-            }
-        }
-    });
+    let (mut r, w) = stream.into_split();
+    let (stop_tx, writer) = super::io::spawn_frame_writer(Arc::clone(&exec.io), w);
     loop {
         match read_frame(&mut r).await {
             Ok(Some(Frame::Stdout(b))) => exec.io.publish(Output::Stdout(b)),

@@ -1,10 +1,13 @@
 //! A container's streams inside berthd: output fanned out to attach/log followers, stdin queued for
 //! the monitor. Attach clients subscribe before start, so nothing the container prints is missed.
 
-use bytes::Bytes;
-use tokio::sync::{broadcast, mpsc, Mutex, Notify};
+use std::sync::Arc;
 
-use crate::monitor::protocol::Frame;
+use bytes::Bytes;
+use tokio::net::unix::OwnedWriteHalf;
+use tokio::sync::{broadcast, mpsc, oneshot, Mutex, Notify};
+
+use crate::monitor::protocol::{write_frame, Frame};
 
 #[derive(Clone, Debug)]
 pub enum Output {
@@ -51,4 +54,26 @@ impl IoHub {
     pub fn send(&self, f: Frame) {
         let _ = self.stdin_tx.send(f);
     }
+}
+
+/// Forwards queued stdin/resize frames to a monitor connection until `stop` fires or the
+/// connection breaks. Holding the receiver lock for the connection's life keeps one writer.
+pub fn spawn_frame_writer(
+    io: Arc<IoHub>,
+    mut w: OwnedWriteHalf,
+) -> (oneshot::Sender<()>, tokio::task::JoinHandle<()>) {
+    let (stop_tx, mut stop_rx) = oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        let mut rx = io.stdin_rx.lock().await;
+        loop {
+            tokio::select! {
+                f = rx.recv() => match f {
+                    Some(f) => if write_frame(&mut w, &f).await.is_err() { break },
+                    None => break,
+                },
+                _ = &mut stop_rx => break,
+            }
+        }
+    });
+    (stop_tx, task)
 }

@@ -107,12 +107,16 @@ fn all_caps() -> Vec<Capability> {
         .collect()
 }
 
-pub fn capabilities(input: &SpecInput) -> Result<Vec<Capability>, String> {
-    if input.privileged {
+pub fn capabilities(
+    privileged: bool,
+    cap_add: &[String],
+    cap_drop: &[String],
+) -> Result<Vec<Capability>, String> {
+    if privileged {
         return Ok(all_caps());
     }
     let mut caps: Vec<Capability> = DEFAULT_CAPS.to_vec();
-    for a in &input.cap_add {
+    for a in cap_add {
         if a.eq_ignore_ascii_case("ALL") {
             caps = all_caps();
             continue;
@@ -122,7 +126,7 @@ pub fn capabilities(input: &SpecInput) -> Result<Vec<Capability>, String> {
             caps.push(c);
         }
     }
-    for d in &input.cap_drop {
+    for d in cap_drop {
         if d.eq_ignore_ascii_case("ALL") {
             caps.clear();
             continue;
@@ -173,7 +177,7 @@ pub fn process(
 }
 
 pub fn build(input: &SpecInput) -> Result<Spec, String> {
-    let caps = capabilities(input)?;
+    let caps = capabilities(input.privileged, &input.cap_add, &input.cap_drop)?;
     let mut spec = Spec::default();
     spec.set_process(Some(process(
         input.args.clone(),
@@ -232,6 +236,18 @@ pub fn build(input: &SpecInput) -> Result<Spec, String> {
     Ok(spec)
 }
 
+/// A console size for the process spec; None for an unknown (0) size.
+pub fn console_box(height: u64, width: u64) -> Option<oci_spec::runtime::Box> {
+    if height == 0 || width == 0 {
+        return None;
+    }
+    oci_spec::runtime::BoxBuilder::default()
+        .height(height)
+        .width(width)
+        .build()
+        .ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -260,13 +276,12 @@ mod tests {
 
     #[test]
     fn caps_follow_add_and_drop() {
-        let caps = capabilities(&input()).unwrap();
+        let i = input();
+        let caps = capabilities(false, &i.cap_add, &i.cap_drop).unwrap();
         assert!(caps.contains(&Capability::NetAdmin));
         assert!(!caps.contains(&Capability::Chown));
         assert!(caps.contains(&Capability::Kill));
-        let mut bad = input();
-        bad.cap_add = vec!["NOPE".into()];
-        assert!(capabilities(&bad).is_err());
+        assert!(capabilities(false, &["NOPE".into()], &[]).is_err());
     }
 
     #[test]

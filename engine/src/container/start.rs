@@ -12,7 +12,7 @@ use super::model::now_rfc3339;
 use super::{etc_files, io::Output, spec, user, Container, ContainerService};
 use crate::error::{EngineError, Result};
 use crate::image::snapshot;
-use crate::monitor::protocol::{read_frame, write_frame, Frame};
+use crate::monitor::protocol::{read_frame, Frame};
 use crate::monitor::{ExitRecord, MonitorConfig};
 
 /// What ended a start attempt.
@@ -265,21 +265,8 @@ impl ContainerService {
         stream: UnixStream,
         child: Option<tokio::process::Child>,
     ) {
-        let (mut r, mut w) = stream.into_split();
-        let (stop_tx, mut stop_rx) = tokio::sync::oneshot::channel::<()>();
-        let c_w = Arc::clone(&c);
-        let writer = tokio::spawn(async move {
-            let mut rx = c_w.io.stdin_rx.lock().await;
-            loop {
-                tokio::select! {
-                    f = rx.recv() => match f {
-                        Some(f) => if write_frame(&mut w, &f).await.is_err() { break },
-                        None => break,
-                    },
-                    _ = &mut stop_rx => break,
-                }
-            }
-        });
+        let (mut r, w) = stream.into_split();
+        let (stop_tx, writer) = super::io::spawn_frame_writer(Arc::clone(&c.io), w);
         let mut exit_code: Option<i32> = None;
         loop {
             match read_frame(&mut r).await {
@@ -404,16 +391,7 @@ impl ContainerService {
 
 fn console_size(hc: &crate::api::types::HostConfig) -> Option<oci_spec::runtime::Box> {
     let v = hc.extra.get("ConsoleSize")?.as_array()?;
-    let h = v.first()?.as_u64()? as u32;
-    let w = v.get(1)?.as_u64()? as u32;
-    if h == 0 || w == 0 {
-        return None;
-    }
-    oci_spec::runtime::BoxBuilder::default()
-        .height(h as u64)
-        .width(w as u64)
-        .build()
-        .ok()
+    spec::console_box(v.first()?.as_u64()?, v.get(1)?.as_u64()?)
 }
 
 /// Starts `berthd __monitor CONFIG` in its own session with one end of a socketpair as fd 3.
