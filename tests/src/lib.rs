@@ -2,7 +2,8 @@
 //!
 //! Every test owns real processes on loopback and cleans up after itself:
 //! - [`Registry`]: a `docker-registry` (distribution 2.x) on `127.0.0.1:<free port>` with storage in
-//!   a temp dir, optionally behind htpasswd basic auth.
+//!   a temp dir, optionally behind htpasswd basic auth or bearer token auth (with
+//!   `tests/fixtures/token-server.py` as the token realm).
 //! - [`fixture_registry`]: one registry per test process, filled once by
 //!   `tests/fixtures/build-images.sh` (busybox, layers, oci images; see that script's header).
 //! - [`Berthd`]: the engine on a temp data root and socket, driven with the real docker CLI
@@ -24,7 +25,7 @@ pub use http::{basic_auth, http_request, unix_http_request, HttpResponse};
 pub use process::{cleanup_dir, spawn_tied};
 pub use registry::{
     build_images_script, fixture_registry, push_fixture_images, push_fixture_images_as,
-    FixtureRegistry, Registry,
+    token_server_script, FixtureRegistry, Registry,
 };
 
 use std::path::PathBuf;

@@ -18,31 +18,60 @@ pub struct Registry {
     dir: PathBuf,
     credentials: Option<(String, String)>,
     child: Mutex<Option<Child>>,
+    /// The token server of a registry started with [`Registry::start_with_token_auth`].
+    token_server: Mutex<Option<Child>>,
 }
+
+/// How a [`Registry`] authenticates clients.
+enum AuthMode {
+    None,
+    Htpasswd,
+    Token,
+}
+
+/// `service` and `issuer` of a token-auth registry's config (the token server signs with them).
+const TOKEN_SERVICE: &str = "berth-registry";
+const TOKEN_ISSUER: &str = "berth-token-issuer";
 
 impl Registry {
     /// A registry without auth. Panics (with the registry's log) if it does not come up.
     pub fn start() -> Registry {
-        Self::launch(None)
+        Self::launch(None, AuthMode::None)
     }
 
     /// A registry that requires HTTP basic auth with `user`/`pass` (bcrypt htpasswd file made with
     /// `htpasswd -Bbn`, from apache2-utils).
     pub fn start_with_htpasswd(user: &str, pass: &str) -> Registry {
-        Self::launch(Some((user.to_string(), pass.to_string())))
+        Self::launch(
+            Some((user.to_string(), pass.to_string())),
+            AuthMode::Htpasswd,
+        )
     }
 
-    fn launch(credentials: Option<(String, String)>) -> Registry {
+    /// A registry that wants bearer tokens, the Docker Hub protocol: `/v2/` answers 401 with
+    /// `WWW-Authenticate: Bearer realm="http://127.0.0.1:P/token",service="berth-registry"`, and
+    /// the realm is `tests/fixtures/token-server.py` (started here, killed with the registry),
+    /// which issues RS256 JWTs for `user`/`pass` (HTTP basic), an access-less token to anonymous
+    /// clients, and 401 for wrong credentials. The signing key and its self-signed certificate
+    /// (the registry's `rootcertbundle`) are made with the `openssl` CLI in the registry's dir.
+    /// Push fixtures with `push_fixture_images_as(reg.addr(), reg.credentials())`.
+    pub fn start_with_token_auth(user: &str, pass: &str) -> Registry {
+        Self::launch(Some((user.to_string(), pass.to_string())), AuthMode::Token)
+    }
+
+    fn launch(credentials: Option<(String, String)>, mode: AuthMode) -> Registry {
         let dir = crate::make_temp_dir("berth-registry-");
         let mut registry = Registry {
             addr: String::new(),
             dir,
             credentials,
             child: Mutex::new(None),
+            token_server: Mutex::new(None),
         };
-        let auth = match &registry.credentials {
-            None => String::new(),
-            Some((user, pass)) => {
+        let auth = match (&mode, &registry.credentials) {
+            (AuthMode::None, _) | (_, None) => String::new(),
+            (AuthMode::Token, Some(_)) => registry.start_token_server(),
+            (AuthMode::Htpasswd, Some((user, pass))) => {
                 let out = Command::new("htpasswd")
                     .args(["-Bbn", user, pass])
                     .output()
@@ -100,6 +129,74 @@ impl Registry {
         panic!("registry did not start: {last_error}");
     }
 
+    /// Makes the signing key and certificate, starts the token server and waits until it
+    /// listens; returns the registry's `auth:` config section.
+    fn start_token_server(&self) -> String {
+        let key = self.dir.join("token-key.pem");
+        let cert = self.dir.join("token-cert.pem");
+        let out = Command::new("openssl")
+            .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout"])
+            .arg(&key)
+            .arg("-out")
+            .arg(&cert)
+            .args(["-days", "1", "-subj", "/CN=berth-token"])
+            .stdin(Stdio::null())
+            .output()
+            .expect("run openssl (apt-get install openssl)");
+        assert!(
+            out.status.success(),
+            "openssl req failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let (user, pass) = self.credentials().expect("token auth has credentials");
+        let port_file = self.dir.join("token-server.port");
+        let log = std::fs::File::create(self.token_server_log_path()).expect("create token log");
+        let mut cmd = Command::new("python3");
+        cmd.arg(token_server_script())
+            .arg("--key")
+            .arg(&key)
+            .arg("--cert")
+            .arg(&cert)
+            .args(["--issuer", TOKEN_ISSUER, "--user", user, "--password", pass])
+            .arg("--port-file")
+            .arg(&port_file)
+            .args(["--listen", "127.0.0.1", "--port", "0"])
+            .current_dir(&self.dir)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("dup log"))
+            .stderr(log);
+        let child = spawn_tied(cmd).expect("start python3 fixtures/token-server.py");
+        let mut slot = self.token_server.lock().unwrap();
+        let child = slot.insert(child);
+        let deadline = Instant::now() + READY_TIMEOUT;
+        let port = loop {
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!(
+                    "token server exited early with {status}:\n{}",
+                    self.token_server_log()
+                );
+            }
+            if let Ok(port) = std::fs::read_to_string(&port_file) {
+                break port
+                    .trim()
+                    .parse::<u16>()
+                    .expect("port in token-server.port");
+            }
+            assert!(
+                Instant::now() < deadline,
+                "token server did not start:\n{}",
+                self.token_server_log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        format!(
+            "auth:\n  token:\n    realm: http://127.0.0.1:{port}/token\n    \
+             service: {TOKEN_SERVICE}\n    issuer: {TOKEN_ISSUER}\n    \
+             rootcertbundle: {}\n",
+            cert.display()
+        )
+    }
+
     fn wait_ready(&self, child: &mut Child) -> Result<(), String> {
         let deadline = Instant::now() + READY_TIMEOUT;
         loop {
@@ -134,7 +231,8 @@ impl Registry {
         format!("{}/{name}", self.addr)
     }
 
-    /// The user and password of a registry started with [`Registry::start_with_htpasswd`].
+    /// The user and password of a registry started with [`Registry::start_with_htpasswd`] or
+    /// [`Registry::start_with_token_auth`].
     pub fn credentials(&self) -> Option<(&str, &str)> {
         self.credentials
             .as_ref()
@@ -155,7 +253,17 @@ impl Registry {
         std::fs::read_to_string(self.log_path()).unwrap_or_default()
     }
 
-    /// A request to the registry, with basic auth added when the registry has credentials.
+    fn token_server_log_path(&self) -> PathBuf {
+        self.dir.join("token-server.log")
+    }
+
+    /// The token server's log so far (one line per token request); empty without token auth.
+    pub fn token_server_log(&self) -> String {
+        std::fs::read_to_string(self.token_server_log_path()).unwrap_or_default()
+    }
+
+    /// A request to the registry, with basic auth added when the registry has credentials (a
+    /// token-auth registry refuses those: use the token server first).
     pub fn request(
         &self,
         method: &str,
@@ -194,6 +302,15 @@ impl Registry {
     /// Kills the registry and removes its dir; what Drop does, callable through `&self`.
     fn shutdown(&self) {
         if let Some(mut child) = self.child.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            let _ = child.kill();
+            wait_timeout(&mut child, Duration::from_secs(5));
+        }
+        let token_server = self
+            .token_server
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some(mut child) = token_server {
             let _ = child.kill();
             wait_timeout(&mut child, Duration::from_secs(5));
         }
@@ -257,12 +374,18 @@ pub fn build_images_script() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/build-images.sh")
 }
 
+/// Path of `tests/fixtures/token-server.py`.
+pub fn token_server_script() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/token-server.py")
+}
+
 /// Runs `build-images.sh ADDR`; panics with its output on failure.
 pub fn push_fixture_images(addr: &str) {
     push_fixture_images_as(addr, None)
 }
 
-/// Like [`push_fixture_images`], to a registry that wants basic auth.
+/// Like [`push_fixture_images`], to a registry that wants credentials (basic auth, or bearer
+/// tokens fetched with them from the realm of the registry's challenge).
 pub fn push_fixture_images_as(addr: &str, credentials: Option<(&str, &str)>) {
     let mut cmd = Command::new("bash");
     if let Some((u, p)) = credentials {
