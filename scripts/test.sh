@@ -52,4 +52,6 @@ scope=(--workspace)
 for arg in "$@"; do
     case $arg in -p | -p* | --package | --package=* | --workspace) scope=() ;; esac
 done
-exec cargo test -j2 --no-fail-fast "${scope[@]}" "$@"
+# A hung test must fail the run, not eat the CI budget.
+exec timeout --signal=TERM --kill-after=30 "${BERTH_TEST_TIMEOUT:-2700}" \
+    cargo test -j2 --no-fail-fast "${scope[@]}" "$@"

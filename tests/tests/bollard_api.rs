@@ -70,14 +70,6 @@ async fn bollard_pull_run_logs_remove() {
         )
         .await
         .expect("create");
-    let mut wait = docker.wait_container(
-        &created.id,
-        Some(
-            WaitContainerOptionsBuilder::default()
-                .condition("next-exit")
-                .build(),
-        ),
-    );
     docker
         .start_container(
             &created.id,
@@ -85,6 +77,16 @@ async fn bollard_pull_run_logs_remove() {
         )
         .await
         .expect("start");
+    // bollard sends the wait request only when its stream is first polled, so a "next-exit"
+    // wait set up before the start could miss a fast exit: wait for "not-running" after it.
+    let mut wait = docker.wait_container(
+        &created.id,
+        Some(
+            WaitContainerOptionsBuilder::default()
+                .condition("not-running")
+                .build(),
+        ),
+    );
     // bollard reports a non-zero exit as an error carrying the code.
     match wait.next().await {
         Some(Err(bollard::errors::Error::DockerContainerWaitError { code, .. })) => {

@@ -88,8 +88,10 @@ async fn handle(
         }
     }
     let req = req.map(Body::new);
-    let resp = router.oneshot(req).await.unwrap_or_else(|e| match e {});
-    let mut resp = resp;
+    let (method, uri) = (req.method().clone(), req.uri().clone());
+    tracing::debug!(%method, %uri, "request");
+    let mut resp = router.oneshot(req).await.unwrap_or_else(|e| match e {});
+    tracing::debug!(%method, %uri, status = %resp.status(), "response");
     let h = resp.headers_mut();
     h.insert(
         "Api-Version",

@@ -103,14 +103,35 @@ pub async fn login(images: &ImageService, cfg: &AuthConfig) -> Result<()> {
     };
     let ok = if challenge.to_ascii_lowercase().starts_with("bearer") {
         let realm = challenge_param(&challenge, "realm").ok_or_else(denied)?;
-        let mut req = client.get(realm).basic_auth(&user, Some(&pass));
+        let mut req = client
+            .get(realm)
+            .basic_auth(&user, Some(&pass))
+            .query(&[("account", user.as_str())]);
         if let Some(service) = challenge_param(&challenge, "service") {
             req = req.query(&[("service", service)]);
         }
-        req.send()
-            .await
-            .map(|r| r.status().is_success())
-            .unwrap_or(false)
+        // Some token servers hand anonymous tokens to anyone: only a token the registry accepts
+        // proves the credentials, so it is tried on /v2/ as dockerd does.
+        let token = match req.send().await {
+            Ok(r) if r.status().is_success() => {
+                r.json::<serde_json::Value>().await.ok().and_then(|v| {
+                    v.get("token")
+                        .or_else(|| v.get("access_token"))
+                        .and_then(|t| t.as_str().map(str::to_string))
+                })
+            }
+            _ => None,
+        };
+        match token {
+            Some(t) => client
+                .get(&url)
+                .bearer_auth(t)
+                .send()
+                .await
+                .map(|r| r.status().is_success())
+                .unwrap_or(false),
+            None => false,
+        }
     } else {
         client
             .get(&url)
