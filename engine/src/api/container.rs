@@ -50,8 +50,7 @@ pub async fn create(
     Query(q): Query<CreateQuery>,
     body: Bytes,
 ) -> Result<Response> {
-    let req: ContainerCreateRequest = serde_json::from_slice(&body)
-        .map_err(|err| EngineError::invalid(format!("invalid JSON: {err}")))?;
+    let req: ContainerCreateRequest = super::parse_json(&body)?;
     let name = q.name.as_deref().filter(|n| !n.is_empty());
     let resp = e.containers.create(name, req).await?;
     Ok((StatusCode::CREATED, Json(resp)).into_response())
@@ -177,8 +176,8 @@ pub async fn rename(
 
 #[derive(Deserialize, Default)]
 pub struct ResizeQuery {
-    h: Option<u16>,
-    w: Option<u16>,
+    pub(crate) h: Option<u16>,
+    pub(crate) w: Option<u16>,
 }
 
 pub async fn resize(

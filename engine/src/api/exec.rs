@@ -7,9 +7,9 @@ use axum::extract::{Path, Query, Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde::Deserialize;
 use serde_json::json;
 
+use super::container::ResizeQuery;
 use super::stream::{hijack, AttachOptions};
 use super::types::{ExecCreateRequest, ExecStartRequest};
 use super::AppState;
@@ -21,8 +21,7 @@ pub async fn create(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Response> {
-    let req: ExecCreateRequest = serde_json::from_slice(&body)
-        .map_err(|err| EngineError::invalid(format!("invalid JSON: {err}")))?;
+    let req: ExecCreateRequest = super::parse_json(&body)?;
     let c = e.containers.get(&id)?;
     let exec_id = e.execs.create(&c, req)?;
     Ok((StatusCode::CREATED, Json(json!({"Id": exec_id}))).into_response())
@@ -41,8 +40,7 @@ pub async fn start(
     let start: ExecStartRequest = if bytes.is_empty() {
         ExecStartRequest::default()
     } else {
-        serde_json::from_slice(&bytes)
-            .map_err(|err| EngineError::invalid(format!("invalid JSON: {err}")))?
+        super::parse_json(&bytes)?
     };
     if start.detach {
         e.execs.start(&exec).await?;
@@ -60,12 +58,6 @@ pub async fn start(
     };
     let req = Request::from_parts(parts, axum::body::Body::empty());
     Ok(hijack(req, Arc::clone(&exec.io), rx, opts))
-}
-
-#[derive(Deserialize, Default)]
-pub struct ResizeQuery {
-    h: Option<u16>,
-    w: Option<u16>,
 }
 
 pub async fn resize(

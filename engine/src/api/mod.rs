@@ -18,6 +18,12 @@ use crate::engine::Engine;
 
 pub type AppState = Arc<Engine>;
 
+/// A JSON request body, or Docker's 400 for one that does not parse.
+pub fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> crate::error::Result<T> {
+    serde_json::from_slice(body)
+        .map_err(|e| crate::error::EngineError::invalid(format!("invalid JSON: {e}")))
+}
+
 /// Versions this engine speaks (dockerd 28 speaks 1.24 to 1.50; our surface matches 1.47).
 pub const MIN_API_VERSION: (u32, u32) = (1, 24);
 pub const MAX_API_VERSION: (u32, u32) = (1, 47);

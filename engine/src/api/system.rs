@@ -187,8 +187,7 @@ pub async fn info(State(engine): State<AppState>) -> Json<Value> {
 
 /// `docker login`: checks the credentials against the registry's `/v2/` endpoint.
 pub async fn auth(State(engine): State<AppState>, body: axum::body::Bytes) -> Result<Json<Value>> {
-    let cfg: AuthConfig = serde_json::from_slice(&body)
-        .map_err(|e| EngineError::invalid(format!("invalid JSON: {e}")))?;
+    let cfg: AuthConfig = super::parse_json(&body)?;
     crate::image::auth::login(&engine.images, &cfg).await?;
     Ok(Json(
         json!({"Status": "Login Succeeded", "IdentityToken": ""}),
