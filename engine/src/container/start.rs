@@ -326,9 +326,19 @@ impl ContainerService {
     /// After the monitor is gone: `--rm` removal.
     async fn after_exit(self: &Arc<Self>, c: &Arc<Container>) {
         let auto_remove = c.lock().rec.host_config.auto_remove;
-        if auto_remove {
-            if let Err(e) = self.remove(c, true, false).await {
-                tracing::warn!(id = %c.id, error = %e, "auto-remove failed");
+        if !auto_remove {
+            return;
+        }
+        // `docker run --rm` waits for this removal: a transient failure gets retried rather
+        // than leaving the client waiting forever.
+        for attempt in 1..=3u32 {
+            match self.remove(c, true, false).await {
+                Ok(()) => return,
+                Err(e) => {
+                    tracing::warn!(id = %c.id, attempt, error = %e, "auto-remove failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(100 * u64::from(attempt)))
+                        .await;
+                }
             }
         }
     }
