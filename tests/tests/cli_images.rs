@@ -119,3 +119,59 @@ fn dangling_filter_save_and_load() {
         ""
     );
 }
+
+#[test]
+fn label_filter_and_forced_removal_by_id() {
+    let reg = fixture_registry();
+    let d = Berthd::start();
+    let busybox = reg.image("busybox:latest");
+    let layers = reg.image("layers:latest");
+    d.docker_ok(&["pull", "-q", &busybox]);
+    d.docker_ok(&["pull", "-q", &layers]);
+    let labelled = d.docker_ok(&[
+        "images",
+        "--filter",
+        "label=org.berth.test=layers",
+        "--format",
+        "{{.Repository}}",
+    ]);
+    assert_eq!(labelled.trim(), format!("{}/layers", reg.addr()));
+    let bad = d.docker(&["images", "--filter", "nonsense=1"]);
+    assert_ne!(bad.status, 0);
+    assert!(bad.stderr.contains("invalid filter"), "{bad}");
+
+    d.docker_ok(&["tag", &busybox, "extra:1"]);
+    let id = d
+        .docker_ok(&["image", "inspect", "-f", "{{.Id}}", &busybox])
+        .trim()
+        .to_string();
+    let refused = d.docker(&["rmi", &id[7..19]]);
+    assert_ne!(refused.status, 0);
+    assert!(
+        refused
+            .stderr
+            .contains("referenced in multiple repositories"),
+        "{refused}"
+    );
+    // Running containers block even a forced removal; stopped ones do not.
+    d.docker_ok(&["run", "-d", "--name", "busy", &busybox, "sleep", "600"]);
+    let running = d.docker(&["rmi", "-f", &id[7..19]]);
+    assert!(
+        running
+            .stderr
+            .contains("image is being used by running container"),
+        "{running}"
+    );
+    d.docker_ok(&["rm", "-f", "busy"]);
+    let forced = d.docker_ok(&["rmi", "-f", &id[7..19]]);
+    assert!(
+        forced.contains("Untagged: extra:1") && forced.contains(&format!("Deleted: {id}")),
+        "{forced}"
+    );
+    // The other image, sharing the base layer, still runs.
+    assert_eq!(
+        d.docker_ok(&["run", "--rm", &layers, "echo", "still"])
+            .trim(),
+        "still"
+    );
+}
