@@ -91,3 +91,27 @@ fn a_second_engine_on_the_same_data_root_refuses() {
         .mode();
     assert_eq!(mode & 0o777, 0o660);
 }
+
+#[test]
+fn endpoints_not_built_yet_answer_501() {
+    let d = Berthd::start();
+    let sock = d.socket_path();
+    for (method, path) in [
+        ("GET", "/containers/x/stats"),
+        ("POST", "/build"),
+        ("GET", "/containers/x/top"),
+    ] {
+        let r = unix_http_request(&sock, method, path, &[], b"").unwrap();
+        assert_eq!(r.status, 501, "{method} {path}");
+        assert!(
+            r.json()["message"]
+                .as_str()
+                .unwrap()
+                .contains("not implemented"),
+            "{}",
+            r.text()
+        );
+    }
+    let r = unix_http_request(&sock, "GET", "/no/such/endpoint", &[], b"").unwrap();
+    assert_eq!(r.status, 404);
+}

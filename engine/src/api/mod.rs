@@ -64,7 +64,18 @@ pub fn router(engine: Arc<Engine>) -> Router {
         .route("/exec/{id}/start", post(exec::start))
         .route("/exec/{id}/resize", post(exec::resize))
         .route("/exec/{id}/json", get(exec::inspect))
-        .route("/containers/{id}/archive", head(system::not_implemented))
+        // Known endpoints not implemented yet answer 501, not 404, so clients can tell.
+        .route(
+            "/containers/{id}/archive",
+            head(system::not_implemented)
+                .get(system::not_implemented)
+                .put(system::not_implemented),
+        )
+        .route("/containers/{id}/top", get(system::not_implemented))
+        .route("/containers/{id}/stats", get(system::not_implemented))
+        .route("/containers/{id}/changes", get(system::not_implemented))
+        .route("/containers/{id}/export", get(system::not_implemented))
+        .route("/build", post(system::not_implemented))
         .fallback(system::not_found)
         .with_state(engine)
 }
