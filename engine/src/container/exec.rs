@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 use tokio::sync::watch;
 
 use super::io::{IoHub, Output};
-use super::start::spawn_monitor;
+use super::start::{handshake, spawn_monitor};
 use super::{spec, user, Container, ContainerService};
 use crate::api::types::ExecCreateRequest;
 use crate::error::{EngineError, Result};
@@ -219,15 +219,7 @@ impl ExecService {
         let cfg_path = dir.join("monitor.json");
         crate::store::write_json(&cfg_path, &mc, crate::store::Durability::Process)?;
         let (mut child, mut stream) = spawn_monitor(&svc.cfg.self_exe, &cfg_path)?;
-        let started = loop {
-            match read_frame(&mut stream).await {
-                Ok(Some(Frame::Started { pid })) => break Ok(pid),
-                Ok(Some(Frame::Error(m))) => break Err(m),
-                Ok(Some(_)) => continue,
-                Ok(None) => break Err("exec monitor exited during start".into()),
-                Err(e) => break Err(format!("exec monitor: {e}")),
-            }
-        };
+        let started = handshake(&mut stream).await;
         match started {
             Err(msg) => {
                 drop(stream);

@@ -148,9 +148,7 @@ impl ContainerService {
                 .chain(d.rec.args.iter().cloned())
                 .collect::<Vec<_>>()
                 .join(" ");
-            let created = chrono::DateTime::parse_from_rfc3339(&d.rec.created)
-                .map(|t| t.timestamp())
-                .unwrap_or(0);
+            let created = crate::api::types::rfc3339_unix(Some(&d.rec.created));
             let network = match d.rec.host_config.network_mode.as_str() {
                 "default" => "bridge".to_string(),
                 m => m.to_string(),

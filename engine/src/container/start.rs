@@ -191,16 +191,9 @@ impl ContainerService {
         tracing::debug!(id = %c.id, elapsed = ?t0.elapsed(), "monitor spawned");
         let mut stream = stream;
         // Until Started (or Error) arrives nothing is running yet; output frames cannot come first.
-        let hs = loop {
-            match read_frame(&mut stream).await {
-                Ok(Some(Frame::Started { pid })) => break Handshake::Started(pid),
-                Ok(Some(Frame::Error(msg))) => break Handshake::Failed(msg),
-                Ok(Some(_)) => continue,
-                Ok(None) => {
-                    break Handshake::Failed("container monitor exited during start".into())
-                }
-                Err(e) => break Handshake::Failed(format!("container monitor: {e}")),
-            }
+        let hs = match handshake(&mut stream).await {
+            Ok(pid) => Handshake::Started(pid),
+            Err(msg) => Handshake::Failed(msg),
         };
         match hs {
             Handshake::Failed(msg) => {
@@ -402,6 +395,20 @@ impl ContainerService {
 fn console_size(hc: &crate::api::types::HostConfig) -> Option<oci_spec::runtime::Box> {
     let v = hc.extra.get("ConsoleSize")?.as_array()?;
     spec::console_box(v.first()?.as_u64()?, v.get(1)?.as_u64()?)
+}
+
+/// Reads a new monitor's first word: the pid once the process runs, or why it could not start.
+/// Nothing else can come first, so other frames are skipped.
+pub async fn handshake(stream: &mut UnixStream) -> Result<i32, String> {
+    loop {
+        match read_frame(stream).await {
+            Ok(Some(Frame::Started { pid })) => return Ok(pid),
+            Ok(Some(Frame::Error(msg))) => return Err(msg),
+            Ok(Some(_)) => continue,
+            Ok(None) => return Err("the monitor exited during start".into()),
+            Err(e) => return Err(format!("monitor: {e}")),
+        }
+    }
 }
 
 /// Starts `berthd __monitor CONFIG` in its own session with one end of a socketpair as fd 3.

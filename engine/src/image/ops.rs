@@ -53,22 +53,14 @@ impl ImageService {
             let mut shown_tags = familiar_list(&tags);
             if filters.has("reference") {
                 // dockerd lists only the names that matched.
-                let refs = filters.get("reference");
-                shown_tags.retain(|t| {
-                    let repo = t.rsplit_once(':').map(|(r, _)| r).unwrap_or(t);
-                    refs.iter().any(|p| glob_match(p, t) || glob_match(p, repo))
-                });
+                shown_tags.retain(|t| matches_reference(filters, t, ':'));
                 if shown_tags.is_empty() {
                     continue;
                 }
             }
             let mut digests = familiar_list(&rec.repo_digests);
             if filters.has("reference") {
-                let refs = filters.get("reference");
-                digests.retain(|d| {
-                    let repo = d.split_once('@').map(|(r, _)| r).unwrap_or(d);
-                    refs.iter().any(|p| glob_match(p, d) || glob_match(p, repo))
-                });
+                digests.retain(|d| matches_reference(filters, d, '@'));
             }
             let labels = labels_of(&rec);
             if !filters.labels_match(&labels) {
@@ -146,12 +138,7 @@ impl ImageService {
                 } else {
                     "<missing>".into()
                 },
-                created: h
-                    .created
-                    .as_deref()
-                    .and_then(|c| chrono::DateTime::parse_from_rfc3339(c).ok())
-                    .map(|d| d.timestamp())
-                    .unwrap_or(0),
+                created: crate::api::types::rfc3339_unix(h.created.as_deref()),
                 created_by: h.created_by.clone().unwrap_or_default(),
                 tags: if top {
                     familiar_list(&self.store.tags_of(&rec.id))
@@ -389,12 +376,7 @@ impl ImageService {
                 });
             }
             let id = self.content.put(&img.config)?;
-            let created = config
-                .created
-                .as_deref()
-                .and_then(|c| chrono::DateTime::parse_from_rfc3339(c).ok())
-                .map(|d| d.timestamp())
-                .unwrap_or(0);
+            let created = config.created_unix();
             let mut tags = Vec::new();
             for t in &img.repo_tags {
                 if let Some(k) = reference::canonical_tag(&reference::parse(t)?) {
@@ -419,6 +401,16 @@ impl ImageService {
         }
         Ok(lines)
     }
+}
+
+/// Docker's `reference` filter: a glob on the whole name or on its repository part (before the
+/// last `sep`: `:` for tags, `@` for digests).
+fn matches_reference(filters: &Filters, name: &str, sep: char) -> bool {
+    let repo = name.rsplit_once(sep).map(|(r, _)| r).unwrap_or(name);
+    filters
+        .get("reference")
+        .iter()
+        .any(|p| glob_match(p, name) || glob_match(p, repo))
 }
 
 fn short(id: &str) -> String {

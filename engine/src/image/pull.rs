@@ -236,13 +236,7 @@ impl ImageService {
         }
         let config_digest = self.content.put(&img.config_raw)?;
         debug_assert_eq!(config_digest, image_id);
-        let created = img
-            .config
-            .created
-            .as_deref()
-            .and_then(|c| chrono::DateTime::parse_from_rfc3339(c).ok())
-            .map(|d| d.timestamp())
-            .unwrap_or(0);
+        let created = img.config.created_unix();
         let rec = ImageRecord {
             id: image_id,
             size: layers.iter().map(|l| l.size).sum(),

@@ -1,6 +1,5 @@
 //! What berthd tells a monitor (`MonitorConfig`) and what the monitor leaves behind (`ExitRecord`).
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -104,15 +103,15 @@ pub fn rfc3339_nano(t: chrono::DateTime<chrono::Utc>) -> String {
 }
 
 /// Writes `data` to a temp file next to `path`, then renames it over `path`.
+/// Temp file + rename through the engine's store (one naming scheme, so berthd's start-up
+/// sweep removes what a monitor killed mid-write leaves behind). No fsync: see `store`.
 pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(format!(".tmp{}", std::process::id()));
-    let tmp = PathBuf::from(tmp);
-    let mut f = std::fs::File::create(&tmp).ctx(|| format!("creating {}", tmp.display()))?;
-    f.write_all(data)
-        .ctx(|| format!("writing {}", tmp.display()))?;
-    drop(f);
-    std::fs::rename(&tmp, path).ctx(|| format!("renaming {} to {}", tmp.display(), path.display()))
+    crate::store::write_atomic(path, data, crate::store::Durability::Process).map_err(|e| {
+        MonitorError::Io {
+            context: format!("writing {}", path.display()),
+            source: std::io::Error::other(format!("{e:#}")),
+        }
+    })
 }
 
 #[cfg(test)]

@@ -26,6 +26,20 @@ pub struct ImageConfigBlob {
     pub extra: serde_json::Map<String, Value>,
 }
 
+impl ImageConfigBlob {
+    /// `created` as Unix seconds (0 when absent or unreadable, as dockerd shows it).
+    pub fn created_unix(&self) -> i64 {
+        rfc3339_unix(self.created.as_deref())
+    }
+}
+
+/// An RFC 3339 time as Unix seconds; 0 when absent or unreadable.
+pub fn rfc3339_unix(t: Option<&str>) -> i64 {
+    t.and_then(|c| chrono::DateTime::parse_from_rfc3339(c).ok())
+        .map(|d| d.timestamp())
+        .unwrap_or(0)
+}
+
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub struct RootFs {
