@@ -62,7 +62,7 @@ pub async fn version(State(engine): State<AppState>) -> Json<Value> {
                 "ApiVersion": api, "MinAPIVersion": min, "Os": "linux", "Arch": "amd64",
                 "KernelVersion": kernel(), "GitCommit": "", "GoVersion": "", "BuildTime": "",
                 "Experimental": "false"}},
-            {"Name": rt, "Version": runtime_version(&engine), "Details": {}},
+            {"Name": rt, "Version": engine.runtimes.default_version, "Details": {}},
         ],
         "Version": v,
         "ApiVersion": api,
@@ -74,24 +74,6 @@ pub async fn version(State(engine): State<AppState>) -> Json<Value> {
         "KernelVersion": kernel(),
         "BuildTime": "",
     }))
-}
-
-fn runtime_version(engine: &AppState) -> String {
-    engine
-        .runtimes
-        .path(&engine.runtimes.default)
-        .and_then(|p| std::process::Command::new(p).arg("--version").output().ok())
-        .map(|o| {
-            String::from_utf8_lossy(&o.stdout)
-                .lines()
-                .next()
-                .unwrap_or_default()
-                .split_whitespace()
-                .last()
-                .unwrap_or_default()
-                .to_string()
-        })
-        .unwrap_or_default()
 }
 
 fn os_name() -> String {

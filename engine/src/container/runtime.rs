@@ -45,6 +45,8 @@ impl CgroupMode {
 #[derive(Clone, Debug)]
 pub struct Runtimes {
     pub default: String,
+    /// `--version` of the default runtime, read once at start (for `docker version`).
+    pub default_version: String,
     pub paths: BTreeMap<String, PathBuf>,
     pub cgroup: CgroupMode,
 }
@@ -127,6 +129,21 @@ pub fn probe(runtime: &Path, scratch: &Path) -> anyhow::Result<()> {
     }
 }
 
+/// The version number a runtime prints first (`runc version 1.1.5` → `1.1.5`).
+fn version_of(runtime: &Path) -> String {
+    std::process::Command::new(runtime)
+        .arg("--version")
+        .output()
+        .ok()
+        .and_then(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .next()
+                .and_then(|l| l.split_whitespace().last().map(str::to_string))
+        })
+        .unwrap_or_default()
+}
+
 /// Finds runc/crun and `--add-runtime` entries, probes them, and picks the default.
 pub fn discover(
     requested_default: Option<&str>,
@@ -170,6 +187,7 @@ pub fn discover(
             Ok(()) => {
                 tracing::info!(runtime = %c, path = %p.display(), cgroup = ?cgroup, "default OCI runtime");
                 return Ok(Runtimes {
+                    default_version: version_of(p),
                     default: c.clone(),
                     paths,
                     cgroup,
