@@ -45,6 +45,10 @@ pub struct SpecInput<'a> {
     pub etc_files: Vec<(std::path::PathBuf, &'static str)>,
     pub cgroups_path: String,
     pub cgroup_ns: bool,
+    /// Volumes, binds and tmpfs, in the order they are mounted.
+    pub mounts: Vec<Mount>,
+    /// A network namespace prepared by the engine (bridge) or shared (`container:`), by path.
+    pub netns_path: Option<std::path::PathBuf>,
 }
 
 pub fn parse_capability(name: &str) -> Result<Capability, String> {
@@ -218,6 +222,7 @@ pub fn build(input: &SpecInput) -> Result<Spec, String> {
         m.set_options(Some(vec!["rbind".into(), "rprivate".into()]));
         mounts.push(m);
     }
+    mounts.extend(input.mounts.iter().cloned());
     spec.set_mounts(Some(mounts));
 
     let linux = spec.linux_mut().get_or_insert_with(Default::default);
@@ -227,6 +232,13 @@ pub fn build(input: &SpecInput) -> Result<Spec, String> {
         let drop_cgroup = !input.cgroup_ns && n.typ() == LinuxNamespaceType::Cgroup;
         !drop_net && !drop_cgroup
     });
+    if let Some(path) = &input.netns_path {
+        for n in namespaces.iter_mut() {
+            if n.typ() == LinuxNamespaceType::Network {
+                n.set_path(Some(path.clone()));
+            }
+        }
+    }
     linux.set_namespaces(Some(namespaces));
     linux.set_cgroups_path(Some(input.cgroups_path.clone().into()));
     if input.privileged {
@@ -271,6 +283,8 @@ mod tests {
             etc_files: vec![],
             cgroups_path: "/berth/x".into(),
             cgroup_ns: false,
+            mounts: vec![],
+            netns_path: None,
         }
     }
 

@@ -113,6 +113,8 @@ impl ContainerService {
                 ],
                 cgroups_path: format!("/berth/{}", c.id),
                 cgroup_ns: self.cfg.runtimes.cgroup == super::runtime::CgroupMode::V2,
+                mounts: vec![],
+                netns_path: None,
             };
             let mut oci = spec::build(&input).map_err(EngineError::invalid)?;
             if let (Some(size), Some(p)) = (console_size(hc), oci.process_mut().as_mut()) {

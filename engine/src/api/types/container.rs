@@ -84,8 +84,38 @@ pub struct HostConfig {
     pub log_config: LogConfig,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub init: Option<bool>,
+    // Storage: volumes, binds and tmpfs.
+    #[serde(deserialize_with = "null_as_default")]
+    pub binds: Vec<String>,
+    #[serde(deserialize_with = "null_as_default")]
+    pub mounts: Vec<Value>,
+    #[serde(deserialize_with = "null_as_default")]
+    pub tmpfs: BTreeMap<String, String>,
+    #[serde(deserialize_with = "null_as_default")]
+    pub volumes_from: Vec<String>,
+    // Networking: published ports, DNS and /etc/hosts.
+    #[serde(deserialize_with = "null_as_default")]
+    pub port_bindings: BTreeMap<String, Option<Vec<PortBinding>>>,
+    pub publish_all_ports: bool,
+    #[serde(deserialize_with = "null_as_default")]
+    pub dns: Vec<String>,
+    #[serde(deserialize_with = "null_as_default")]
+    pub dns_search: Vec<String>,
+    #[serde(deserialize_with = "null_as_default")]
+    pub dns_options: Vec<String>,
+    #[serde(deserialize_with = "null_as_default")]
+    pub extra_hosts: Vec<String>,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+/// One host side of a published port (`HostConfig.PortBindings`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct PortBinding {
+    #[serde(rename = "HostIp")]
+    pub host_ip: String,
+    pub host_port: String,
 }
 
 /// Body of `POST /containers/create`.
