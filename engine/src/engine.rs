@@ -10,6 +10,7 @@ use crate::container::runtime::Runtimes;
 use crate::container::{ContainerService, EngineConfig};
 use crate::events::EventBus;
 use crate::image::ImageService;
+use crate::network::{NetConfig, NetworkService};
 use crate::store::lock::EngineLock;
 
 pub struct Options {
@@ -17,13 +18,97 @@ pub struct Options {
     pub default_runtime: Option<String>,
     pub add_runtimes: Vec<(String, PathBuf)>,
     pub insecure_registries: Vec<String>,
+    pub network: NetworkOptions,
 }
+
+/// dockerd's networking flags, as given on the command line.
+#[derive(Clone, Debug, Default)]
+pub struct NetworkOptions {
+    pub bridge: String,
+    pub bip: Option<String>,
+    pub pools: Vec<String>,
+    pub dns: Vec<String>,
+}
+
+impl NetworkOptions {
+    fn config(&self, data_root: &std::path::Path) -> anyhow::Result<NetConfig> {
+        let bip = match &self.bip {
+            Some(b) => Some(b.parse::<ipnet::Ipv4Net>().with_context(|| {
+                format!("--bip {b}: expected an address with prefix, e.g. 172.17.0.1/16")
+            })?),
+            None => None,
+        };
+        let mut pools = Vec::new();
+        for p in &self.pools {
+            let mut base = None;
+            let mut size = None;
+            for kv in p.split(',') {
+                match kv.split_once('=') {
+                    Some(("base", v)) => {
+                        base = Some(
+                            v.parse::<ipnet::Ipv4Net>()
+                                .with_context(|| format!("--default-address-pool {p}: bad base"))?,
+                        )
+                    }
+                    Some(("size", v)) => {
+                        size = Some(
+                            v.parse::<u8>()
+                                .with_context(|| format!("--default-address-pool {p}: bad size"))?,
+                        )
+                    }
+                    _ => anyhow::bail!("--default-address-pool {p}: expected base=CIDR,size=N"),
+                }
+            }
+            let base =
+                base.with_context(|| format!("--default-address-pool {p}: base is missing"))?;
+            let size = size.unwrap_or(24);
+            anyhow::ensure!(
+                size >= base.prefix_len() && size <= 30,
+                "--default-address-pool {p}: size must be between the base's prefix and 30"
+            );
+            pools.push((base.trunc(), size));
+        }
+        if pools.is_empty() {
+            pools = NetConfig::default_pools();
+        }
+        let mut dns = Vec::new();
+        for d in &self.dns {
+            dns.push(
+                d.parse()
+                    .with_context(|| format!("--dns {d}: not an IPv4 address"))?,
+            );
+        }
+        let bridge = if self.bridge.is_empty() {
+            "berth0".to_string()
+        } else {
+            self.bridge.clone()
+        };
+        anyhow::ensure!(
+            bridge.len() <= 15,
+            "--bridge {bridge}: names are at most 15 characters"
+        );
+        Ok(NetConfig {
+            data_root: data_root.to_path_buf(),
+            bridge,
+            bip,
+            pools,
+            dns,
+            table: crate::network::firewall::table_name(
+                data_root,
+                std::path::Path::new(DEFAULT_DATA_ROOT),
+            ),
+        })
+    }
+}
+
+pub const DEFAULT_DATA_ROOT: &str = "/var/lib/berth";
 
 pub struct Engine {
     pub images: Arc<ImageService>,
     pub containers: Arc<ContainerService>,
     pub execs: Arc<ExecService>,
     pub events: Arc<EventBus>,
+    pub networks: Arc<NetworkService>,
     pub runtimes: Runtimes,
     pub data_root: PathBuf,
     pub started: chrono::DateTime<chrono::Utc>,
@@ -55,6 +140,9 @@ impl Engine {
         let events = Arc::new(EventBus::default());
         let images = Arc::new(ImageService::open(&root, opts.insecure_registries)?);
         let self_exe = std::env::current_exe().context("locating the berthd binary")?;
+        let networks = NetworkService::open(opts.network.config(&root)?, Arc::clone(&events))
+            .await
+            .context("setting up networking")?;
         let containers = ContainerService::open(
             EngineConfig {
                 data_root: root.clone(),
@@ -63,8 +151,10 @@ impl Engine {
             },
             Arc::clone(&images),
             Arc::clone(&events),
+            Arc::clone(&networks),
         )?;
         containers.reconcile().await;
+        networks.sweep().await;
         let id_path = root.join("engine-id");
         let id = match std::fs::read_to_string(&id_path) {
             Ok(s) if !s.trim().is_empty() => s.trim().to_string(),
@@ -83,6 +173,7 @@ impl Engine {
             execs: ExecService::new(Arc::clone(&containers)),
             containers,
             events,
+            networks,
             runtimes,
             data_root: root,
             started: chrono::Utc::now(),

@@ -16,6 +16,9 @@ pub enum EngineError {
     /// 409: name in use, image in use, container running, …
     #[error("{0}")]
     Conflict(String),
+    /// 403: an operation the object does not allow (removing a pre-defined network).
+    #[error("{0}")]
+    Forbidden(String),
     /// 304: already started / already stopped.
     #[error("{0}")]
     NotModified(String),
@@ -38,6 +41,7 @@ impl EngineError {
             EngineError::NotFound(_) => StatusCode::NOT_FOUND,
             EngineError::InvalidParameter(_) => StatusCode::BAD_REQUEST,
             EngineError::Conflict(_) => StatusCode::CONFLICT,
+            EngineError::Forbidden(_) => StatusCode::FORBIDDEN,
             EngineError::NotModified(_) => StatusCode::NOT_MODIFIED,
             EngineError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             EngineError::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,

@@ -13,4 +13,5 @@ pub mod events;
 pub mod filters;
 pub mod image;
 pub mod monitor;
+pub mod network;
 pub mod store;

@@ -27,6 +27,18 @@ struct Args {
     /// Registries reachable over plain HTTP besides loopback.
     #[arg(long = "insecure-registry")]
     insecure_registry: Vec<String>,
+    /// Linux bridge of the default `bridge` network; `none` disables it.
+    #[arg(short = 'b', long = "bridge", default_value = "berth0")]
+    bridge: String,
+    /// Address and prefix of the default bridge, e.g. 172.17.0.1/16.
+    #[arg(long = "bip")]
+    bip: Option<String>,
+    /// Pool for new networks: base=CIDR,size=PREFIX (repeatable).
+    #[arg(long = "default-address-pool")]
+    default_address_pool: Vec<String>,
+    /// DNS server for containers (repeatable); the host's resolvers by default.
+    #[arg(long = "dns")]
+    dns: Vec<String>,
     /// Log level (debug, info, warn, error).
     #[arg(short = 'l', long = "log-level", default_value = "info")]
     log_level: String,
@@ -88,6 +100,12 @@ fn run(args: Args) -> anyhow::Result<()> {
             default_runtime: args.default_runtime,
             add_runtimes: add,
             insecure_registries: args.insecure_registry,
+            network: berth_engine::engine::NetworkOptions {
+                bridge: args.bridge,
+                bip: args.bip,
+                pools: args.default_address_pool,
+                dns: args.dns,
+            },
         })
         .await?;
         println!("berthd is ready: export DOCKER_HOST=unix://{}", socket.display());

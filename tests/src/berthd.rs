@@ -46,6 +46,7 @@ pub struct Berthd {
     bin: PathBuf,
     extra_args: Vec<String>,
     child: Option<Child>,
+    net: crate::netenv::NetIdentity,
 }
 
 impl Berthd {
@@ -57,11 +58,26 @@ impl Berthd {
     /// Like [`Berthd::start`], with extra daemon flags (kept for [`Berthd::restart`]).
     pub fn start_with_args(extra_args: &[&str]) -> Berthd {
         let dir = crate::make_temp_dir("berth-e2e-");
+        let net = crate::netenv::NetIdentity::new();
+        let mut args: Vec<String> = extra_args.iter().map(|s| s.to_string()).collect();
+        // A test's own networking flags win; the rest come from this engine's identity.
+        let mut ours = net.args().into_iter();
+        while let (Some(flag), Some(value)) = (ours.next(), ours.next()) {
+            let given = args
+                .iter()
+                .any(|a| *a == flag || a.starts_with(&format!("{flag}=")));
+            let short_bridge = flag == "--bridge" && args.iter().any(|a| a == "-b");
+            if !given && !short_bridge {
+                args.push(flag);
+                args.push(value);
+            }
+        }
         let mut berthd = Berthd {
             bin: berthd_bin(),
-            extra_args: extra_args.iter().map(|s| s.to_string()).collect(),
+            extra_args: args,
             child: None,
             dir,
+            net,
         };
         std::fs::create_dir_all(berthd.docker_config_dir()).expect("create docker config dir");
         berthd.launch();
@@ -138,6 +154,25 @@ impl Berthd {
     pub fn restart(&mut self) {
         self.stop();
         self.launch();
+    }
+
+    /// This engine's networking flags (bridge name, subnets).
+    pub fn net(&self) -> &crate::netenv::NetIdentity {
+        &self.net
+    }
+
+    /// Every bridge this engine made: the default one and those of its networks.
+    pub fn bridges(&self) -> Vec<String> {
+        let mut b = crate::netenv::recorded_bridges(&self.data_root());
+        if !b.contains(&self.net.bridge) {
+            b.push(self.net.bridge.clone());
+        }
+        b
+    }
+
+    /// The nftables table holding this engine's rules.
+    pub fn nft_table(&self) -> String {
+        crate::netenv::nft_table(&self.data_root())
     }
 
     /// The engine's pid while it runs.
@@ -303,8 +338,11 @@ impl Drop for Berthd {
                 tail(&self.log(), 200)
             );
         }
+        let bridges = self.bridges();
+        let table = self.nft_table();
         self.stop();
         cleanup_dir(&self.dir);
+        crate::netenv::cleanup(&bridges, &table);
     }
 }
 

@@ -17,6 +17,7 @@
 
 mod berthd;
 mod http;
+pub mod netenv;
 mod process;
 mod registry;
 

@@ -4,6 +4,7 @@
 pub mod container;
 pub mod exec;
 pub mod image;
+pub mod network;
 pub mod server;
 pub mod stream;
 pub mod system;
@@ -61,6 +62,15 @@ pub fn router(engine: Arc<Engine>) -> Router {
         .route("/containers/{id}/logs", get(container::logs))
         .route("/containers/{id}", delete(container::remove))
         .route("/containers/{id}/exec", post(exec::create))
+        .route("/networks", get(network::list))
+        .route("/networks/create", post(network::create))
+        .route("/networks/prune", post(network::prune))
+        .route(
+            "/networks/{id}",
+            get(network::inspect).delete(network::remove),
+        )
+        .route("/networks/{id}/connect", post(network::connect))
+        .route("/networks/{id}/disconnect", post(network::disconnect))
         .route("/exec/{id}/start", post(exec::start))
         .route("/exec/{id}/resize", post(exec::resize))
         .route("/exec/{id}/json", get(exec::inspect))

@@ -9,9 +9,6 @@ use crate::api::types::{
 };
 use crate::error::{EngineError, Result};
 
-/// Networking modes this engine implements.
-const NETWORK_MODES: &[&str] = &["", "default", "bridge", "none", "host"];
-
 fn merge_env(image: &[String], user: &[String]) -> Vec<String> {
     let key = |e: &String| {
         e.split_once('=')
@@ -84,7 +81,7 @@ impl ContainerService {
         let ContainerCreateRequest {
             mut config,
             host_config,
-            ..
+            networking_config,
         } = req;
         if let Some(n) = name {
             if !names::valid(n.trim_start_matches('/')) {
@@ -99,19 +96,6 @@ impl ContainerService {
             ));
         }
         let image = self.images.store.resolve(&config.image)?;
-        if !NETWORK_MODES.contains(&host_config.network_mode.as_str())
-            && !host_config.network_mode.starts_with("container:")
-        {
-            return Err(EngineError::NotFound(format!(
-                "network {} not found",
-                host_config.network_mode
-            )));
-        }
-        if host_config.network_mode.starts_with("container:") {
-            return Err(EngineError::NotImplemented(
-                "--network container: is not supported yet".into(),
-            ));
-        }
         match host_config.restart_policy.name.as_str() {
             "" | "no" | "always" | "unless-stopped" | "on-failure" => {}
             other => {
@@ -156,6 +140,7 @@ impl ContainerService {
         if let Some(img_cfg) = &image.config.config {
             merge_image_config(&mut config, img_cfg);
         }
+        let networks = self.plan_networks(&host_config, &config, &networking_config)?;
         let mut argv: Vec<String> = config.entrypoint.clone().unwrap_or_default();
         argv.extend(config.cmd.clone().unwrap_or_default());
         if argv.is_empty() {
@@ -207,6 +192,7 @@ impl ContainerService {
             host_config,
             layers: image.chain_ids(),
             restart_count: 0,
+            networks,
         };
         let st = PersistedState {
             state: ContainerState {
@@ -216,6 +202,7 @@ impl ContainerService {
                 ..Default::default()
             },
             monitor_pid: 0,
+            net: None,
         };
         let dir = self.container_dir(&id);
         let made: Result<Arc<Container>> = (|| {

@@ -14,10 +14,6 @@ impl ContainerService {
         let r = &d.rec;
         let s = &d.st.state;
         let upper = self.images.snapshots.container_upper(&c.id);
-        let network_name = match r.host_config.network_mode.as_str() {
-            "default" => "bridge".to_string(),
-            m => m.to_string(),
-        };
         json!({
             "Id": r.id,
             "Created": r.created,
@@ -45,24 +41,7 @@ impl ContainerService {
             }},
             "Mounts": [],
             "Config": r.config,
-            "NetworkSettings": {
-                "Bridge": "",
-                "SandboxID": "",
-                "SandboxKey": "",
-                "Ports": {},
-                "HairpinMode": false,
-                "LinkLocalIPv6Address": "",
-                "LinkLocalIPv6PrefixLen": 0,
-                "Gateway": "",
-                "IPAddress": "",
-                "IPPrefixLen": 0,
-                "MacAddress": "",
-                "Networks": {network_name: {
-                    "IPAMConfig": Value::Null, "Links": Value::Null, "Aliases": Value::Null,
-                    "NetworkID": "", "EndpointID": "", "Gateway": "", "IPAddress": "",
-                    "IPPrefixLen": 0, "MacAddress": "", "DriverOpts": Value::Null,
-                }},
-            },
+            "NetworkSettings": self.network_settings(c, &d),
         })
     }
 
@@ -153,6 +132,7 @@ impl ContainerService {
                 "default" => "bridge".to_string(),
                 m => m.to_string(),
             };
+            let (ports, network_settings) = self.summary_network(&c, &d);
             items.push((
                 d.rec.created.clone(),
                 ContainerSummary {
@@ -162,12 +142,12 @@ impl ContainerService {
                     image_id: d.rec.image_id.clone(),
                     command,
                     created,
-                    ports: vec![],
+                    ports,
                     labels: d.rec.config.labels.clone(),
                     state: status,
                     status: status_text(s),
                     host_config: json!({"NetworkMode": network}),
-                    network_settings: json!({"Networks": {network: {}}}),
+                    network_settings,
                     mounts: vec![],
                 },
             ));

@@ -9,6 +9,7 @@ pub mod lifecycle;
 pub mod logs;
 pub mod model;
 pub mod names;
+pub mod network;
 pub mod runtime;
 pub mod spec;
 pub mod start;
@@ -131,6 +132,7 @@ pub struct ContainerService {
     pub cfg: EngineConfig,
     pub images: Arc<ImageService>,
     pub events: Arc<EventBus>,
+    pub net: Arc<crate::network::NetworkService>,
     root: PathBuf,
     by_id: RwLock<HashMap<String, Arc<Container>>>,
     /// name (without slash) → id
@@ -142,6 +144,7 @@ impl ContainerService {
         cfg: EngineConfig,
         images: Arc<ImageService>,
         events: Arc<EventBus>,
+        net: Arc<crate::network::NetworkService>,
     ) -> anyhow::Result<Arc<Self>> {
         let root = cfg.data_root.join("containers");
         std::fs::create_dir_all(&root)?;
@@ -149,6 +152,7 @@ impl ContainerService {
             cfg,
             images,
             events,
+            net,
             root,
             by_id: RwLock::new(HashMap::new()),
             names: Mutex::new(HashMap::new()),

@@ -21,6 +21,9 @@ pub struct ContainerRecord {
     pub layers: Vec<String>,
     #[serde(default)]
     pub restart_count: i64,
+    /// The networks the container joins when it starts, by network name.
+    #[serde(default)]
+    pub networks: std::collections::BTreeMap<String, crate::api::types::network::EndpointRequest>,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -29,6 +32,9 @@ pub struct PersistedState {
     /// The monitor process of the current run, used to re-adopt it after a berthd restart.
     #[serde(default)]
     pub monitor_pid: i32,
+    /// The network sandbox of the current run (namespace, endpoints, published ports).
+    #[serde(default)]
+    pub net: Option<crate::network::model::SandboxState>,
 }
 
 pub fn now_rfc3339() -> String {

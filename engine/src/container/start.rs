@@ -53,7 +53,7 @@ impl ContainerService {
     }
 
     /// Everything up to the runtime: rootfs, /etc files, bundle. Returns the monitor config path.
-    fn prepare_bundle(&self, c: &Container) -> Result<PathBuf> {
+    fn prepare_bundle(&self, c: &Container, plan: &super::network::NetPlan) -> Result<PathBuf> {
         let d = c.snapshot();
         let rootfs = c.rootfs();
         snapshot::unmount(&rootfs)?;
@@ -81,14 +81,33 @@ impl ContainerService {
                 std::fs::create_dir_all(&wd)
                     .with_context(|| format!("creating working directory {cwd}"))?;
             }
-            let host_network = d.rec.host_config.network_mode == "host";
-            let etc = etc_files::write(
-                &c.dir,
-                &d.rec.config.hostname,
-                &d.rec.config.domainname,
-                host_network,
-            )?;
+            let host_network = plan.host_network;
             let hc = &d.rec.host_config;
+            let etc = match &plan.shared_etc_dir {
+                // `container:` mode sees the other container's names and resolvers.
+                Some(dir) => etc_files::EtcFiles {
+                    hostname: dir.join("hostname"),
+                    hosts: dir.join("hosts"),
+                    resolv_conf: dir.join("resolv.conf"),
+                },
+                None => etc_files::write(
+                    &c.dir,
+                    &etc_files::EtcInput {
+                        hostname: &d.rec.config.hostname,
+                        domainname: &d.rec.config.domainname,
+                        host_network,
+                        addresses: plan.addresses.clone(),
+                        extra_hosts: super::network::parse_extra_hosts(
+                            &hc.extra_hosts,
+                            self.net.host_gateway(),
+                        )?,
+                        embedded_dns: plan.embedded_dns,
+                        dns: &hc.dns,
+                        dns_search: &hc.dns_search,
+                        dns_options: &hc.dns_options,
+                    },
+                )?,
+            };
             let input = spec::SpecInput {
                 rootfs: &rootfs,
                 args: std::iter::once(d.rec.path.clone())
@@ -114,7 +133,7 @@ impl ContainerService {
                 cgroups_path: format!("/berth/{}", c.id),
                 cgroup_ns: self.cfg.runtimes.cgroup == super::runtime::CgroupMode::V2,
                 mounts: vec![],
-                netns_path: None,
+                netns_path: plan.netns.clone(),
             };
             let mut oci = spec::build(&input).map_err(EngineError::invalid)?;
             if let (Some(size), Some(p)) = (console_size(hc), oci.process_mut().as_mut()) {
@@ -187,9 +206,30 @@ impl ContainerService {
             )));
         }
         let t0 = std::time::Instant::now();
-        let config_path = self.prepare_bundle(c)?;
-        tracing::debug!(id = %c.id, elapsed = ?t0.elapsed(), "bundle ready");
-        let (mut child, stream) = spawn_monitor(&self.cfg.self_exe, &config_path)?;
+        let prepared: Result<_> = async {
+            let plan = self.setup_network(c).await?;
+            tracing::debug!(id = %c.id, elapsed = ?t0.elapsed(), "network ready");
+            let config_path = self.prepare_bundle(c, &plan)?;
+            tracing::debug!(id = %c.id, elapsed = ?t0.elapsed(), "bundle ready");
+            spawn_monitor(&self.cfg.self_exe, &config_path)
+        }
+        .await;
+        let (mut child, stream) = match prepared {
+            Ok(x) => x,
+            Err(e) => {
+                // Nothing runs: undo the network, release attach clients, honour --rm.
+                self.teardown_network(c).await;
+                let _ = c.update(|d| d.st.state.error = e.to_string());
+                c.io.publish(Output::Closed);
+                if c.lock().rec.host_config.auto_remove {
+                    drop(_op);
+                    if let Err(re) = self.remove(c, true, false).await {
+                        tracing::warn!(id = %c.id, error = %re, "auto-remove after failed start");
+                    }
+                }
+                return Err(e);
+            }
+        };
         tracing::debug!(id = %c.id, elapsed = ?t0.elapsed(), "monitor spawned");
         let mut stream = stream;
         // Until Started (or Error) arrives nothing is running yet; output frames cannot come first.
@@ -203,6 +243,7 @@ impl ContainerService {
                 drop(stream);
                 let _ = child.wait().await;
                 let _ = snapshot::unmount(&c.rootfs());
+                self.teardown_network(c).await;
                 let rec: Option<ExitRecord> =
                     crate::store::read_json(&c.dir.join("exit.json")).ok();
                 let code = rec.as_ref().map(|r| r.exit_code).unwrap_or(128);
@@ -284,6 +325,7 @@ impl ContainerService {
             let _ = ch.wait().await;
         }
         tracing::debug!(id = %c.id, "monitor gone");
+        self.teardown_network(&c).await;
         c.monitor_active.send_replace(false);
         if exit_code.is_none() {
             // The monitor died without reporting: trust its exit record if it wrote one.
@@ -351,14 +393,26 @@ impl ContainerService {
                 continue;
             }
             if !running {
-                // A stopped container has no rootfs mount; one left behind is stale.
+                // A stopped container has no rootfs mount or network; leftovers are stale.
                 let _ = snapshot::unmount(&c.rootfs());
+                self.teardown_network(&c).await;
                 continue;
             }
             let sock = self.monitor_socket(&c.id);
             match UnixStream::connect(&sock).await {
                 Ok(stream) => {
                     tracing::info!(id = %c.id, "re-adopted running container");
+                    let (net, name, mode) = {
+                        let d = c.lock();
+                        (
+                            d.st.net.clone(),
+                            d.rec.name.trim_start_matches('/').to_string(),
+                            super::network::mode_of(&d.rec.host_config),
+                        )
+                    };
+                    if let (Some(state), super::network::Mode::Bridge(primary)) = (net, mode) {
+                        self.net.readopt(&c.id, &name, &primary, &state);
+                    }
                     c.monitor_active.send_replace(true);
                     let svc = Arc::clone(self);
                     let c2 = Arc::clone(&c);
@@ -371,6 +425,7 @@ impl ContainerService {
                     let code = rec.map(|r| r.exit_code).unwrap_or(255);
                     self.cleanup_runtime(&c).await;
                     let _ = snapshot::unmount(&c.rootfs());
+                    self.teardown_network(&c).await;
                     self.on_exit(&c, code);
                     self.after_exit(&c).await;
                 }

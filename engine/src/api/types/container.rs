@@ -126,7 +126,8 @@ pub struct ContainerCreateRequest {
     pub config: ContainerConfig,
     #[serde(deserialize_with = "null_as_default")]
     pub host_config: HostConfig,
-    pub networking_config: Option<Value>,
+    #[serde(deserialize_with = "null_as_default")]
+    pub networking_config: super::network::NetworkingConfig,
 }
 
 #[derive(Clone, Debug, Serialize)]
