@@ -11,6 +11,7 @@ use crate::container::{ContainerService, EngineConfig};
 use crate::events::EventBus;
 use crate::image::ImageService;
 use crate::store::lock::EngineLock;
+use crate::volume::VolumeService;
 
 pub struct Options {
     pub data_root: PathBuf,
@@ -23,6 +24,7 @@ pub struct Engine {
     pub images: Arc<ImageService>,
     pub containers: Arc<ContainerService>,
     pub execs: Arc<ExecService>,
+    pub volumes: Arc<VolumeService>,
     pub events: Arc<EventBus>,
     pub runtimes: Runtimes,
     pub data_root: PathBuf,
@@ -54,6 +56,7 @@ impl Engine {
         )?;
         let events = Arc::new(EventBus::default());
         let images = Arc::new(ImageService::open(&root, opts.insecure_registries)?);
+        let volumes = Arc::new(VolumeService::open(&root, Arc::clone(&events))?);
         let self_exe = std::env::current_exe().context("locating the berthd binary")?;
         let containers = ContainerService::open(
             EngineConfig {
@@ -63,6 +66,7 @@ impl Engine {
             },
             Arc::clone(&images),
             Arc::clone(&events),
+            Arc::clone(&volumes),
         )?;
         containers.reconcile().await;
         let id_path = root.join("engine-id");
@@ -82,6 +86,7 @@ impl Engine {
             images,
             execs: ExecService::new(Arc::clone(&containers)),
             containers,
+            volumes,
             events,
             runtimes,
             data_root: root,

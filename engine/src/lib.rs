@@ -14,3 +14,4 @@ pub mod filters;
 pub mod image;
 pub mod monitor;
 pub mod store;
+pub mod volume;

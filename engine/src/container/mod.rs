@@ -24,6 +24,7 @@ use crate::error::{EngineError, Result};
 use crate::events::EventBus;
 use crate::image::ImageService;
 use crate::store::{write_json, Durability};
+use crate::volume::VolumeService;
 use model::{ContainerRecord, PersistedState};
 
 /// One container in memory. `data` is the source of truth, written through to disk on each change.
@@ -131,6 +132,7 @@ pub struct ContainerService {
     pub cfg: EngineConfig,
     pub images: Arc<ImageService>,
     pub events: Arc<EventBus>,
+    pub volumes: Arc<VolumeService>,
     root: PathBuf,
     by_id: RwLock<HashMap<String, Arc<Container>>>,
     /// name (without slash) → id
@@ -142,6 +144,7 @@ impl ContainerService {
         cfg: EngineConfig,
         images: Arc<ImageService>,
         events: Arc<EventBus>,
+        volumes: Arc<VolumeService>,
     ) -> anyhow::Result<Arc<Self>> {
         let root = cfg.data_root.join("containers");
         std::fs::create_dir_all(&root)?;
@@ -149,6 +152,7 @@ impl ContainerService {
             cfg,
             images,
             events,
+            volumes,
             root,
             by_id: RwLock::new(HashMap::new()),
             names: Mutex::new(HashMap::new()),

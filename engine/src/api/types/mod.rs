@@ -7,7 +7,9 @@
 pub mod container;
 pub mod image;
 pub mod system;
+pub mod volume;
 
 pub use container::*;
 pub use image::*;
 pub use system::*;
+pub use volume::*;
