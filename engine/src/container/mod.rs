@@ -8,6 +8,7 @@ pub mod io;
 pub mod lifecycle;
 pub mod logs;
 pub mod model;
+pub mod mounts;
 pub mod names;
 pub mod runtime;
 pub mod spec;
@@ -178,6 +179,7 @@ impl ContainerService {
             let st: PersistedState =
                 crate::store::read_json(&dir.join("state.json")).unwrap_or_default();
             let c = Container::new(dir, rec, st);
+            self.restore_volume_refs(&c);
             self.names_lock().insert(c.name(), c.id.clone());
             self.by_id_write().insert(c.id.clone(), c);
         }

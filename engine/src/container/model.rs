@@ -21,6 +21,9 @@ pub struct ContainerRecord {
     pub layers: Vec<String>,
     #[serde(default)]
     pub restart_count: i64,
+    /// Volumes, binds and tmpfs mounts resolved at create (`Mounts` of inspect).
+    #[serde(default)]
+    pub mount_points: Vec<super::mounts::MountRecord>,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]

@@ -113,7 +113,7 @@ impl ContainerService {
                 ],
                 cgroups_path: format!("/berth/{}", c.id),
                 cgroup_ns: self.cfg.runtimes.cgroup == super::runtime::CgroupMode::V2,
-                mounts: vec![],
+                mounts: self.setup_mounts(c, &rootfs)?,
                 netns_path: None,
             };
             let mut oci = spec::build(&input).map_err(EngineError::invalid)?;
@@ -157,6 +157,7 @@ impl ContainerService {
             Ok(path)
         })();
         if result.is_err() {
+            self.release_mounts(c);
             let _ = snapshot::unmount(&rootfs);
         }
         result
@@ -187,7 +188,19 @@ impl ContainerService {
             )));
         }
         let t0 = std::time::Instant::now();
-        let config_path = self.prepare_bundle(c)?;
+        let config_path = match self.prepare_bundle(c) {
+            Ok(p) => p,
+            Err(e) => {
+                // `docker run --rm` waits for the removal, also when a mount or the bundle failed.
+                if c.lock().rec.host_config.auto_remove {
+                    drop(_op);
+                    if let Err(e) = self.remove(c, true, true).await {
+                        tracing::warn!(id = %c.id, error = %e, "auto-remove after failed start");
+                    }
+                }
+                return Err(e);
+            }
+        };
         tracing::debug!(id = %c.id, elapsed = ?t0.elapsed(), "bundle ready");
         let (mut child, stream) = spawn_monitor(&self.cfg.self_exe, &config_path)?;
         tracing::debug!(id = %c.id, elapsed = ?t0.elapsed(), "monitor spawned");
@@ -203,6 +216,7 @@ impl ContainerService {
                 drop(stream);
                 let _ = child.wait().await;
                 let _ = snapshot::unmount(&c.rootfs());
+                self.release_mounts(c);
                 let rec: Option<ExitRecord> =
                     crate::store::read_json(&c.dir.join("exit.json")).ok();
                 let code = rec.as_ref().map(|r| r.exit_code).unwrap_or(128);
@@ -220,7 +234,7 @@ impl ContainerService {
                 if c.lock().rec.host_config.auto_remove {
                     // `docker run --rm` waits for the removal even when the start failed.
                     drop(_op);
-                    if let Err(e) = self.remove(c, true, false).await {
+                    if let Err(e) = self.remove(c, true, true).await {
                         tracing::warn!(id = %c.id, error = %e, "auto-remove after failed start");
                     }
                 }
@@ -313,6 +327,7 @@ impl ContainerService {
                 .unwrap_or_else(now_rfc3339);
             d.st.monitor_pid = 0;
         });
+        self.release_mounts(c);
         c.io.publish(Output::Closed);
         c.exits.send_modify(|n| *n += 1);
         self.emit(c, "die", &[("exitCode", code.to_string())]);
@@ -327,7 +342,7 @@ impl ContainerService {
         // `docker run --rm` waits for this removal: a transient failure gets retried rather
         // than leaving the client waiting forever.
         for attempt in 1..=3u32 {
-            match self.remove(c, true, false).await {
+            match self.remove(c, true, true).await {
                 Ok(()) => return,
                 Err(e) => {
                     tracing::warn!(id = %c.id, attempt, error = %e, "auto-remove failed");
