@@ -68,6 +68,7 @@ impl Engine {
             Arc::clone(&events),
             Arc::clone(&volumes),
         )?;
+        volumes.unmount_unused();
         containers.reconcile().await;
         let id_path = root.join("engine-id");
         let id = match std::fs::read_to_string(&id_path) {

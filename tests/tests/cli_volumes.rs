@@ -770,8 +770,47 @@ fn volumes_survive_a_killed_engine() {
         "echo persisted > /d/f",
     ]);
     let before = d.docker_ok(&["volume", "inspect", "durable"]);
+    // A running container keeps its tmpfs volume across the crash, and shares it afterwards.
+    d.docker_ok(&[
+        "volume",
+        "create",
+        "-o",
+        "type=tmpfs",
+        "-o",
+        "device=tmpfs",
+        "-o",
+        "o=size=1m",
+        "ram",
+    ]);
+    d.docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "live",
+        "-v",
+        "ram:/r",
+        &busybox,
+        "sh",
+        "-c",
+        "echo in-memory > /r/f; sleep 600",
+    ]);
+    let mut tries = 0;
+    while !d.docker(&["exec", "live", "cat", "/r/f"]).success() {
+        tries += 1;
+        assert!(tries < 100, "the container never wrote /r/f");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
     d.kill9();
     d.restart();
+    let out = d.docker_ok(&["run", "--rm", "-v", "ram:/r", &busybox, "cat", "/r/f"]);
+    assert_eq!(out, "in-memory\n");
+    d.docker_ok(&["rm", "-f", "live"]);
+    let ram = d.data_root().join("volumes/ram/_data");
+    assert_eq!(
+        std::fs::read_dir(&ram).unwrap().count(),
+        0,
+        "unmounted by its last user"
+    );
     assert_eq!(d.docker_ok(&["volume", "inspect", "durable"]), before);
     let out = d.docker_ok(&["run", "--rm", "-v", "durable:/d", &busybox, "cat", "/d/f"]);
     assert_eq!(out, "persisted\n");

@@ -84,21 +84,23 @@ impl VolumeService {
         for rec in dirs.load_all()? {
             state.volumes.insert(rec.name.clone(), rec);
         }
-        let svc = VolumeService {
+        Ok(VolumeService {
             dirs,
             events,
             state: Mutex::new(state),
             prune_running: AtomicBool::new(false),
-        };
-        svc.unmount_stale();
-        Ok(svc)
+        })
     }
 
-    /// A device mount left on a volume by a berthd that died; containers that still run re-register
-    /// theirs through [`VolumeService::restore_mounted`], which mounts again when needed.
-    fn unmount_stale(&self) {
+    /// Unmounts device mounts a berthd that died left on volumes no running container uses. Called
+    /// once the containers have re-registered theirs ([`VolumeService::restore_mounted`]): a
+    /// running container's tmpfs volume must stay the one a new container would share.
+    pub fn unmount_unused(&self) {
         let st = self.lock();
         for rec in st.volumes.values() {
+            if st.active.contains_key(&rec.name) {
+                continue;
+            }
             if local::LocalMount::from_opts(rec.options.as_ref()).is_some() {
                 let data = self.dirs.data(&rec.name);
                 if local::is_mountpoint(&data) {
@@ -462,7 +464,8 @@ impl VolumeService {
         Ok(data)
     }
 
-    /// After a berthd restart: a container that still runs has its volumes mounted.
+    /// After a berthd restart: a container that still runs has its volumes mounted (a device mount
+    /// still in place is reused, not stacked).
     pub fn restore_mounted(&self, name: &str, container: &str) {
         if let Err(e) = self.mount(name, container) {
             tracing::warn!(volume = %name, error = %e, "restoring a volume mount");
