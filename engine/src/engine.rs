@@ -12,6 +12,7 @@ use crate::events::EventBus;
 use crate::image::ImageService;
 use crate::network::{NetConfig, NetworkService};
 use crate::store::lock::EngineLock;
+use crate::volume::VolumeService;
 
 pub struct Options {
     pub data_root: PathBuf,
@@ -107,6 +108,7 @@ pub struct Engine {
     pub images: Arc<ImageService>,
     pub containers: Arc<ContainerService>,
     pub execs: Arc<ExecService>,
+    pub volumes: Arc<VolumeService>,
     pub events: Arc<EventBus>,
     pub networks: Arc<NetworkService>,
     pub runtimes: Runtimes,
@@ -139,6 +141,7 @@ impl Engine {
         )?;
         let events = Arc::new(EventBus::default());
         let images = Arc::new(ImageService::open(&root, opts.insecure_registries)?);
+        let volumes = Arc::new(VolumeService::open(&root, Arc::clone(&events))?);
         let self_exe = std::env::current_exe().context("locating the berthd binary")?;
         let networks = NetworkService::open(opts.network.config(&root)?, Arc::clone(&events))
             .await
@@ -152,7 +155,9 @@ impl Engine {
             Arc::clone(&images),
             Arc::clone(&events),
             Arc::clone(&networks),
+            Arc::clone(&volumes),
         )?;
+        volumes.unmount_unused();
         containers.reconcile().await;
         networks.sweep().await;
         let id_path = root.join("engine-id");
@@ -172,6 +177,7 @@ impl Engine {
             images,
             execs: ExecService::new(Arc::clone(&containers)),
             containers,
+            volumes,
             events,
             networks,
             runtimes,

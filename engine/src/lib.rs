@@ -15,3 +15,4 @@ pub mod image;
 pub mod monitor;
 pub mod network;
 pub mod store;
+pub mod volume;

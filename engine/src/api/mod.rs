@@ -9,6 +9,7 @@ pub mod server;
 pub mod stream;
 pub mod system;
 pub mod types;
+pub mod volume;
 
 use std::sync::Arc;
 
@@ -74,6 +75,13 @@ pub fn router(engine: Arc<Engine>) -> Router {
         .route("/exec/{id}/start", post(exec::start))
         .route("/exec/{id}/resize", post(exec::resize))
         .route("/exec/{id}/json", get(exec::inspect))
+        .route("/volumes", get(volume::list))
+        .route("/volumes/create", post(volume::create))
+        .route("/volumes/prune", post(volume::prune))
+        .route(
+            "/volumes/{name}",
+            get(volume::inspect).delete(volume::remove),
+        )
         // Known endpoints not implemented yet answer 501, not 404, so clients can tell.
         .route(
             "/containers/{id}/archive",

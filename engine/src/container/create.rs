@@ -55,8 +55,12 @@ pub fn merge_image_config(user: &mut ContainerConfig, image: &ContainerConfig) {
     if user.working_dir.is_empty() {
         user.working_dir = image.working_dir.clone();
     }
-    if user.volumes.is_none() {
-        user.volumes = image.volumes.clone();
+    // dockerd adds the image's volumes to the user's (the CLI always sends a map, often empty).
+    if let Some(iv) = &image.volumes {
+        let uv = user.volumes.get_or_insert_with(Default::default);
+        for (k, v) in iv {
+            uv.entry(k.clone()).or_insert_with(|| v.clone());
+        }
     }
     if user.stop_signal.is_none() {
         user.stop_signal = image.stop_signal.clone();
@@ -181,6 +185,13 @@ impl ContainerService {
         if host_config.log_config.kind.is_empty() {
             host_config.log_config.kind = "json-file".into();
         }
+        let mount_points = match self.plan_mounts(&id, &config, &host_config) {
+            Ok(m) => m,
+            Err(e) => {
+                self.release_name(&name);
+                return Err(e);
+            }
+        };
         let rec = ContainerRecord {
             id: id.clone(),
             name: format!("/{name}"),
@@ -193,6 +204,7 @@ impl ContainerService {
             layers: image.chain_ids(),
             restart_count: 0,
             networks,
+            mount_points: mount_points.clone(),
         };
         let st = PersistedState {
             state: ContainerState {
@@ -219,6 +231,7 @@ impl ContainerService {
             Err(e) => {
                 let _ = std::fs::remove_dir_all(&dir);
                 let _ = self.images.snapshots.remove(&id);
+                self.drop_volume_refs(&id, &mount_points, true);
                 self.release_name(&name);
                 return Err(e);
             }

@@ -39,7 +39,7 @@ impl ContainerService {
                 "UpperDir": upper,
                 "WorkDir": upper.with_file_name("work"),
             }},
-            "Mounts": [],
+            "Mounts": self.mount_points(&r.mount_points),
             "Config": r.config,
             "NetworkSettings": self.network_settings(c, &d),
         })
@@ -123,6 +123,11 @@ impl ContainerService {
             if filters.has("ancestor") && !ancestors.contains(&d.rec.image_id) {
                 continue;
             }
+            if filters.has("volume")
+                && !super::mounts::mounts_match(&d.rec.mount_points, filters.get("volume"))
+            {
+                continue;
+            }
             let command = std::iter::once(d.rec.path.clone())
                 .chain(d.rec.args.iter().cloned())
                 .collect::<Vec<_>>()
@@ -148,7 +153,7 @@ impl ContainerService {
                     status: status_text(s),
                     host_config: json!({"NetworkMode": network}),
                     network_settings,
-                    mounts: vec![],
+                    mounts: self.mount_points(&d.rec.mount_points),
                 },
             ));
         }

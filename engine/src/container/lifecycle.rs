@@ -201,7 +201,8 @@ impl ContainerService {
     }
 
     /// `docker rm`. `force` kills a running container first.
-    pub async fn remove(&self, c: &Arc<Container>, force: bool, _volumes: bool) -> Result<()> {
+    /// `volumes` (`-v`, and `--rm`) also removes the anonymous volumes nothing else uses.
+    pub async fn remove(&self, c: &Arc<Container>, force: bool, volumes: bool) -> Result<()> {
         if c.is_running() {
             if !force {
                 return Err(EngineError::Conflict(format!(
@@ -241,6 +242,8 @@ impl ContainerService {
             }
         }
         self.forget(c);
+        let mounts = c.lock().rec.mount_points.clone();
+        self.drop_volume_refs(&c.id, &mounts, volumes);
         c.removed.send_replace(true);
         self.emit(c, "destroy", &[]);
         Ok(())

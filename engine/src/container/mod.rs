@@ -8,6 +8,7 @@ pub mod io;
 pub mod lifecycle;
 pub mod logs;
 pub mod model;
+pub mod mounts;
 pub mod names;
 pub mod network;
 pub mod runtime;
@@ -25,6 +26,7 @@ use crate::error::{EngineError, Result};
 use crate::events::EventBus;
 use crate::image::ImageService;
 use crate::store::{write_json, Durability};
+use crate::volume::VolumeService;
 use model::{ContainerRecord, PersistedState};
 
 /// One container in memory. `data` is the source of truth, written through to disk on each change.
@@ -133,6 +135,7 @@ pub struct ContainerService {
     pub images: Arc<ImageService>,
     pub events: Arc<EventBus>,
     pub net: Arc<crate::network::NetworkService>,
+    pub volumes: Arc<VolumeService>,
     root: PathBuf,
     by_id: RwLock<HashMap<String, Arc<Container>>>,
     /// name (without slash) → id
@@ -145,6 +148,7 @@ impl ContainerService {
         images: Arc<ImageService>,
         events: Arc<EventBus>,
         net: Arc<crate::network::NetworkService>,
+        volumes: Arc<VolumeService>,
     ) -> anyhow::Result<Arc<Self>> {
         let root = cfg.data_root.join("containers");
         std::fs::create_dir_all(&root)?;
@@ -153,6 +157,7 @@ impl ContainerService {
             images,
             events,
             net,
+            volumes,
             root,
             by_id: RwLock::new(HashMap::new()),
             names: Mutex::new(HashMap::new()),
@@ -178,6 +183,7 @@ impl ContainerService {
             let st: PersistedState =
                 crate::store::read_json(&dir.join("state.json")).unwrap_or_default();
             let c = Container::new(dir, rec, st);
+            self.restore_volume_refs(&c);
             self.names_lock().insert(c.name(), c.id.clone());
             self.by_id_write().insert(c.id.clone(), c);
         }

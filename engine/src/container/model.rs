@@ -24,6 +24,9 @@ pub struct ContainerRecord {
     /// The networks the container joins when it starts, by network name.
     #[serde(default)]
     pub networks: std::collections::BTreeMap<String, crate::api::types::network::EndpointRequest>,
+    /// Volumes, binds and tmpfs mounts resolved at create (`Mounts` of inspect).
+    #[serde(default)]
+    pub mount_points: Vec<super::mounts::MountRecord>,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]

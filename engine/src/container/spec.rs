@@ -222,6 +222,13 @@ pub fn build(input: &SpecInput) -> Result<Spec, String> {
         m.set_options(Some(vec!["rbind".into(), "rprivate".into()]));
         mounts.push(m);
     }
+    // A user mount replaces a default one at the same place (dockerd drops the default).
+    mounts.retain(|m| {
+        input
+            .mounts
+            .iter()
+            .all(|u| u.destination() != m.destination())
+    });
     mounts.extend(input.mounts.iter().cloned());
     spec.set_mounts(Some(mounts));
 

@@ -132,7 +132,7 @@ impl ContainerService {
                 ],
                 cgroups_path: format!("/berth/{}", c.id),
                 cgroup_ns: self.cfg.runtimes.cgroup == super::runtime::CgroupMode::V2,
-                mounts: vec![],
+                mounts: self.setup_mounts(c, &rootfs)?,
                 netns_path: plan.netns.clone(),
             };
             let mut oci = spec::build(&input).map_err(EngineError::invalid)?;
@@ -176,6 +176,7 @@ impl ContainerService {
             Ok(path)
         })();
         if result.is_err() {
+            self.release_mounts(c);
             let _ = snapshot::unmount(&rootfs);
         }
         result
@@ -223,7 +224,7 @@ impl ContainerService {
                 c.io.publish(Output::Closed);
                 if c.lock().rec.host_config.auto_remove {
                     drop(_op);
-                    if let Err(re) = self.remove(c, true, false).await {
+                    if let Err(re) = self.remove(c, true, true).await {
                         tracing::warn!(id = %c.id, error = %re, "auto-remove after failed start");
                     }
                 }
@@ -244,6 +245,7 @@ impl ContainerService {
                 let _ = child.wait().await;
                 let _ = snapshot::unmount(&c.rootfs());
                 self.teardown_network(c).await;
+                self.release_mounts(c);
                 let rec: Option<ExitRecord> =
                     crate::store::read_json(&c.dir.join("exit.json")).ok();
                 let code = rec.as_ref().map(|r| r.exit_code).unwrap_or(128);
@@ -261,7 +263,7 @@ impl ContainerService {
                 if c.lock().rec.host_config.auto_remove {
                     // `docker run --rm` waits for the removal even when the start failed.
                     drop(_op);
-                    if let Err(e) = self.remove(c, true, false).await {
+                    if let Err(e) = self.remove(c, true, true).await {
                         tracing::warn!(id = %c.id, error = %e, "auto-remove after failed start");
                     }
                 }
@@ -355,6 +357,7 @@ impl ContainerService {
                 .unwrap_or_else(now_rfc3339);
             d.st.monitor_pid = 0;
         });
+        self.release_mounts(c);
         c.io.publish(Output::Closed);
         c.exits.send_modify(|n| *n += 1);
         self.emit(c, "die", &[("exitCode", code.to_string())]);
@@ -369,7 +372,7 @@ impl ContainerService {
         // `docker run --rm` waits for this removal: a transient failure gets retried rather
         // than leaving the client waiting forever.
         for attempt in 1..=3u32 {
-            match self.remove(c, true, false).await {
+            match self.remove(c, true, true).await {
                 Ok(()) => return,
                 Err(e) => {
                     tracing::warn!(id = %c.id, attempt, error = %e, "auto-remove failed");

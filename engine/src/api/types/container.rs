@@ -88,7 +88,7 @@ pub struct HostConfig {
     #[serde(deserialize_with = "null_as_default")]
     pub binds: Vec<String>,
     #[serde(deserialize_with = "null_as_default")]
-    pub mounts: Vec<Value>,
+    pub mounts: Vec<super::volume::Mount>,
     #[serde(deserialize_with = "null_as_default")]
     pub tmpfs: BTreeMap<String, String>,
     #[serde(deserialize_with = "null_as_default")]
@@ -170,7 +170,7 @@ pub struct ContainerSummary {
     pub status: String,
     pub host_config: Value,
     pub network_settings: Value,
-    pub mounts: Vec<Value>,
+    pub mounts: Vec<super::volume::MountPoint>,
 }
 
 #[derive(Clone, Debug, Serialize)]

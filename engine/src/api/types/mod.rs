@@ -8,7 +8,9 @@ pub mod container;
 pub mod image;
 pub mod network;
 pub mod system;
+pub mod volume;
 
 pub use container::*;
 pub use image::*;
 pub use system::*;
+pub use volume::*;
