@@ -119,3 +119,171 @@ pub fn nft_list(table: &str) -> Option<String> {
         .success()
         .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
 }
+
+/// A network namespace of the test's own, joined to the host by a veth pair: "the outside
+/// world" for a container, without sending a packet off the machine. Dropping it deletes it.
+pub struct OutsideNs {
+    pub name: String,
+    /// The host's end of the link.
+    pub host_ip: String,
+    /// The namespace's address: a server here is "on the internet" for containers.
+    pub ip: String,
+    server: Option<std::process::Child>,
+    log: std::path::PathBuf,
+}
+
+fn run_ok(args: &[&str]) {
+    let out = Command::new(args[0])
+        .args(&args[1..])
+        .output()
+        .unwrap_or_else(|e| panic!("{}: {e}", args.join(" ")));
+    assert!(
+        out.status.success(),
+        "{} failed: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+impl OutsideNs {
+    /// Uses the /24 right after the identity's `--bip` subnet (unused by the engine).
+    pub fn new(id: &NetIdentity, dir: &Path) -> OutsideNs {
+        let gw = id.gateway();
+        let o: Vec<u8> = gw.split('.').filter_map(|x| x.parse().ok()).collect();
+        let (a, c) = (o[1], o[2] + 1);
+        let name = format!("bo{}", &id.bridge[2..]);
+        let host_if = format!("{name}h");
+        let host_ip = format!("10.{a}.{c}.1");
+        let ip = format!("10.{a}.{c}.2");
+        run_ok(&["ip", "netns", "add", &name]);
+        run_ok(&[
+            "ip", "link", "add", &host_if, "type", "veth", "peer", "name", "eth0", "netns", &name,
+        ]);
+        run_ok(&["ip", "addr", "add", &format!("{host_ip}/24"), "dev", &host_if]);
+        run_ok(&["ip", "link", "set", &host_if, "up"]);
+        run_ok(&["ip", "-n", &name, "addr", "add", &format!("{ip}/24"), "dev", "eth0"]);
+        run_ok(&["ip", "-n", &name, "link", "set", "eth0", "up"]);
+        run_ok(&["ip", "-n", &name, "link", "set", "lo", "up"]);
+        OutsideNs {
+            name,
+            host_ip,
+            ip,
+            server: None,
+            log: dir.join("outside-http.log"),
+        }
+    }
+
+    /// Starts an HTTP server (python3's http.server, which logs each client's address) on
+    /// `ip:port` inside the namespace, serving `root`.
+    pub fn serve_http(&mut self, port: u16, root: &Path) {
+        let log = std::fs::File::create(&self.log).expect("create server log");
+        let child = Command::new("ip")
+            .args(["netns", "exec", &self.name, "python3", "-m", "http.server"])
+            .arg(port.to_string())
+            .args(["--bind", &self.ip, "--directory"])
+            .arg(root)
+            .stdout(log.try_clone().expect("dup log"))
+            .stderr(log)
+            .spawn()
+            .expect("start python3 http.server");
+        self.server = Some(child);
+        // Ready when it accepts a connection from the host.
+        let addr: std::net::SocketAddr = format!("{}:{port}", self.ip).parse().expect("addr");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while std::net::TcpStream::connect_timeout(&addr, std::time::Duration::from_millis(200))
+            .is_err()
+        {
+            assert!(std::time::Instant::now() < deadline, "outside server did not start");
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+
+    pub fn server_log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for OutsideNs {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.server.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        quiet(Command::new("ip").args(["netns", "del", &self.name]));
+        quiet(Command::new("ip").args(["link", "del", &format!("{}h", self.name)]));
+    }
+}
+
+/// A DNS server of the test's own on a loopback address, port 53, answering A records from a
+/// fixed table (NXDOMAIN otherwise): the "host's resolver" that berthd forwards to.
+pub struct LoopbackDns {
+    pub ip: String,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl LoopbackDns {
+    pub fn start(records: &[(&str, &str)]) -> LoopbackDns {
+        use hickory_proto::op::{Message, ResponseCode};
+        use hickory_proto::rr::{rdata::A, RData, Record};
+        let table: Vec<(String, std::net::Ipv4Addr)> = records
+            .iter()
+            .map(|(n, ip)| (n.trim_end_matches('.').to_string(), ip.parse().expect("ip")))
+            .collect();
+        // A free 127.x address: port 53 on it must be ours alone.
+        let sock = (0..200u32)
+            .find_map(|i| {
+                let n = (std::process::id() + i) % 200 + 20;
+                std::net::UdpSocket::bind(format!("127.0.53.{n}:53")).ok()
+            })
+            .expect("bind a loopback DNS port");
+        sock.set_read_timeout(Some(std::time::Duration::from_millis(100)))
+            .expect("timeout");
+        let ip = sock.local_addr().expect("addr").ip().to_string();
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stop2 = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let mut buf = [0u8; 2048];
+            while !stop2.load(Ordering::Relaxed) {
+                let Ok((n, peer)) = sock.recv_from(&mut buf) else {
+                    continue;
+                };
+                let Ok(q) = Message::from_vec(&buf[..n]) else {
+                    continue;
+                };
+                let Some(query) = q.queries.first().cloned() else {
+                    continue;
+                };
+                let name = query.name().to_ascii();
+                let name = name.trim_end_matches('.').to_string();
+                let mut r = Message::response(q.metadata.id, q.metadata.op_code);
+                r.metadata.recursion_available = true;
+                r.add_query(query.clone());
+                match table.iter().find(|(n, _)| *n == name) {
+                    Some((_, ip)) if query.query_type() == hickory_proto::rr::RecordType::A => {
+                        r.add_answer(Record::from_rdata(query.name().clone(), 60, RData::A(A(*ip))));
+                    }
+                    Some(_) => {}
+                    None => r.metadata.response_code = ResponseCode::NXDomain,
+                }
+                if let Ok(bytes) = r.to_vec() {
+                    let _ = sock.send_to(&bytes, peer);
+                }
+            }
+        });
+        LoopbackDns {
+            ip,
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for LoopbackDns {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
