@@ -1,6 +1,7 @@
 //! The Docker Engine API over HTTP: routing, version prefixes, error format and streams.
 //! Handlers parse, call the engine, and serialize; the logic lives in the object modules.
 
+pub mod archive;
 pub mod container;
 pub mod exec;
 pub mod image;
@@ -64,13 +65,11 @@ pub fn router(engine: Arc<Engine>) -> Router {
         .route("/exec/{id}/start", post(exec::start))
         .route("/exec/{id}/resize", post(exec::resize))
         .route("/exec/{id}/json", get(exec::inspect))
-        // Known endpoints not implemented yet answer 501, not 404, so clients can tell.
         .route(
             "/containers/{id}/archive",
-            head(system::not_implemented)
-                .get(system::not_implemented)
-                .put(system::not_implemented),
+            head(archive::stat).get(archive::get).put(archive::put),
         )
+        // Known endpoints not implemented yet answer 501, not 404, so clients can tell.
         .route("/containers/{id}/top", get(system::not_implemented))
         .route("/containers/{id}/stats", get(system::not_implemented))
         .route("/containers/{id}/changes", get(system::not_implemented))

@@ -1,5 +1,6 @@
 //! Containers: model and state machine, OCI bundle, runtime via the monitor, logs and exec.
 
+pub mod archive;
 pub mod create;
 pub mod etc_files;
 pub mod exec;
@@ -9,6 +10,7 @@ pub mod lifecycle;
 pub mod logs;
 pub mod model;
 pub mod names;
+pub mod rootpath;
 pub mod runtime;
 pub mod spec;
 pub mod start;
