@@ -394,3 +394,191 @@ fn cp_never_leaves_the_container_root() {
     assert_eq!(std::fs::read_to_string(&sentinel).unwrap(), "host secret\n");
     assert_eq!(std::fs::metadata(&sentinel).unwrap().nlink(), 1);
 }
+
+#[test]
+fn diff_export_commit_import() {
+    let (d, img) = started();
+    d.docker_ok(&[
+        "run",
+        "--name",
+        "changed",
+        &img,
+        "sh",
+        "-c",
+        "echo committed > /hello && mkdir -p /newdir/sub && echo more >> /etc/passwd && rm /bin/vi",
+    ]);
+    let diff = d.docker_ok(&["diff", "changed"]);
+    assert_eq!(
+        diff, "C /bin\nD /bin/vi\nC /etc\nC /etc/passwd\nA /hello\nA /newdir\nA /newdir/sub\n",
+        "mount points runc made (/proc, /etc/hosts, ...) are not changes"
+    );
+
+    // export: the whole merged rootfs as a tar, streamed.
+    let out = d.docker_command(&["export", "changed"]).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut names = Vec::new();
+    let mut hello = String::new();
+    for e in tar::Archive::new(&out.stdout[..]).entries().unwrap() {
+        let mut e = e.unwrap();
+        let name = e.path().unwrap().display().to_string();
+        if name == "hello" {
+            std::io::Read::read_to_string(&mut e, &mut hello).unwrap();
+        }
+        names.push(name);
+    }
+    for want in [
+        "bin/busybox",
+        "bin/sh",
+        "etc/passwd",
+        "hello",
+        "newdir/sub",
+        "tmp",
+    ] {
+        assert!(
+            names.iter().any(|n| n.trim_end_matches('/') == want),
+            "{want} missing"
+        );
+    }
+    assert!(
+        !names.iter().any(|n| n == "bin/vi"),
+        "deleted file exported"
+    );
+    assert_eq!(hello, "committed\n");
+    let export = d.dir().join("export.tar");
+    std::fs::write(&export, &out.stdout).unwrap();
+
+    // commit with changes; the image runs, shows its history, saves and loads.
+    let id = d.docker_ok(&[
+        "commit",
+        "--change",
+        r#"CMD ["cat","/hello"]"#,
+        "--change",
+        "ENV X=1",
+        "-m",
+        "a message",
+        "-a",
+        "Tester <t@example.com>",
+        "changed",
+        "committed:v1",
+    ]);
+    assert!(id.trim().starts_with("sha256:"), "{id}");
+    assert_eq!(d.docker_ok(&["run", "--rm", "committed:v1"]), "committed\n");
+    assert_eq!(
+        d.docker_ok(&[
+            "run",
+            "--rm",
+            "committed:v1",
+            "sh",
+            "-c",
+            "echo $X; test -e /bin/vi || echo no-vi; tail -1 /etc/passwd"
+        ]),
+        "1\nno-vi\nmore\n"
+    );
+    let images = d.docker_ok(&["images", "--format", "{{.Repository}}:{{.Tag}}"]);
+    assert!(images.lines().any(|l| l == "committed:v1"), "{images}");
+    let inspect = d.docker_ok(&[
+        "image",
+        "inspect",
+        "-f",
+        "{{json .Config.Cmd}} {{.Author}} {{.Comment}} {{len .RootFS.Layers}}",
+        "committed:v1",
+    ]);
+    assert_eq!(
+        inspect.trim(),
+        r#"["cat","/hello"] Tester <t@example.com> a message 2"#
+    );
+    let history = d.docker_ok(&[
+        "history",
+        "--no-trunc",
+        "--format",
+        "{{.CreatedBy}}|{{.Comment}}",
+        "committed:v1",
+    ]);
+    let first = history.lines().next().unwrap_or_default();
+    assert!(first.starts_with("sh -c echo committed"), "{history}");
+    assert!(first.ends_with("|a message"), "{history}");
+    // An unchanged container commits to an empty layer: no new layer, an empty_layer entry.
+    d.docker_ok(&["create", "--name", "pristine", &img]);
+    d.docker_ok(&["commit", "pristine", "pristine:same"]);
+    let layers = d.docker_ok(&[
+        "image",
+        "inspect",
+        "-f",
+        "{{len .RootFS.Layers}}",
+        "pristine:same",
+    ]);
+    assert_eq!(layers.trim(), "1");
+    // A running container is committed (paused meanwhile) and keeps running.
+    d.docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "live",
+        &img,
+        "sh",
+        "-c",
+        "echo live > /live; sleep 1000",
+    ]);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    d.docker_ok(&["commit", "live", "live:snap"]);
+    assert_eq!(
+        d.docker_ok(&["inspect", "-f", "{{.State.Status}}", "live"])
+            .trim(),
+        "running"
+    );
+    assert_eq!(
+        d.docker_ok(&["run", "--rm", "live:snap", "cat", "/live"]),
+        "live\n"
+    );
+    // Saved and loaded back elsewhere, it still runs.
+    let saved = d.dir().join("committed.tar");
+    d.docker_ok(&["save", "-o", saved.to_str().unwrap(), "committed:v1"]);
+    d.docker_ok(&["rmi", "-f", "committed:v1"]);
+    d.docker_ok(&["load", "-i", saved.to_str().unwrap()]);
+    assert_eq!(d.docker_ok(&["run", "--rm", "committed:v1"]), "committed\n");
+    let out = d.docker(&["commit", "--change", "RUN echo", "changed"]);
+    assert!(
+        out.stderr.contains("run is not a valid change command"),
+        "{out}"
+    );
+
+    // import of the export, with changes, plain and gzip.
+    let out = d.docker(&[
+        "import",
+        "--change",
+        "CMD cat /hello",
+        "--change",
+        "ENV Y=2",
+        "-m",
+        "imported",
+        export.to_str().unwrap(),
+        "imported:v1",
+    ]);
+    assert!(out.success(), "{out}");
+    assert!(out.stdout.trim().starts_with("sha256:"), "{out}");
+    assert_eq!(d.docker_ok(&["run", "--rm", "imported:v1"]), "committed\n");
+    assert_eq!(
+        d.docker_ok(&["run", "--rm", "imported:v1", "sh", "-c", "echo $Y"]),
+        "2\n"
+    );
+    let h = d.docker_ok(&["history", "--format", "{{.Comment}}", "imported:v1"]);
+    assert_eq!(h.trim(), "imported");
+    let gz = d.dir().join("export.tar.gz");
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut enc, &std::fs::read(&export).unwrap()).unwrap();
+    std::fs::write(&gz, enc.finish().unwrap()).unwrap();
+    let data = std::fs::read(&gz).unwrap();
+    let out = d.docker_with_stdin(&["import", "-", "imported:gz"], data);
+    assert!(out.success(), "{out}");
+    assert_eq!(
+        d.docker_ok(&["run", "--rm", "imported:gz", "cat", "/hello"]),
+        "committed\n"
+    );
+    let out = d.docker(&["import", "http://example.com/rootfs.tar"]);
+    assert!(!out.success());
+    assert!(out.stderr.contains("not supported"), "{out}");
+}

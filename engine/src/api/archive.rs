@@ -4,17 +4,22 @@
 use std::io;
 
 use axum::body::{Body, Bytes};
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, Query, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use axum::Json;
 use futures_util::StreamExt;
 use serde::Deserialize;
+use serde_json::json;
 use tokio::sync::mpsc;
 
 use super::image::flag;
 use super::AppState;
 use crate::container::archive::ChannelReader;
+use crate::container::changes::Change;
+use crate::container::commit::CommitRequest;
 use crate::error::{EngineError, Result};
+use crate::image::import::ImportRequest;
 
 const STAT_HEADER: &str = "X-Docker-Container-Path-Stat";
 
@@ -126,4 +131,108 @@ pub async fn put(
         let _ = feeder.await;
     }
     result.map(|()| StatusCode::OK)
+}
+
+pub async fn changes(
+    State(e): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Vec<Change>>> {
+    let c = e.containers.get(&id)?;
+    Ok(Json(e.containers.changes(&c).await?))
+}
+
+pub async fn export(State(e): State<AppState>, Path(id): Path<String>) -> Result<Response> {
+    let c = e.containers.get(&id)?;
+    let rx = e.containers.export(&c).await?;
+    Ok(([("Content-Type", "application/x-tar")], stream_body(rx)).into_response())
+}
+
+/// A query string as pairs: `changes` may repeat, which a struct cannot hold.
+fn query_pairs(raw: Option<&str>) -> Result<Vec<(String, String)>> {
+    serde_urlencoded::from_str(raw.unwrap_or(""))
+        .map_err(|err| EngineError::invalid(format!("invalid query: {err}")))
+}
+
+fn first<'a>(pairs: &'a [(String, String)], key: &str) -> Option<&'a str> {
+    pairs
+        .iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.as_str())
+}
+
+fn all(pairs: &[(String, String)], key: &str) -> Vec<String> {
+    pairs
+        .iter()
+        .filter(|(k, _)| k == key)
+        .map(|(_, v)| v.clone())
+        .collect()
+}
+
+/// `POST /commit?container=&repo=&tag=&comment=&author=&pause=&changes=`, body: optional Config.
+pub async fn commit(
+    State(e): State<AppState>,
+    RawQuery(raw): RawQuery,
+    body: Bytes,
+) -> Result<Response> {
+    let q = query_pairs(raw.as_deref())?;
+    let name = first(&q, "container").unwrap_or_default();
+    let c = e.containers.get(name)?;
+    let raw_config = body.trim_ascii();
+    let config = if raw_config.is_empty() || raw_config == b"null" {
+        None
+    } else {
+        super::parse_json(&body)?
+    };
+    let req = CommitRequest {
+        repo: first(&q, "repo").map(str::to_string),
+        tag: first(&q, "tag").map(str::to_string),
+        comment: first(&q, "comment").unwrap_or_default().to_string(),
+        author: first(&q, "author").unwrap_or_default().to_string(),
+        // Pausing is the default since API 1.13; only an explicit false turns it off.
+        pause: first(&q, "pause").is_none_or(|p| p.is_empty() || flag(Some(p))),
+        changes: all(&q, "changes"),
+        config,
+    };
+    let id = e.containers.commit(&c, req).await?;
+    Ok((StatusCode::CREATED, Json(json!({ "Id": id }))).into_response())
+}
+
+/// `POST /images/create?fromSrc=-`: the body is the tar. Answers with the JSON message stream
+/// the CLI reads (one status line carrying the new image's ID).
+pub async fn import(e: AppState, raw: Option<String>, body: Body) -> Result<Response> {
+    let q = query_pairs(raw.as_deref())?;
+    let src = first(&q, "fromSrc").unwrap_or_default();
+    if src != "-" {
+        return Err(EngineError::NotImplemented(format!(
+            "importing from a URL ({src}) is not supported by this engine; pipe the archive instead: docker import - < file"
+        )));
+    }
+    let changes = all(&q, "changes");
+    let (reader, feeder) = body_reader(body);
+    let result = e
+        .images
+        .import(
+            Box::new(reader),
+            ImportRequest {
+                repo: first(&q, "repo"),
+                tag: first(&q, "tag"),
+                changes: &changes,
+                message: first(&q, "message").unwrap_or_default(),
+                platform: first(&q, "platform"),
+            },
+        )
+        .await;
+    let id = match result {
+        Ok(id) => id,
+        Err(err) => {
+            let _ = feeder.await;
+            return Err(err);
+        }
+    };
+    e.events.emit("image", "import", &id, Default::default());
+    Ok((
+        [("Content-Type", "application/json")],
+        format!("{}\r\n", json!({ "status": id })),
+    )
+        .into_response())
 }

@@ -69,11 +69,12 @@ pub fn router(engine: Arc<Engine>) -> Router {
             "/containers/{id}/archive",
             head(archive::stat).get(archive::get).put(archive::put),
         )
+        .route("/containers/{id}/changes", get(archive::changes))
+        .route("/containers/{id}/export", get(archive::export))
+        .route("/commit", post(archive::commit))
         // Known endpoints not implemented yet answer 501, not 404, so clients can tell.
         .route("/containers/{id}/top", get(system::not_implemented))
         .route("/containers/{id}/stats", get(system::not_implemented))
-        .route("/containers/{id}/changes", get(system::not_implemented))
-        .route("/containers/{id}/export", get(system::not_implemented))
         .route("/build", post(system::not_implemented))
         .fallback(system::not_found)
         .with_state(engine)

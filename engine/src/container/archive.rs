@@ -447,6 +447,16 @@ impl<W: Write> Archiver<W> {
         let st = nix::sys::stat::fstat(dir.fd.as_ref()).map_err(errno_io)?;
         let pfd = rootpath::reopen(dir.fd.as_ref(), OFlag::O_PATH)?;
         self.append_node(name, &pfd, &st)?;
+        self.append_children(fs, dir, name)
+    }
+
+    /// Appends what is below a directory, named under `prefix` (bare names when it is empty).
+    pub fn append_children(
+        &mut self,
+        fs: Option<&ContainerFs>,
+        dir: &DirHandle,
+        name: &[u8],
+    ) -> io::Result<()> {
         for child in sorted_names(dir.fd.as_ref())? {
             let mut child_name = name.to_vec();
             if !child_name.is_empty() && !child_name.ends_with(b"/") {
@@ -478,7 +488,7 @@ impl<W: Write> Archiver<W> {
     }
 }
 
-fn reopen_dir(
+pub(crate) fn reopen_dir(
     parent: &DirHandle,
     name: &OsStr,
     fd: OwnedFd,
@@ -1024,6 +1034,23 @@ pub fn bind_mounts(bundle: &Path) -> Vec<BindMount> {
                 read_only: opts.iter().any(|o| o == "ro"),
             })
         })
+        .collect()
+}
+
+/// Every mount destination of a container's OCI spec (proc, dev, binds, ...), lexically clean.
+pub fn all_mount_destinations(bundle: &Path) -> Vec<PathBuf> {
+    let Ok(data) = std::fs::read(bundle.join("config.json")) else {
+        return vec![];
+    };
+    let Ok(spec) = serde_json::from_slice::<oci_spec::runtime::Spec>(&data) else {
+        return vec![];
+    };
+    spec.mounts()
+        .clone()
+        .unwrap_or_default()
+        .iter()
+        .map(|m| clean_abs(m.destination()))
+        .filter(|d| d != Path::new("/"))
         .collect()
 }
 
