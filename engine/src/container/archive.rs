@@ -1007,6 +1007,27 @@ pub fn remove_all_at(dir: &impl AsFd, name: &OsStr) -> std::result::Result<(), E
     unlinkat(dir, name, UnlinkatFlags::RemoveDir)
 }
 
+/// A small text file of the container (passwd, group), read through the in-root resolver;
+/// empty when missing or not a regular file.
+fn read_small_file(fs: &ContainerFs, path: &str) -> String {
+    let Ok(Resolved {
+        target: Target::Node { fd, stat, .. },
+        ..
+    }) = fs.resolve(Path::new(path), true)
+    else {
+        return String::new();
+    };
+    if stat.st_mode & libc::S_IFMT != libc::S_IFREG {
+        return String::new();
+    }
+    let Ok(f) = rootpath::reopen(&fd, OFlag::O_RDONLY) else {
+        return String::new();
+    };
+    let mut s = String::new();
+    let _ = std::fs::File::from(f).take(4 << 20).read_to_string(&mut s);
+    s
+}
+
 /// The bind mounts of a container as its OCI spec lists them (none before its first start).
 pub fn bind_mounts(bundle: &Path) -> Vec<BindMount> {
     let Ok(data) = std::fs::read(bundle.join("config.json")) else {
@@ -1199,7 +1220,9 @@ impl ContainerService {
         };
         // With -a, dockerd gives the files to the container's user when it has one.
         let owner = if copy_uid_gid && !user.is_empty() {
-            let u = super::user::resolve(&c.rootfs(), &user)?;
+            let passwd = read_small_file(&session.fs, "/etc/passwd");
+            let group = read_small_file(&session.fs, "/etc/group");
+            let u = super::user::resolve_in(&passwd, &group, &user)?;
             Some((u.uid, u.gid))
         } else {
             None
