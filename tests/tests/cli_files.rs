@@ -369,6 +369,21 @@ fn cp_never_leaves_the_container_root() {
     ]);
     assert_eq!(inside, "pwned\n");
 
+    // A working directory through the same link is made in the container, not on the host.
+    d.docker_ok(&["commit", "victim", "escape:img"]);
+    d.docker_ok(&[
+        "run",
+        "--rm",
+        "-w",
+        "/hostlink/wd-created",
+        "escape:img",
+        "true",
+    ]);
+    assert!(
+        !d.dir().join("wd-created").exists(),
+        "working dir made on the host"
+    );
+
     // Stopped container too (its rootfs is mounted by us for the copy).
     d.docker_ok(&["stop", "-t", "0", "victim"]);
     // The link's target exists in the container now (the decoy): that is what is read.

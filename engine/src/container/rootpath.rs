@@ -445,6 +445,14 @@ impl ContainerFs {
     }
 }
 
+/// `mkdir -p` of a container path under the rootfs at `rootfs`, resolved in the root.
+pub fn mkdir_in_root(rootfs: &Path, path: &Path) -> std::io::Result<()> {
+    let fs = ContainerFs::open(open_host_dir(rootfs)?, vec![])?;
+    fs.mkdir_all(vec![fs.root().clone()], path, None)
+        .map(|_| ())
+        .map_err(errno_io)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
