@@ -159,9 +159,25 @@ impl OutsideNs {
         run_ok(&[
             "ip", "link", "add", &host_if, "type", "veth", "peer", "name", "eth0", "netns", &name,
         ]);
-        run_ok(&["ip", "addr", "add", &format!("{host_ip}/24"), "dev", &host_if]);
+        run_ok(&[
+            "ip",
+            "addr",
+            "add",
+            &format!("{host_ip}/24"),
+            "dev",
+            &host_if,
+        ]);
         run_ok(&["ip", "link", "set", &host_if, "up"]);
-        run_ok(&["ip", "-n", &name, "addr", "add", &format!("{ip}/24"), "dev", "eth0"]);
+        run_ok(&[
+            "ip",
+            "-n",
+            &name,
+            "addr",
+            "add",
+            &format!("{ip}/24"),
+            "dev",
+            "eth0",
+        ]);
         run_ok(&["ip", "-n", &name, "link", "set", "eth0", "up"]);
         run_ok(&["ip", "-n", &name, "link", "set", "lo", "up"]);
         OutsideNs {
@@ -193,7 +209,10 @@ impl OutsideNs {
         while std::net::TcpStream::connect_timeout(&addr, std::time::Duration::from_millis(200))
             .is_err()
         {
-            assert!(std::time::Instant::now() < deadline, "outside server did not start");
+            assert!(
+                std::time::Instant::now() < deadline,
+                "outside server did not start"
+            );
             std::thread::sleep(std::time::Duration::from_millis(50));
         }
     }
@@ -261,7 +280,11 @@ impl LoopbackDns {
                 r.add_query(query.clone());
                 match table.iter().find(|(n, _)| *n == name) {
                     Some((_, ip)) if query.query_type() == hickory_proto::rr::RecordType::A => {
-                        r.add_answer(Record::from_rdata(query.name().clone(), 60, RData::A(A(*ip))));
+                        r.add_answer(Record::from_rdata(
+                            query.name().clone(),
+                            60,
+                            RData::A(A(*ip)),
+                        ));
                     }
                     Some(_) => {}
                     None => r.metadata.response_code = ResponseCode::NXDomain,

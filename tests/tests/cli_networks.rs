@@ -56,7 +56,10 @@ fn default_bridge_addresses_routes_and_outbound_nat() {
     let prefix = gw.rsplit_once('.').unwrap().0;
     assert!(out.contains(&format!("inet {prefix}.")), "{out}");
     assert!(out.contains(&format!("default via {gw}")), "{out}");
-    assert!(out.contains(&format!("{prefix}.")) && out.contains("\tboat"), "{out}");
+    assert!(
+        out.contains(&format!("{prefix}.")) && out.contains("\tboat"),
+        "{out}"
+    );
 
     // "The outside": a namespace of our own with a server that logs who called.
     let mut outside = OutsideNs::new(d.net(), d.dir());
@@ -83,18 +86,38 @@ fn default_bridge_addresses_routes_and_outbound_nat() {
     let id = id.trim();
     let ip = d.docker_ok(&["inspect", "-f", "{{.NetworkSettings.IPAddress}}", id]);
     assert!(ip.trim().starts_with(prefix), "{ip}");
-    let mac = d.docker_ok(&["inspect", "-f", "{{.NetworkSettings.Networks.bridge.MacAddress}}", id]);
+    let mac = d.docker_ok(&[
+        "inspect",
+        "-f",
+        "{{.NetworkSettings.Networks.bridge.MacAddress}}",
+        id,
+    ]);
     assert!(mac.trim().starts_with("02:42:"), "{mac}");
     let veths_before = std::fs::read_dir("/sys/class/net")
         .unwrap()
-        .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().starts_with("vb"))
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .starts_with("vb")
+        })
         .count();
     d.docker_ok(&["rm", "-f", id]);
     let veths_after = std::fs::read_dir("/sys/class/net")
         .unwrap()
-        .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().starts_with("vb"))
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .starts_with("vb")
+        })
         .count();
-    assert!(veths_after < veths_before, "the container's veth is removed with it");
+    assert!(
+        veths_after < veths_before,
+        "the container's veth is removed with it"
+    );
     assert!(
         std::fs::read_dir(d.data_root().join("run/netns"))
             .map(|r| r.count())
@@ -111,22 +134,53 @@ fn published_ports_reach_the_container() {
     let gw = d.net().gateway();
     let port = free_port().to_string();
     let id = d.docker_ok(&[
-        "run", "-d", "--name", "web", "-p", &format!("{port}:80"), &img, "sh", "-c", &httpd("hello-web"),
+        "run",
+        "-d",
+        "--name",
+        "web",
+        "-p",
+        &format!("{port}:80"),
+        &img,
+        "sh",
+        "-c",
+        &httpd("hello-web"),
     ]);
     let id = id.trim();
-    assert_eq!(curl_eventually(&format!("http://127.0.0.1:{port}/")), "hello-web\n");
+    assert_eq!(
+        curl_eventually(&format!("http://127.0.0.1:{port}/")),
+        "hello-web\n"
+    );
     // The host's other addresses too (the bridge's is one the test owns).
-    assert_eq!(curl(&format!("http://{gw}:{port}/")).as_deref(), Some("hello-web\n"));
-    assert_eq!(d.docker_ok(&["port", "web"]).trim(), format!("80/tcp -> 0.0.0.0:{port}"));
+    assert_eq!(
+        curl(&format!("http://{gw}:{port}/")).as_deref(),
+        Some("hello-web\n")
+    );
+    assert_eq!(
+        d.docker_ok(&["port", "web"]).trim(),
+        format!("80/tcp -> 0.0.0.0:{port}")
+    );
     let ps = d.docker_ok(&["ps", "--format", "{{.Ports}}"]);
     assert!(ps.contains(&format!("0.0.0.0:{port}->80/tcp")), "{ps}");
 
     // A second container on the same host port: a clear error, nothing half set up.
     let rules_before = netenv::nft_list(&d.nft_table()).unwrap();
-    let busy = d.docker(&["run", "-d", "--name", "web2", "-p", &format!("{port}:80"), &img, "true"]);
+    let busy = d.docker(&[
+        "run",
+        "-d",
+        "--name",
+        "web2",
+        "-p",
+        &format!("{port}:80"),
+        &img,
+        "true",
+    ]);
     assert_ne!(busy.status, 0, "{busy}");
     assert!(busy.stderr.contains("port is already allocated"), "{busy}");
-    assert_eq!(d.docker_ok(&["inspect", "-f", "{{.State.Status}}", "web2"]).trim(), "created");
+    assert_eq!(
+        d.docker_ok(&["inspect", "-f", "{{.State.Status}}", "web2"])
+            .trim(),
+        "created"
+    );
     assert_eq!(netenv::nft_list(&d.nft_table()).unwrap(), rules_before);
     d.docker_ok(&["rm", "web2"]);
 
@@ -135,40 +189,80 @@ fn published_ports_reach_the_container() {
     let hport = taken.local_addr().unwrap().port().to_string();
     let busy = d.docker(&["run", "--rm", "-p", &format!("{hport}:80"), &img, "true"]);
     assert_ne!(busy.status, 0, "{busy}");
-    assert!(d.docker_ok(&["ps", "-aq"]).lines().count() == 1, "the --rm container is gone");
+    assert!(
+        d.docker_ok(&["ps", "-aq"]).lines().count() == 1,
+        "the --rm container is gone"
+    );
     drop(taken);
 
     // -p PORT picks a free host port; -p IP:HOSTPORT:PORT binds one address only.
     let rnd = d.docker_ok(&["run", "-d", "-p", "80", &img, "sh", "-c", &httpd("random")]);
     let mapped = d.docker_ok(&["port", rnd.trim(), "80"]);
     let host_port = mapped.trim().rsplit(':').next().unwrap().to_string();
-    assert_eq!(curl_eventually(&format!("http://127.0.0.1:{host_port}/")), "random\n");
+    assert_eq!(
+        curl_eventually(&format!("http://127.0.0.1:{host_port}/")),
+        "random\n"
+    );
     let lport = free_port().to_string();
     d.docker_ok(&[
-        "run", "-d", "-p", &format!("127.0.0.1:{lport}:80"), &img, "sh", "-c", &httpd("local-only"),
+        "run",
+        "-d",
+        "-p",
+        &format!("127.0.0.1:{lport}:80"),
+        &img,
+        "sh",
+        "-c",
+        &httpd("local-only"),
     ]);
-    assert_eq!(curl_eventually(&format!("http://127.0.0.1:{lport}/")), "local-only\n");
-    assert_eq!(curl(&format!("http://{gw}:{lport}/")), None, "bound to 127.0.0.1 only");
+    assert_eq!(
+        curl_eventually(&format!("http://127.0.0.1:{lport}/")),
+        "local-only\n"
+    );
+    assert_eq!(
+        curl(&format!("http://{gw}:{lport}/")),
+        None,
+        "bound to 127.0.0.1 only"
+    );
 
     // -P publishes the image's EXPOSE (layers:latest exposes 80).
     let layers = reg.image("layers:latest");
     d.docker_ok(&["pull", "-q", &layers]);
-    let all = d.docker_ok(&["run", "-d", "-P", "--entrypoint", "sh", &layers, "-c", &httpd("exposed")]);
+    let all = d.docker_ok(&[
+        "run",
+        "-d",
+        "-P",
+        "--entrypoint",
+        "sh",
+        &layers,
+        "-c",
+        &httpd("exposed"),
+    ]);
     let mapped = d.docker_ok(&["port", all.trim()]);
     assert!(mapped.starts_with("80/tcp -> 0.0.0.0:"), "{mapped}");
     let p = mapped.trim().rsplit(':').next().unwrap().to_string();
-    assert_eq!(curl_eventually(&format!("http://127.0.0.1:{p}/")), "exposed\n");
+    assert_eq!(
+        curl_eventually(&format!("http://127.0.0.1:{p}/")),
+        "exposed\n"
+    );
 
     // UDP.
     let uport = free_port().to_string();
     let udp = d.docker_ok(&[
-        "run", "-d", "-p", &format!("{uport}:9999/udp"), &img, "sh", "-c", "nc -u -l -p 9999 > /tmp/got",
+        "run",
+        "-d",
+        "-p",
+        &format!("{uport}:9999/udp"),
+        &img,
+        "sh",
+        "-c",
+        "nc -u -l -p 9999 > /tmp/got",
     ]);
     std::thread::sleep(std::time::Duration::from_millis(300));
     let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     let mut got = String::new();
     for _ in 0..30 {
-        sock.send_to(b"datagram\n", format!("127.0.0.1:{uport}")).unwrap();
+        sock.send_to(b"datagram\n", format!("127.0.0.1:{uport}"))
+            .unwrap();
         std::thread::sleep(std::time::Duration::from_millis(100));
         got = d.docker_ok(&["exec", udp.trim(), "cat", "/tmp/got"]);
         if got.contains("datagram") {
@@ -198,19 +292,52 @@ fn user_networks_resolve_names_and_stay_apart() {
     assert_eq!(only.lines().count(), 1, "{only}");
 
     d.docker_ok(&[
-        "run", "-d", "--name", "web", "--network", "front", "--network-alias", "site", &img, "sh", "-c",
+        "run",
+        "-d",
+        "--name",
+        "web",
+        "--network",
+        "front",
+        "--network-alias",
+        "site",
+        &img,
+        "sh",
+        "-c",
         &httpd("on-front"),
     ]);
     let fetch = "for i in $(seq 50); do wget -qO- http://$0/ && exit 0; sleep 0.1; done; exit 1";
     for name in ["web", "site"] {
-        let out = d.docker_ok(&["run", "--rm", "--network", "front", &img, "sh", "-c", fetch, name]);
+        let out = d.docker_ok(&[
+            "run",
+            "--rm",
+            "--network",
+            "front",
+            &img,
+            "sh",
+            "-c",
+            fetch,
+            name,
+        ]);
         assert_eq!(out, "on-front\n");
     }
-    let rc = d.docker_ok(&["run", "--rm", "--network", "front", &img, "cat", "/etc/resolv.conf"]);
+    let rc = d.docker_ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "front",
+        &img,
+        "cat",
+        "/etc/resolv.conf",
+    ]);
     assert!(rc.contains("nameserver 127.0.0.11"), "{rc}");
 
     // Another network neither resolves nor reaches it.
-    let web_ip = d.docker_ok(&["inspect", "-f", "{{.NetworkSettings.Networks.front.IPAddress}}", "web"]);
+    let web_ip = d.docker_ok(&[
+        "inspect",
+        "-f",
+        "{{.NetworkSettings.Networks.front.IPAddress}}",
+        "web",
+    ]);
     let web_ip = web_ip.trim();
     let out = d.docker(&["run", "--rm", "--network", "back", &img, "nslookup", "web"]);
     assert!(!out.stdout.contains(web_ip), "{out}");
@@ -218,17 +345,39 @@ fn user_networks_resolve_names_and_stay_apart() {
     let out = d.docker(&["run", "--rm", "--network", "back", &img, "sh", "-c", &probe]);
     assert!(!out.stdout.contains("on-front"), "{out}");
     let out = d.docker(&["run", "--rm", &img, "sh", "-c", &probe]);
-    assert!(!out.stdout.contains("on-front"), "default bridge is apart too: {out}");
+    assert!(
+        !out.stdout.contains("on-front"),
+        "default bridge is apart too: {out}"
+    );
 
     // connect --alias / disconnect a running container.
-    d.docker_ok(&["run", "-d", "--name", "client", "--network", "back", &img, "sleep", "60"]);
+    d.docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "client",
+        "--network",
+        "back",
+        &img,
+        "sleep",
+        "60",
+    ]);
     d.docker_ok(&["network", "connect", "--alias", "cli", "front", "client"]);
     let out = d.docker_ok(&["exec", "client", "wget", "-qO-", "http://web/"]);
     assert_eq!(out, "on-front\n");
     let out = d.docker_ok(&["run", "--rm", "--network", "front", &img, "nslookup", "cli"]);
     assert!(out.contains("Address"), "{out}");
-    let inspect = d.docker_ok(&["network", "inspect", "-f", "{{range .Containers}}{{.Name}} {{end}}", "front"]);
-    assert!(inspect.contains("client") && inspect.contains("web"), "{inspect}");
+    let inspect = d.docker_ok(&[
+        "network",
+        "inspect",
+        "-f",
+        "{{range .Containers}}{{.Name}} {{end}}",
+        "front",
+    ]);
+    assert!(
+        inspect.contains("client") && inspect.contains("web"),
+        "{inspect}"
+    );
     d.docker_ok(&["network", "disconnect", "front", "client"]);
     let out = d.docker(&["exec", "client", "sh", "-c", &probe]);
     assert!(!out.stdout.contains("on-front"), "{out}");
@@ -256,11 +405,36 @@ fn subnets_internal_networks_and_network_modes() {
     let subnet = format!("10.{}.{}.0/24", o[1], o[2].parse::<u32>().unwrap() + 2);
     let sub_gw = format!("10.{}.{}.254", o[1], o[2].parse::<u32>().unwrap() + 2);
     let fixed = format!("10.{}.{}.7", o[1], o[2].parse::<u32>().unwrap() + 2);
-    d.docker_ok(&["network", "create", "--subnet", &subnet, "--gateway", &sub_gw, "fixed"]);
-    let out = d.docker_ok(&["run", "--rm", "--network", "fixed", "--ip", &fixed, &img, "sh", "-c", "ip -4 -o addr show eth0; ip route"]);
+    d.docker_ok(&[
+        "network",
+        "create",
+        "--subnet",
+        &subnet,
+        "--gateway",
+        &sub_gw,
+        "fixed",
+    ]);
+    let out = d.docker_ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "fixed",
+        "--ip",
+        &fixed,
+        &img,
+        "sh",
+        "-c",
+        "ip -4 -o addr show eth0; ip route",
+    ]);
     assert!(out.contains(&format!("inet {fixed}/24")), "{out}");
     assert!(out.contains(&format!("default via {sub_gw}")), "{out}");
-    let cfg = d.docker_ok(&["network", "inspect", "-f", "{{range .IPAM.Config}}{{.Subnet}} {{.Gateway}}{{end}}", "fixed"]);
+    let cfg = d.docker_ok(&[
+        "network",
+        "inspect",
+        "-f",
+        "{{range .IPAM.Config}}{{.Subnet}} {{.Gateway}}{{end}}",
+        "fixed",
+    ]);
     assert_eq!(cfg.trim(), format!("{subnet} {sub_gw}"));
 
     // Internal: no way out.
@@ -271,13 +445,45 @@ fn subnets_internal_networks_and_network_modes() {
     outside.serve_http(8081, &www);
     d.docker_ok(&["network", "create", "--internal", "sealed"]);
     let url = format!("http://{}:8081/x", outside.ip);
-    let out = d.docker(&["run", "--rm", "--network", "sealed", &img, "wget", "-T", "2", "-qO-", &url]);
+    let out = d.docker(&[
+        "run",
+        "--rm",
+        "--network",
+        "sealed",
+        &img,
+        "wget",
+        "-T",
+        "2",
+        "-qO-",
+        &url,
+    ]);
     assert_ne!(out.stdout, "x\n", "{out}");
-    assert_eq!(d.docker_ok(&["run", "--rm", &img, "wget", "-qO-", &url]), "x\n");
+    assert_eq!(
+        d.docker_ok(&["run", "--rm", &img, "wget", "-qO-", &url]),
+        "x\n"
+    );
 
     // container:, none, host.
-    d.docker_ok(&["run", "-d", "--name", "base", &img, "sh", "-c", &httpd("shared")]);
-    let out = d.docker_ok(&["run", "--rm", "--network", "container:base", &img, "sh", "-c", "for i in $(seq 50); do wget -qO- http://127.0.0.1/ && exit 0; sleep 0.1; done; exit 1"]);
+    d.docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "base",
+        &img,
+        "sh",
+        "-c",
+        &httpd("shared"),
+    ]);
+    let out = d.docker_ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "container:base",
+        &img,
+        "sh",
+        "-c",
+        "for i in $(seq 50); do wget -qO- http://127.0.0.1/ && exit 0; sleep 0.1; done; exit 1",
+    ]);
     assert_eq!(out, "shared\n");
     let out = d.docker_ok(&["run", "--rm", "--network", "none", &img, "ip", "-o", "link"]);
     assert_eq!(out.lines().count(), 1, "only lo: {out}");
@@ -286,12 +492,31 @@ fn subnets_internal_networks_and_network_modes() {
 
     // --add-host (with host-gateway), --dns, --dns-search, --dns-option.
     let out = d.docker_ok(&[
-        "run", "--rm", "--add-host", "db.test:10.1.2.3", "--add-host", "gw.test:host-gateway", "--dns", "10.9.9.9",
-        "--dns-search", "corp.test", "--dns-option", "ndots:2", &img, "sh", "-c", "cat /etc/hosts /etc/resolv.conf",
+        "run",
+        "--rm",
+        "--add-host",
+        "db.test:10.1.2.3",
+        "--add-host",
+        "gw.test:host-gateway",
+        "--dns",
+        "10.9.9.9",
+        "--dns-search",
+        "corp.test",
+        "--dns-option",
+        "ndots:2",
+        &img,
+        "sh",
+        "-c",
+        "cat /etc/hosts /etc/resolv.conf",
     ]);
     assert!(out.contains("10.1.2.3\tdb.test"), "{out}");
     assert!(out.contains(&format!("{gw}\tgw.test")), "{out}");
-    assert!(out.contains("nameserver 10.9.9.9") && out.contains("search corp.test") && out.contains("options ndots:2"), "{out}");
+    assert!(
+        out.contains("nameserver 10.9.9.9")
+            && out.contains("search corp.test")
+            && out.contains("options ndots:2"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -302,12 +527,44 @@ fn embedded_dns_forwards_other_names_to_the_host_resolvers() {
     let img = reg.image("busybox:latest");
     d.docker_ok(&["pull", "-q", &img]);
     d.docker_ok(&["network", "create", "n1"]);
-    d.docker_ok(&["run", "-d", "--name", "svc", "--network", "n1", &img, "sleep", "60"]);
-    let out = d.docker_ok(&["run", "--rm", "--network", "n1", &img, "sh", "-c", "nslookup outside.test; nslookup svc"]);
+    d.docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "svc",
+        "--network",
+        "n1",
+        &img,
+        "sleep",
+        "60",
+    ]);
+    let out = d.docker_ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "n1",
+        &img,
+        "sh",
+        "-c",
+        "nslookup outside.test; nslookup svc",
+    ]);
     assert!(out.contains("10.9.8.7"), "forwarded: {out}");
-    let svc_ip = d.docker_ok(&["inspect", "-f", "{{.NetworkSettings.Networks.n1.IPAddress}}", "svc"]);
+    let svc_ip = d.docker_ok(&[
+        "inspect",
+        "-f",
+        "{{.NetworkSettings.Networks.n1.IPAddress}}",
+        "svc",
+    ]);
     assert!(out.contains(svc_ip.trim()), "answered locally: {out}");
-    let out = d.docker(&["run", "--rm", "--network", "n1", &img, "nslookup", "missing.test"]);
+    let out = d.docker(&[
+        "run",
+        "--rm",
+        "--network",
+        "n1",
+        &img,
+        "nslookup",
+        "missing.test",
+    ]);
     assert!(!out.stdout.contains("10.9.8.7"), "{out}");
 }
 
@@ -319,24 +576,118 @@ fn bad_network_input_gets_docker_errors() {
     let subnet = format!("10.{}.{}.0/24", o[1], o[2].parse::<u32>().unwrap() + 2);
     d.docker_ok(&["network", "create", "--subnet", &subnet, "one"]);
     let cases: Vec<(Vec<String>, &str)> = vec![
-        (vec!["network".into(), "create".into(), "--subnet".into(), subnet.clone(), "two".into()], "overlaps"),
-        (vec!["network".into(), "create".into(), "one".into()], "already exists"),
-        (vec!["network".into(), "create".into(), "bad name".into()], "invalid network name"),
-        (vec!["network".into(), "create".into(), "--subnet".into(), "10.0.0.0/33".into(), "x1".into()], "invalid"),
-        (vec!["network".into(), "create".into(), "--subnet".into(), "10.250.0.0/24".into(), "--gateway".into(), "10.251.0.1".into(), "x2".into()], "gateway"),
-        (vec!["network".into(), "rm".into(), "bridge".into()], "pre-defined network"),
-        (vec!["network".into(), "inspect".into(), "nope".into()], "not found"),
-        (vec!["run".into(), "--rm".into(), "--network".into(), "one".into(), "--ip".into(), "10.99.99.99".into(), img.clone(), "true".into()], "no configured subnet"),
-        (vec!["run".into(), "--rm".into(), "--ip".into(), "10.99.99.99".into(), img.clone(), "true".into()], "user defined networks"),
-        (vec!["run".into(), "--rm".into(), "-p".into(), "99999:80".into(), img.clone(), "true".into()], "invalid"),
-        (vec!["run".into(), "--rm".into(), "--add-host".into(), "x:not-an-ip".into(), img.clone(), "true".into()], "invalid"),
-        (vec!["network".into(), "connect".into(), "nope".into(), "nothing".into()], "not found"),
+        (
+            vec![
+                "network".into(),
+                "create".into(),
+                "--subnet".into(),
+                subnet.clone(),
+                "two".into(),
+            ],
+            "overlaps",
+        ),
+        (
+            vec!["network".into(), "create".into(), "one".into()],
+            "already exists",
+        ),
+        (
+            vec!["network".into(), "create".into(), "bad name".into()],
+            "invalid network name",
+        ),
+        (
+            vec![
+                "network".into(),
+                "create".into(),
+                "--subnet".into(),
+                "10.0.0.0/33".into(),
+                "x1".into(),
+            ],
+            "invalid",
+        ),
+        (
+            vec![
+                "network".into(),
+                "create".into(),
+                "--subnet".into(),
+                "10.250.0.0/24".into(),
+                "--gateway".into(),
+                "10.251.0.1".into(),
+                "x2".into(),
+            ],
+            "gateway",
+        ),
+        (
+            vec!["network".into(), "rm".into(), "bridge".into()],
+            "pre-defined network",
+        ),
+        (
+            vec!["network".into(), "inspect".into(), "nope".into()],
+            "not found",
+        ),
+        (
+            vec![
+                "run".into(),
+                "--rm".into(),
+                "--network".into(),
+                "one".into(),
+                "--ip".into(),
+                "10.99.99.99".into(),
+                img.clone(),
+                "true".into(),
+            ],
+            "no configured subnet",
+        ),
+        (
+            vec![
+                "run".into(),
+                "--rm".into(),
+                "--ip".into(),
+                "10.99.99.99".into(),
+                img.clone(),
+                "true".into(),
+            ],
+            "user defined networks",
+        ),
+        (
+            vec![
+                "run".into(),
+                "--rm".into(),
+                "-p".into(),
+                "99999:80".into(),
+                img.clone(),
+                "true".into(),
+            ],
+            "invalid",
+        ),
+        (
+            vec![
+                "run".into(),
+                "--rm".into(),
+                "--add-host".into(),
+                "x:not-an-ip".into(),
+                img.clone(),
+                "true".into(),
+            ],
+            "invalid",
+        ),
+        (
+            vec![
+                "network".into(),
+                "connect".into(),
+                "nope".into(),
+                "nothing".into(),
+            ],
+            "not found",
+        ),
     ];
     for (args, want) in cases {
         let a: Vec<&str> = args.iter().map(String::as_str).collect();
         let out = d.docker(&a);
         assert_ne!(out.status, 0, "{a:?} should fail: {out}");
-        assert!(out.stderr.to_lowercase().contains(&want.to_lowercase()), "{a:?}: {out}");
+        assert!(
+            out.stderr.to_lowercase().contains(&want.to_lowercase()),
+            "{a:?}: {out}"
+        );
     }
     // None of it left anything: one user network, no containers.
     let ls = d.docker_ok(&["network", "ls", "--format", "{{.Name}}"]);
@@ -355,7 +706,17 @@ fn networks_survive_a_killed_engine_and_leave_nothing_behind() {
         d.docker_ok(&["network", "create", "keep"]);
         let port = free_port().to_string();
         d.docker_ok(&[
-            "run", "-d", "--name", "web", "--network", "keep", "-p", &format!("{port}:80"), &img, "sh", "-c",
+            "run",
+            "-d",
+            "--name",
+            "web",
+            "--network",
+            "keep",
+            "-p",
+            &format!("{port}:80"),
+            &img,
+            "sh",
+            "-c",
             &httpd("still-here"),
         ]);
         let url = format!("http://127.0.0.1:{port}/");
@@ -364,21 +725,49 @@ fn networks_survive_a_killed_engine_and_leave_nothing_behind() {
         // The kernel keeps forwarding while berthd is gone.
         assert_eq!(curl(&url).as_deref(), Some("still-here\n"));
         // A leftover from a setup interrupted by the kill: a veth on the engine's bridge.
-        let br = d.bridges().into_iter().find(|b| b.starts_with("br-")).unwrap();
+        let br = d
+            .bridges()
+            .into_iter()
+            .find(|b| b.starts_with("br-"))
+            .unwrap();
         let stray = format!("vbdeadbeef{}", &br[3..7]);
         let st = std::process::Command::new("ip")
-            .args(["link", "add", &stray, "type", "veth", "peer", "name", &format!("{stray}p")])
+            .args([
+                "link",
+                "add",
+                &stray,
+                "type",
+                "veth",
+                "peer",
+                "name",
+                &format!("{stray}p"),
+            ])
             .status()
             .unwrap();
         assert!(st.success());
-        std::process::Command::new("ip").args(["link", "set", &stray, "master", &br]).status().unwrap();
+        std::process::Command::new("ip")
+            .args(["link", "set", &stray, "master", &br])
+            .status()
+            .unwrap();
         d.restart();
-        assert!(!netenv::link_exists(&stray), "the sweep removed the stray veth");
+        assert!(
+            !netenv::link_exists(&stray),
+            "the sweep removed the stray veth"
+        );
         let ps = d.docker_ok(&["ps", "--format", "{{.Names}} {{.Ports}}"]);
         assert!(ps.contains(&format!("0.0.0.0:{port}->80/tcp")), "{ps}");
         assert_eq!(curl(&url).as_deref(), Some("still-here\n"));
         // DNS is served again by the restarted engine.
-        let out = d.docker_ok(&["run", "--rm", "--network", "keep", &img, "wget", "-qO-", "http://web/"]);
+        let out = d.docker_ok(&[
+            "run",
+            "--rm",
+            "--network",
+            "keep",
+            &img,
+            "wget",
+            "-qO-",
+            "http://web/",
+        ]);
         assert_eq!(out, "still-here\n");
         let ls = d.docker_ok(&["network", "ls", "--format", "{{.Name}}"]);
         assert!(ls.contains("keep"), "{ls}");

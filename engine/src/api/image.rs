@@ -41,12 +41,12 @@ pub struct CreateQuery {
 pub async fn create(
     State(e): State<AppState>,
     Query(q): Query<CreateQuery>,
+    axum::extract::RawQuery(raw): axum::extract::RawQuery,
     headers: HeaderMap,
+    body: Body,
 ) -> Result<Response> {
     if q.from_src.is_some() {
-        return Err(EngineError::NotImplemented(
-            "docker import is not implemented yet".into(),
-        ));
+        return super::archive::import(e, raw, body).await;
     }
     let from = q
         .from_image

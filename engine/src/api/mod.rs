@@ -1,6 +1,7 @@
 //! The Docker Engine API over HTTP: routing, version prefixes, error format and streams.
 //! Handlers parse, call the engine, and serialize; the logic lives in the object modules.
 
+pub mod archive;
 pub mod container;
 pub mod exec;
 pub mod image;
@@ -82,17 +83,16 @@ pub fn router(engine: Arc<Engine>) -> Router {
             "/volumes/{name}",
             get(volume::inspect).delete(volume::remove),
         )
-        // Known endpoints not implemented yet answer 501, not 404, so clients can tell.
         .route(
             "/containers/{id}/archive",
-            head(system::not_implemented)
-                .get(system::not_implemented)
-                .put(system::not_implemented),
+            head(archive::stat).get(archive::get).put(archive::put),
         )
+        .route("/containers/{id}/changes", get(archive::changes))
+        .route("/containers/{id}/export", get(archive::export))
+        .route("/commit", post(archive::commit))
+        // Known endpoints not implemented yet answer 501, not 404, so clients can tell.
         .route("/containers/{id}/top", get(system::not_implemented))
         .route("/containers/{id}/stats", get(system::not_implemented))
-        .route("/containers/{id}/changes", get(system::not_implemented))
-        .route("/containers/{id}/export", get(system::not_implemented))
         .route("/build", post(system::not_implemented))
         .fallback(system::not_found)
         .with_state(engine)

@@ -1,8 +1,12 @@
 //! Containers: model and state machine, OCI bundle, runtime via the monitor, logs and exec.
 
+pub mod archive;
+pub mod changes;
+pub mod commit;
 pub mod create;
 pub mod etc_files;
 pub mod exec;
+pub mod export;
 pub mod inspect;
 pub mod io;
 pub mod lifecycle;
@@ -11,6 +15,7 @@ pub mod model;
 pub mod mounts;
 pub mod names;
 pub mod network;
+pub mod rootpath;
 pub mod runtime;
 pub mod spec;
 pub mod start;

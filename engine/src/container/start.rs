@@ -75,12 +75,10 @@ impl ContainerService {
                     "invalid working directory {cwd}"
                 )));
             }
-            // dockerd creates a missing working directory.
-            let wd = rootfs.join(cwd.trim_start_matches('/'));
-            if !wd.exists() {
-                std::fs::create_dir_all(&wd)
-                    .with_context(|| format!("creating working directory {cwd}"))?;
-            }
+            // dockerd creates a missing working directory; inside the root, so that a symlink
+            // of the image or the container cannot lead the mkdir onto the host.
+            super::rootpath::mkdir_in_root(&rootfs, std::path::Path::new(&cwd))
+                .with_context(|| format!("creating working directory {cwd}"))?;
             let host_network = plan.host_network;
             let hc = &d.rec.host_config;
             let etc = match &plan.shared_etc_dir {

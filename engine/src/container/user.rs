@@ -11,30 +11,37 @@ pub struct ResolvedUser {
     pub home: String,
 }
 
-fn read_db(rootfs: &Path, file: &str) -> Vec<Vec<String>> {
+fn read_db(rootfs: &Path, file: &str) -> String {
     // Read through the rootfs; a symlinked /etc/passwd pointing outside is not followed out.
     let p = rootfs.join("etc").join(file);
     let Ok(meta) = std::fs::symlink_metadata(&p) else {
-        return vec![];
+        return String::new();
     };
     if !meta.is_file() {
-        return vec![];
+        return String::new();
     }
-    std::fs::read_to_string(&p)
-        .unwrap_or_default()
-        .lines()
+    std::fs::read_to_string(&p).unwrap_or_default()
+}
+
+fn parse_db(text: &str) -> Vec<Vec<String>> {
+    text.lines()
         .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
         .map(|l| l.split(':').map(str::to_string).collect())
         .collect()
 }
 
 pub fn resolve(rootfs: &Path, spec: &str) -> Result<ResolvedUser> {
+    resolve_in(&read_db(rootfs, "passwd"), &read_db(rootfs, "group"), spec)
+}
+
+/// Resolves `user[:group]` against the text of a passwd and a group file.
+pub fn resolve_in(passwd: &str, group_file: &str, spec: &str) -> Result<ResolvedUser> {
     let (user, group) = match spec.split_once(':') {
         Some((u, g)) => (u, Some(g)),
         None => (spec, None),
     };
-    let passwd = read_db(rootfs, "passwd");
-    let groups = read_db(rootfs, "group");
+    let passwd = parse_db(passwd);
+    let groups = parse_db(group_file);
     let user = if user.is_empty() { "0" } else { user };
     let entry = passwd
         .iter()

@@ -42,6 +42,12 @@ impl ContentStore {
         Ok(self.root.join("ingest").join(format!("{hex}.{n:x}")))
     }
 
+    /// A fresh file name for content whose digest is known only once it is written.
+    pub fn ingest_path_unnamed(&self) -> PathBuf {
+        let n: u64 = rand::random();
+        self.root.join("ingest").join(format!("new.{n:x}"))
+    }
+
     /// Moves a verified ingest file into the store.
     pub fn commit(&self, ingest: &Path, digest: &str) -> anyhow::Result<PathBuf> {
         let dst = self.path(digest)?;

@@ -2,7 +2,10 @@
 
 pub mod archive;
 pub mod auth;
+pub mod commit;
 pub mod content;
+pub mod dockerfile_change;
+pub mod import;
 pub mod ops;
 pub mod pull;
 pub mod reference;

@@ -149,6 +149,31 @@ impl Snapshotter {
     }
 }
 
+impl Snapshotter {
+    /// Mounts the merged, read-only view of layer snapshots (bottom first) at `target`: what a
+    /// container of that image saw before it changed anything. Needs at least two layers (one
+    /// layer is its own view).
+    pub fn mount_view(&self, layers: &[String], target: &Path) -> anyhow::Result<()> {
+        anyhow::ensure!(layers.len() >= 2, "a lower view needs two layers");
+        let lower: Vec<String> = layers
+            .iter()
+            .rev()
+            .map(|c| self.layer_fs(c).display().to_string())
+            .collect();
+        let opts = format!("lowerdir={}", lower.join(":"));
+        std::fs::create_dir_all(target)?;
+        unmount(target)?;
+        nix::mount::mount(
+            Some("overlay"),
+            target,
+            Some("overlay"),
+            nix::mount::MsFlags::MS_RDONLY,
+            Some(opts.as_str()),
+        )
+        .with_context(|| format!("mounting a lower view at {} ({opts})", target.display()))
+    }
+}
+
 /// Detaches a mount; "not mounted" is success.
 pub fn unmount(target: &Path) -> anyhow::Result<()> {
     match nix::mount::umount2(target, nix::mount::MntFlags::MNT_DETACH) {

@@ -41,10 +41,10 @@ const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 const ZSTD_MAGIC: [u8; 4] = [0x28, 0xb5, 0x2f, 0xfd];
 /// Linux's own limit on symlinks followed while resolving one path.
 const MAX_SYMLINKS: usize = 40;
-const OPAQUE_MARKER: &str = ".wh..wh..opq";
-const WHITEOUT_PREFIX: &str = ".wh.";
+pub(crate) const OPAQUE_MARKER: &str = ".wh..wh..opq";
+pub(crate) const WHITEOUT_PREFIX: &str = ".wh.";
 /// AUFS bookkeeping (`.wh..wh.plnk`, `.wh..wh.aufs`) that old layers may carry; meaningless here.
-const WHITEOUT_META_PREFIX: &str = ".wh..wh.";
+pub(crate) const WHITEOUT_META_PREFIX: &str = ".wh..wh.";
 
 /// Wraps a layer blob reader with the decompressor its magic bytes call for (gzip or none).
 pub fn decompress<R: Read + Send + 'static>(mut r: R) -> Result<Box<dyn Read + Send>, UnpackError> {
@@ -96,18 +96,18 @@ struct DirFinish {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
-struct Timestamp {
-    secs: i64,
-    nanos: i64,
+pub(crate) struct Timestamp {
+    pub secs: i64,
+    pub nanos: i64,
 }
 
 /// What an entry carries besides its content, read before the content is consumed.
-struct Meta {
-    uid: u32,
-    gid: u32,
-    mode: u32,
-    mtime: Timestamp,
-    xattrs: Vec<(String, Vec<u8>)>,
+pub(crate) struct Meta {
+    pub uid: u32,
+    pub gid: u32,
+    pub mode: u32,
+    pub mtime: Timestamp,
+    pub xattrs: Vec<(String, Vec<u8>)>,
 }
 
 fn apply_entry<R: Read>(
@@ -286,7 +286,10 @@ fn apply_entry<R: Read>(
     Ok(written)
 }
 
-fn read_meta<R: Read>(entry: &mut tar::Entry<'_, R>, name: &str) -> Result<Meta, UnpackError> {
+pub(crate) fn read_meta<R: Read>(
+    entry: &mut tar::Entry<'_, R>,
+    name: &str,
+) -> Result<Meta, UnpackError> {
     let bad = |source: io::Error| UnpackError::Entry {
         path: name.to_string(),
         source,
@@ -365,7 +368,7 @@ fn parse_pax_time(s: &str) -> Option<Timestamp> {
 
 /// Normalizes an entry path relative to the layer root: a leading `/` or `./` is dropped and `..`
 /// is resolved lexically. `None` if the path climbs above the root.
-fn clean_path(p: &Path) -> Option<PathBuf> {
+pub(crate) fn clean_path(p: &Path) -> Option<PathBuf> {
     let mut parts: Vec<&OsStr> = Vec::new();
     for c in p.components() {
         match c {
@@ -467,6 +470,11 @@ fn finish_dirs(dirs: Vec<DirFinish>) -> Result<(), UnpackError> {
     Ok(())
 }
 
+/// xattrs overlayfs keeps for itself (opaque dirs, redirects, metacopy): never carried in a layer.
+pub(crate) fn is_overlay_private_xattr(key: &str) -> bool {
+    key.starts_with("trusted.overlay.") || key.starts_with("user.overlay.")
+}
+
 fn apply_xattrs(
     path: &Path,
     file: Option<&File>,
@@ -476,7 +484,7 @@ fn apply_xattrs(
     for (key, value) in xattrs {
         // overlayfs reads its own xattrs from lower layers (redirects, metacopy, opaque); a layer
         // must not smuggle them in, opaque dirs come only from `.wh..wh..opq`.
-        if key.starts_with("trusted.overlay.") || key.starts_with("user.overlay.") {
+        if is_overlay_private_xattr(key) {
             tracing::warn!(entry, xattr = %key, "ignoring overlayfs-private xattr in layer");
             continue;
         }
