@@ -245,32 +245,52 @@ fn published_ports_reach_the_container() {
         "exposed\n"
     );
 
-    // UDP.
+    // UDP. busybox has no UDP server, so the host's python3 runs in the container (the host's
+    // /usr and /lib bound read-only).
     let uport = free_port().to_string();
+    let recv = "import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(('0.0.0.0', 9999)); d, a = s.recvfrom(100); open('/tmp/got', 'wb').write(d)";
     let udp = d.docker_ok(&[
         "run",
         "-d",
         "-p",
         &format!("{uport}:9999/udp"),
+        "-v",
+        "/usr:/usr:ro",
+        "-v",
+        "/lib:/lib:ro",
+        "-v",
+        "/lib64:/lib64:ro",
         &img,
-        "sh",
+        "/usr/bin/python3",
         "-c",
-        "nc -u -l -p 9999 > /tmp/got",
+        recv,
     ]);
-    std::thread::sleep(std::time::Duration::from_millis(300));
+    let udp = udp.trim();
     let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     let mut got = String::new();
-    for _ in 0..30 {
-        sock.send_to(b"datagram\n", format!("127.0.0.1:{uport}"))
+    for _ in 0..50 {
+        sock.send_to(b"datagram", format!("127.0.0.1:{uport}"))
             .unwrap();
         std::thread::sleep(std::time::Duration::from_millis(100));
-        got = d.docker_ok(&["exec", udp.trim(), "cat", "/tmp/got"]);
-        if got.contains("datagram") {
+        got = d.docker(&["exec", udp, "cat", "/tmp/got"]).stdout;
+        if got.contains("datagram")
+            || !d
+                .docker_ok(&["inspect", "-f", "{{.State.Running}}", udp])
+                .contains("true")
+        {
             break;
         }
     }
-    assert!(got.contains("datagram"), "{got:?}");
-    assert!(d.docker_ok(&["port", udp.trim()]).contains("9999/udp"));
+    assert_eq!(d.docker_ok(&["wait", udp]).trim(), "0");
+    assert!(
+        d.docker_ok(&["port", udp]).is_empty(),
+        "ports go with the container"
+    );
+    assert!(d
+        .docker_ok(&["inspect", "-f", "{{json .HostConfig.PortBindings}}", udp])
+        .contains("9999/udp"));
+    let out = d.docker_ok(&["cp", &format!("{udp}:/tmp/got"), "-"]);
+    assert!(out.contains("datagram"), "{out:?} {got:?}");
 
     // Stopping a container takes its rules away.
     d.docker_ok(&["stop", "-t", "1", id]);
@@ -677,7 +697,7 @@ fn bad_network_input_gets_docker_errors() {
                 "nope".into(),
                 "nothing".into(),
             ],
-            "not found",
+            "No such container",
         ),
     ];
     for (args, want) in cases {
@@ -689,6 +709,15 @@ fn bad_network_input_gets_docker_errors() {
             "{a:?}: {out}"
         );
     }
+    d.docker_ok(&["create", "--name", "idle", &img, "true"]);
+    let out = d.docker(&["network", "connect", "nope", "idle"]);
+    assert!(out.stderr.contains("network nope not found"), "{out}");
+    let out = d.docker(&["network", "connect", "--alias", "x", "bridge", "idle"]);
+    assert!(
+        out.stderr.contains("already exists") || out.stderr.contains("alias"),
+        "{out}"
+    );
+    d.docker_ok(&["rm", "idle"]);
     // None of it left anything: one user network, no containers.
     let ls = d.docker_ok(&["network", "ls", "--format", "{{.Name}}"]);
     assert_eq!(ls.lines().count(), 4, "{ls}");
@@ -749,11 +778,31 @@ fn networks_survive_a_killed_engine_and_leave_nothing_behind() {
             .args(["link", "set", &stray, "master", &br])
             .status()
             .unwrap();
+        // And a namespace pinned for a container that never started.
+        let ns = format!("bs{}", &br[3..11]);
+        let pinned = d.data_root().join("run/netns/0123456789abcdef");
+        let ip = |args: &[&str]| {
+            std::process::Command::new("ip")
+                .args(args)
+                .status()
+                .unwrap()
+        };
+        assert!(ip(&["netns", "add", &ns]).success());
+        std::fs::write(&pinned, "").unwrap();
+        let bound = std::process::Command::new("mount")
+            .arg("--bind")
+            .arg(format!("/run/netns/{ns}"))
+            .arg(&pinned)
+            .status()
+            .unwrap();
+        assert!(bound.success());
+        ip(&["netns", "del", &ns]);
         d.restart();
         assert!(
             !netenv::link_exists(&stray),
             "the sweep removed the stray veth"
         );
+        assert!(!pinned.exists(), "the sweep unpinned the stray namespace");
         let ps = d.docker_ok(&["ps", "--format", "{{.Names}} {{.Ports}}"]);
         assert!(ps.contains(&format!("0.0.0.0:{port}->80/tcp")), "{ps}");
         assert_eq!(curl(&url).as_deref(), Some("still-here\n"));

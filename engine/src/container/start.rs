@@ -310,6 +310,9 @@ impl ContainerService {
                 Ok(Some(Frame::Stderr(b))) => c.io.publish(Output::Stderr(b)),
                 Ok(Some(Frame::Exited { code })) => {
                     exit_code = Some(code);
+                    // The process is gone: free its ports and addresses before anyone waiting
+                    // on the exit (`docker stop`, `docker wait`) goes on to reuse them.
+                    self.teardown_network(&c).await;
                     self.on_exit(&c, code);
                 }
                 Ok(Some(Frame::Started { pid })) => {
