@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Published-port TCP throughput, host -> container: a client on the host sends SIZE_MB of zeros
-# to 127.0.0.1:PORT, published with `-p PORT:5001` to a busybox `nc -l` in a container that
-# discards them. Runs against berthd and, when Debian's docker.io is installed, against dockerd
+# to 127.0.0.1:PORT, published with `-p PORT:5001` to a sink in a container that discards them
+# (the host's python3, bound read-only into a busybox container: busybox nc's small reads would
+# measure nc rather than the path). Runs against berthd and, when Debian's docker.io is installed, against dockerd
 # (own temp data root, socket and bridge; its default userland proxy carries loopback traffic).
 # Prints MB/s (median of N) and the ratio.
 # Usage: bench/port-throughput.sh [SIZE_MB] [N]   (needs root; builds berthd in release mode)
@@ -13,7 +14,13 @@ work=$(mktemp -d /tmp/berth-bench.XXXXXX)
 pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  sleep 1
+  # dockerd takes a few seconds to shut down; SIGKILL only what is still there after 15 s.
+  for _ in $(seq 30); do
+    alive=0
+    for p in "${pids[@]}"; do kill -0 "$p" 2>/dev/null && alive=1; done
+    [ "$alive" = 0 ] && break
+    sleep 0.5
+  done
   for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
   grep " $work" /proc/mounts | awk '{print $2}' | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
   for l in bbench0 dbench0; do ip link del "$l" 2>/dev/null || true; done
@@ -42,12 +49,21 @@ for _ in $(seq 50); do curl -fs http://127.0.0.1:5098/v2/ >/dev/null && break; s
 tests/fixtures/build-images.sh 127.0.0.1:5098
 IMAGE=127.0.0.1:5098/busybox:latest
 
+SINK='import socket
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("0.0.0.0", 5001)); s.listen(1)
+c, _ = s.accept()
+buf = bytearray(1 << 20)
+while c.recv_into(buf):
+    pass'
+
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 
 # One transfer: start the sink, send, wait until the sink has read everything; prints MB/s.
 transfer() { # $1 = DOCKER_HOST, $2 = host port
   local id
-  id=$(DOCKER_HOST=$1 docker run -d -p "$2:5001" "$IMAGE" sh -c 'nc -l -p 5001 > /dev/null')
+  id=$(DOCKER_HOST=$1 docker run -d -p "$2:5001" -v /usr:/usr:ro -v /lib:/lib:ro -v /lib64:/lib64:ro \
+    "$IMAGE" /usr/bin/python3 -c "$SINK")
   python3 - "$2" "$SIZE_MB" <<'PY'
 import socket, sys, time
 port, size = int(sys.argv[1]), int(sys.argv[2]) << 20

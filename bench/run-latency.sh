@@ -11,7 +11,13 @@ work=$(mktemp -d /tmp/berth-bench.XXXXXX)
 pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  sleep 0.5
+  # dockerd takes a few seconds to shut down; SIGKILL only what is still there after 15 s.
+  for _ in $(seq 30); do
+    alive=0
+    for p in "${pids[@]}"; do kill -0 "$p" 2>/dev/null && alive=1; done
+    [ "$alive" = 0 ] && break
+    sleep 0.5
+  done
   for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
   grep " $work" /proc/mounts | awk '{print $2}' | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
   for l in bbench1 dbench1; do ip link del "$l" 2>/dev/null || true; done
