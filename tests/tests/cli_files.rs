@@ -597,3 +597,56 @@ fn diff_export_commit_import() {
     assert!(!out.success());
     assert!(out.stderr.contains("not supported"), "{out}");
 }
+
+#[test]
+fn cp_goes_through_volumes_and_binds() {
+    let (d, img) = started();
+    let bind = d.dir().join("bindsrc");
+    std::fs::create_dir_all(&bind).unwrap();
+    let file = d.dir().join("note.txt");
+    std::fs::write(&file, "in-the-volume\n").unwrap();
+    let bind_arg = format!("{}:/b", bind.display());
+    // Never started: no OCI spec yet, the record's mounts route the copy.
+    d.docker_ok(&[
+        "create",
+        "--name",
+        "fresh",
+        "-v",
+        "cpvol:/data",
+        "-v",
+        &bind_arg,
+        &img,
+        "true",
+    ]);
+    d.docker_ok(&["cp", file.to_str().unwrap(), "fresh:/data/"]);
+    d.docker_ok(&["cp", file.to_str().unwrap(), "fresh:/b/"]);
+    assert_eq!(
+        std::fs::read_to_string(bind.join("note.txt")).unwrap(),
+        "in-the-volume\n"
+    );
+    let out = d.docker_ok(&[
+        "run",
+        "--rm",
+        "-v",
+        "cpvol:/data",
+        &img,
+        "cat",
+        "/data/note.txt",
+    ]);
+    assert_eq!(out, "in-the-volume\n");
+    // Running: the same paths, read back out.
+    d.docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "live",
+        "-v",
+        "cpvol:/data",
+        &img,
+        "sleep",
+        "60",
+    ]);
+    let out = d.docker_ok(&["cp", "live:/data/note.txt", "-"]);
+    assert!(out.contains("in-the-volume"), "{out}");
+    d.docker_ok(&["rm", "-f", "live", "fresh"]);
+}

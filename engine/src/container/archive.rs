@@ -1103,6 +1103,27 @@ fn is_mount_point(p: &Path) -> bool {
 }
 
 impl ContainerService {
+    /// The volumes and binds of a container's record, as the mounts its spec will have.
+    fn recorded_binds(&self, c: &Container) -> Vec<BindMount> {
+        use super::mounts::MountKind;
+        let records = c.lock().rec.mount_points.clone();
+        records
+            .into_iter()
+            .filter_map(|m| {
+                let source = match m.kind {
+                    MountKind::Volume => self.volumes.path(&m.name),
+                    MountKind::Bind => PathBuf::from(&m.source),
+                    MountKind::Tmpfs => return None,
+                };
+                Some(BindMount {
+                    destination: PathBuf::from(&m.destination),
+                    source,
+                    read_only: !m.rw,
+                })
+            })
+            .collect()
+    }
+
     /// Opens the container's filesystem (caller holds `c.op`). A running container's rootfs is
     /// already mounted; a stopped one's is mounted here, after any exiting monitor has finished
     /// its own unmount (which would otherwise hit ours).
@@ -1126,10 +1147,13 @@ impl ContainerService {
             tracing::debug!(id = %c.id, "mounted rootfs for a file operation");
             temp_mount = Some(TempMount(rootfs.clone()));
         }
-        let mounts = if with_mounts {
+        let mounts = if !with_mounts {
+            vec![]
+        } else if c.bundle().join("config.json").exists() {
             bind_mounts(&c.bundle())
         } else {
-            vec![]
+            // Never started: no spec yet, but its volumes and binds already exist.
+            self.recorded_binds(c)
         };
         // On an error below, dropping temp_mount undoes the mount.
         let fs = ContainerFs::open(rootpath::open_host_dir(&rootfs)?, mounts)?;
