@@ -10,44 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 SIZE_MB=${1:-1024}
 N=${2:-5}
-work=$(mktemp -d /tmp/berth-bench.XXXXXX)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  # dockerd takes a few seconds to shut down; SIGKILL only what is still there after 15 s.
-  for _ in $(seq 30); do
-    alive=0
-    for p in "${pids[@]}"; do kill -0 "$p" 2>/dev/null && alive=1; done
-    [ "$alive" = 0 ] && break
-    sleep 0.5
-  done
-  for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
-  grep " $work" /proc/mounts | awk '{print $2}' | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
-  for l in bbench0 dbench0; do ip link del "$l" 2>/dev/null || true; done
-  for l in $(ls /sys/class/net | grep '^vb'); do
-    [ "$(basename "$(readlink -f /sys/class/net/$l/master 2>/dev/null)")" = bbench0 ] && ip link del "$l" 2>/dev/null || true
-  done
-  nft delete table ip "$(table_of "$work/berth")" 2>/dev/null || true
-  rm -rf "$work"
-}
-table_of() { echo "berth_$(printf '%s' "$1" | sha256sum | cut -c1-8)"; }
-trap cleanup EXIT
-
-cargo build --release -j2 -p berth-engine >/dev/null
-
-cat > "$work/registry.yml" <<YML
-version: 0.1
-storage:
-  filesystem:
-    rootdirectory: $work/registry
-http:
-  addr: 127.0.0.1:5098
-YML
-docker-registry serve "$work/registry.yml" >"$work/registry.log" 2>&1 &
-pids+=($!)
-for _ in $(seq 50); do curl -fs http://127.0.0.1:5098/v2/ >/dev/null && break; sleep 0.1; done
-tests/fixtures/build-images.sh 127.0.0.1:5098
-IMAGE=127.0.0.1:5098/busybox:latest
+. bench/common.sh
 
 SINK='import socket
 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -57,7 +20,6 @@ buf = bytearray(1 << 20)
 while c.recv_into(buf):
     pass'
 
-median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 
 # One transfer: start the sink, send, wait until the sink has read everything; prints MB/s.
 transfer() { # $1 = DOCKER_HOST, $2 = host port
@@ -99,24 +61,13 @@ measure() { # $1 = DOCKER_HOST
   done | median
 }
 
-./target/release/berthd --data-root "$work/berth" -H "unix://$work/berth.sock" \
-  --bridge bbench0 --bip 10.199.0.1/24 --default-address-pool base=10.199.128.0/17,size=24 \
-  >"$work/berthd.log" 2>&1 &
-pids+=($!)
-for _ in $(seq 100); do [ -S "$work/berth.sock" ] && break; sleep 0.1; done
-b=$(measure "unix://$work/berth.sock")
+start_berthd
+b=$(measure "$ENGINE")
 echo "berthd: median ${b} MB/s over $N transfers of ${SIZE_MB} MiB to a published port"
 
 if command -v dockerd >/dev/null 2>&1; then
-  ip link add dbench0 type bridge
-  ip addr add 10.198.0.1/24 dev dbench0
-  ip link set dbench0 up
-  dockerd --data-root "$work/docker" -H "unix://$work/docker.sock" --pidfile "$work/docker.pid" \
-    --exec-root "$work/docker-exec" --insecure-registry 127.0.0.1:5098 --bridge dbench0 \
-    --iptables=false >"$work/dockerd.log" 2>&1 &
-  pids+=($!)
-  for _ in $(seq 200); do DOCKER_HOST="unix://$work/docker.sock" docker version >/dev/null 2>&1 && break; sleep 0.1; done
-  d=$(measure "unix://$work/docker.sock")
+  start_dockerd
+  d=$(measure "$ENGINE")
   echo "dockerd: median ${d} MB/s"
   awk -v b="$b" -v d="$d" 'BEGIN {printf "ratio berthd/dockerd: %.2f (higher is better)\n", b/d}'
 else

@@ -7,43 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-30}
-work=$(mktemp -d /tmp/berth-bench.XXXXXX)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  # dockerd takes a few seconds to shut down; SIGKILL only what is still there after 15 s.
-  for _ in $(seq 30); do
-    alive=0
-    for p in "${pids[@]}"; do kill -0 "$p" 2>/dev/null && alive=1; done
-    [ "$alive" = 0 ] && break
-    sleep 0.5
-  done
-  for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
-  grep " $work" /proc/mounts | awk '{print $2}' | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
-  for l in bbench1 dbench1; do ip link del "$l" 2>/dev/null || true; done
-  nft delete table ip "berth_$(printf '%s' "$work/berth" | sha256sum | cut -c1-8)" 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-cargo build --release -j2 -p berth-engine >/dev/null
-
-# A registry on loopback with the busybox fixture image.
-cat > "$work/registry.yml" <<YML
-version: 0.1
-storage:
-  filesystem:
-    rootdirectory: $work/registry
-http:
-  addr: 127.0.0.1:5099
-YML
-docker-registry serve "$work/registry.yml" >"$work/registry.log" 2>&1 &
-pids+=($!)
-for _ in $(seq 50); do curl -fs http://127.0.0.1:5099/v2/ >/dev/null && break; sleep 0.1; done
-tests/fixtures/build-images.sh 127.0.0.1:5099
-IMAGE=127.0.0.1:5099/busybox:latest
-
-median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+. bench/common.sh
 
 measure() { # $1 = DOCKER_HOST
   DOCKER_HOST=$1 docker pull -q "$IMAGE" >/dev/null
@@ -56,24 +20,13 @@ measure() { # $1 = DOCKER_HOST
   done | median
 }
 
-./target/release/berthd --data-root "$work/berth" -H "unix://$work/berth.sock" \
-  --bridge bbench1 --bip 10.197.0.1/24 --default-address-pool base=10.197.128.0/17,size=24 \
-  >"$work/berthd.log" 2>&1 &
-pids+=($!)
-for _ in $(seq 100); do [ -S "$work/berth.sock" ] && break; sleep 0.1; done
-b=$(measure "unix://$work/berth.sock")
+start_berthd
+b=$(measure "$ENGINE")
 echo "berthd: median ${b} us over $N runs of docker run --rm busybox true"
 
 if command -v dockerd >/dev/null 2>&1; then
-  ip link add dbench1 type bridge
-  ip addr add 10.196.0.1/24 dev dbench1
-  ip link set dbench1 up
-  dockerd --data-root "$work/docker" -H "unix://$work/docker.sock" --pidfile "$work/docker.pid" \
-    --exec-root "$work/docker-exec" --insecure-registry 127.0.0.1:5099 --bridge dbench1 --iptables=false \
-    >"$work/dockerd.log" 2>&1 &
-  pids+=($!)
-  for _ in $(seq 200); do DOCKER_HOST="unix://$work/docker.sock" docker version >/dev/null 2>&1 && break; sleep 0.1; done
-  d=$(measure "unix://$work/docker.sock")
+  start_dockerd
+  d=$(measure "$ENGINE")
   echo "dockerd: median ${d} us"
   awk -v b="$b" -v d="$d" 'BEGIN {printf "ratio berthd/dockerd: %.2f\n", b/d}'
 else

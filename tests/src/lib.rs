@@ -142,3 +142,13 @@ pub fn make_temp_dir(prefix: &str) -> PathBuf {
     }
     dir.canonicalize().expect("canonicalize temp dir")
 }
+
+/// A fresh engine with the fixture registry's `busybox:latest` already pulled; returns the engine
+/// and the image reference (the start of most end-to-end tests).
+pub fn engine_with_busybox() -> (Berthd, String) {
+    let reg = fixture_registry();
+    let d = Berthd::start();
+    let img = reg.image("busybox:latest");
+    d.docker_ok(&["pull", "-q", &img]);
+    (d, img)
+}

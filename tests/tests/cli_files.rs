@@ -7,11 +7,7 @@ use std::path::{Path, PathBuf};
 use berth_tests::*;
 
 fn started() -> (Berthd, String) {
-    let reg = fixture_registry();
-    let d = Berthd::start();
-    let img = reg.image("busybox:latest");
-    d.docker_ok(&["pull", "-q", &img]);
-    (d, img)
+    engine_with_busybox()
 }
 
 /// A host tree with a subdir, a symlink, odd modes and owners.

@@ -6,11 +6,7 @@ use berth_tests::netenv::{self, LoopbackDns, OutsideNs};
 use berth_tests::*;
 
 fn started() -> (Berthd, String) {
-    let reg = fixture_registry();
-    let d = Berthd::start();
-    let img = reg.image("busybox:latest");
-    d.docker_ok(&["pull", "-q", &img]);
-    (d, img)
+    engine_with_busybox()
 }
 
 /// A busybox httpd serving `body` at / on port 80.

@@ -1131,16 +1131,7 @@ impl ContainerService {
         let rootfs = c.rootfs();
         let mut temp_mount = None;
         if !is_mount_point(&rootfs) {
-            let mut active = c.monitor_active.subscribe();
-            if tokio::time::timeout(std::time::Duration::from_secs(30), active.wait_for(|a| !*a))
-                .await
-                .is_err()
-            {
-                return Err(EngineError::Conflict(format!(
-                    "container {} is still shutting down",
-                    c.id
-                )));
-            }
+            c.monitor_gone().await?;
             let layers = c.lock().rec.layers.clone();
             snapshot::unmount(&rootfs)?;
             self.images.snapshots.mount(&c.id, &layers, &rootfs)?;

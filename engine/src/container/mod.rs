@@ -107,6 +107,24 @@ impl Container {
         self.save_state()
     }
 
+    /// Waits (up to 30 s) until the previous run's monitor has finished its cleanup (runtime
+    /// delete, unmount); a start, a removal or a file operation must not overlap it.
+    pub async fn monitor_gone(&self) -> Result<()> {
+        let mut active = self.monitor_active.subscribe();
+        let waited =
+            tokio::time::timeout(std::time::Duration::from_secs(30), active.wait_for(|a| !*a))
+                .await
+                .is_ok();
+        if waited {
+            Ok(())
+        } else {
+            Err(crate::error::EngineError::Conflict(format!(
+                "container {} is still shutting down",
+                self.id
+            )))
+        }
+    }
+
     pub fn exits(&self) -> watch::Receiver<u64> {
         self.exits.subscribe()
     }

@@ -194,16 +194,7 @@ impl ContainerService {
                 )));
             }
         }
-        let mut active = c.monitor_active.subscribe();
-        if tokio::time::timeout(std::time::Duration::from_secs(30), active.wait_for(|a| !*a))
-            .await
-            .is_err()
-        {
-            return Err(EngineError::Conflict(format!(
-                "container {} is still shutting down",
-                c.id
-            )));
-        }
+        c.monitor_gone().await?;
         let t0 = std::time::Instant::now();
         let prepared: Result<_> = async {
             let plan = self.setup_network(c).await?;

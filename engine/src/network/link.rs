@@ -110,20 +110,31 @@ impl Netlink {
             .await
             .map_err(|e| anyhow!("reading addresses of {name}: {e}"))?;
         if !have.contains(&IpAddr::V4(addr)) {
-            match self
-                .handle
-                .address()
-                .add(index, IpAddr::V4(addr), prefix)
-                .execute()
-                .await
-            {
-                Ok(()) => {}
-                Err(e) if is_errno(&e, libc::EEXIST) => {}
-                Err(e) => return Err(anyhow!("adding {addr}/{prefix} to {name}: {e}")),
-            }
+            self.add_address(index, addr, prefix, name).await?;
         }
         self.up(index).await?;
         Ok(index)
+    }
+
+    /// Adds `addr/prefix` to a link; already there is fine.
+    async fn add_address(
+        &self,
+        index: u32,
+        addr: Ipv4Addr,
+        prefix: u8,
+        name: &str,
+    ) -> anyhow::Result<()> {
+        match self
+            .handle
+            .address()
+            .add(index, IpAddr::V4(addr), prefix)
+            .execute()
+            .await
+        {
+            Ok(()) => Ok(()),
+            Err(e) if is_errno(&e, libc::EEXIST) => Ok(()),
+            Err(e) => Err(anyhow!("adding {addr}/{prefix} to {name}: {e}")),
+        }
     }
 
     /// Deletes a link by name; a missing one is fine (cleanup is idempotent).
@@ -192,17 +203,7 @@ impl Netlink {
             .index_of(ifname)
             .await?
             .ok_or_else(|| anyhow!("{ifname} is missing in the container's namespace"))?;
-        match self
-            .handle
-            .address()
-            .add(index, IpAddr::V4(addr), prefix)
-            .execute()
-            .await
-        {
-            Ok(()) => {}
-            Err(e) if is_errno(&e, libc::EEXIST) => {}
-            Err(e) => return Err(anyhow!("adding {addr}/{prefix} to {ifname}: {e}")),
-        }
+        self.add_address(index, addr, prefix, ifname).await?;
         self.up(index).await?;
         if let Some(gw) = gateway {
             let route = rtnetlink::RouteMessageBuilder::<Ipv4Addr>::new()
