@@ -582,6 +582,37 @@ fn embedded_dns_forwards_other_names_to_the_host_resolvers() {
         "missing.test",
     ]);
     assert!(!out.stdout.contains("10.9.8.7"), "{out}");
+    // An internal network has no way out, for names either; its own names still resolve.
+    d.docker_ok(&["network", "create", "--internal", "sealed"]);
+    d.docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "inner",
+        "--network",
+        "sealed",
+        &img,
+        "sleep",
+        "60",
+    ]);
+    let out = d.docker(&[
+        "run",
+        "--rm",
+        "--network",
+        "sealed",
+        &img,
+        "sh",
+        "-c",
+        "nslookup outside.test; nslookup inner",
+    ]);
+    assert!(!out.stdout.contains("10.9.8.7"), "{out}");
+    let inner_ip = d.docker_ok(&[
+        "inspect",
+        "-f",
+        "{{.NetworkSettings.Networks.sealed.IPAddress}}",
+        "inner",
+    ]);
+    assert!(out.stdout.contains(inner_ip.trim()), "{out}");
 }
 
 #[test]

@@ -124,7 +124,7 @@ pub async fn info(State(engine): State<AppState>) -> Json<Value> {
         "Images": engine.images.store.list().len(),
         "Driver": "overlay2",
         "DriverStatus": [["Backing Filesystem", "extfs"], ["Supports d_type", "true"]],
-        "Plugins": {"Volume": ["local"], "Network": ["host", "null"], "Authorization": Value::Null,
+        "Plugins": {"Volume": ["local"], "Network": ["bridge", "host", "null"], "Authorization": Value::Null,
                     "Log": ["json-file"]},
         "MemoryLimit": true,
         "SwapLimit": false,

@@ -19,6 +19,10 @@ pub const RESOLVER_IP: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 11);
 /// Answers a name for one container, or None when it is not one of ours.
 pub trait Lookup: Send + Sync + 'static {
     fn lookup(&self, container_id: &str, name: &str) -> Option<Vec<Ipv4Addr>>;
+    /// Whether other names may be asked of the outside (not from internal networks only).
+    fn may_forward(&self, _container_id: &str) -> bool {
+        true
+    }
 }
 
 /// Binds 127.0.0.11:53 inside the namespace at `netns` and serves until the task is aborted.
@@ -81,6 +85,11 @@ async fn answer(
         }
         return reply.to_vec().ok();
     }
+    let upstreams = if lookup.may_forward(container_id) {
+        upstreams
+    } else {
+        &[]
+    };
     match forward(query, upstreams).await {
         Some(r) => Some(r),
         None => {

@@ -123,6 +123,18 @@ impl dns::Lookup for DnsView {
         }
         (!out.is_empty()).then_some(out)
     }
+
+    fn may_forward(&self, container_id: &str) -> bool {
+        let s = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(me) = s.active.get(container_id) else {
+            return false;
+        };
+        // As dockerd: a container only on internal networks has no way out, DNS included.
+        me.state
+            .endpoints
+            .values()
+            .any(|ep| s.nets.get(&ep.network_id).is_some_and(|n| !n.internal))
+    }
 }
 
 fn new_id() -> String {
