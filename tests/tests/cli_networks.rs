@@ -452,6 +452,16 @@ fn subnets_internal_networks_and_network_modes() {
         "fixed",
     ]);
     assert_eq!(cfg.trim(), format!("{subnet} {sub_gw}"));
+    // connect --ip: a running container joins with the address asked for; taken ones are refused.
+    let joined = format!("10.{}.{}.9", o[1], o[2].parse::<u32>().unwrap() + 2);
+    d.docker_ok(&["run", "-d", "--name", "late", &img, "sleep", "60"]);
+    d.docker_ok(&["network", "connect", "--ip", &joined, "fixed", "late"]);
+    let out = d.docker_ok(&["exec", "late", "ip", "-4", "-o", "addr"]);
+    assert!(out.contains(&format!("inet {joined}/24")), "{out}");
+    d.docker_ok(&["run", "-d", "--name", "late2", &img, "sleep", "60"]);
+    let taken = d.docker(&["network", "connect", "--ip", &joined, "fixed", "late2"]);
+    assert!(taken.stderr.contains("Address already in use"), "{taken}");
+    d.docker_ok(&["rm", "-f", "late", "late2"]);
 
     // Internal: no way out.
     let mut outside = OutsideNs::new(d.net(), d.dir());
