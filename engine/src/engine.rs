@@ -29,6 +29,7 @@ pub struct NetworkOptions {
     pub bip: Option<String>,
     pub pools: Vec<String>,
     pub dns: Vec<String>,
+    pub firewall_backend: String,
 }
 
 impl NetworkOptions {
@@ -94,6 +95,7 @@ impl NetworkOptions {
             bip,
             pools,
             dns,
+            firewall: crate::network::firewall::Backend::parse(&self.firewall_backend)?,
             table: crate::network::firewall::table_name(
                 data_root,
                 std::path::Path::new(DEFAULT_DATA_ROOT),

@@ -39,6 +39,10 @@ struct Args {
     /// DNS server for containers (repeatable); the host's resolvers by default.
     #[arg(long = "dns")]
     dns: Vec<String>,
+    /// Firewall for NAT and published ports: nftables, iptables, or auto (nftables when `nft`
+    /// is installed).
+    #[arg(long = "firewall-backend", default_value = "auto")]
+    firewall_backend: String,
     /// Log level (debug, info, warn, error).
     #[arg(short = 'l', long = "log-level", default_value = "info")]
     log_level: String,
@@ -105,6 +109,7 @@ fn run(args: Args) -> anyhow::Result<()> {
                 bip: args.bip,
                 pools: args.default_address_pool,
                 dns: args.dns,
+                firewall_backend: args.firewall_backend,
             },
         })
         .await?;

@@ -102,6 +102,65 @@ pub fn cleanup(bridges: &[String], table: &str) {
         quiet(Command::new("ip").args(["link", "del", b]));
     }
     quiet(Command::new("nft").args(["delete", "table", "ip", table]));
+    remove_iptables_chains(table);
+}
+
+/// The iptables chains an engine on `--firewall-backend iptables` made (named after its table).
+pub fn iptables_chains(table: &str) -> [(&'static str, String); 3] {
+    let base = table.to_ascii_uppercase();
+    [
+        ("nat", format!("{base}-DNAT")),
+        ("nat", format!("{base}-POST")),
+        ("filter", format!("{base}-FWD")),
+    ]
+}
+
+/// `iptables-save` output, or empty when iptables is not there.
+pub fn iptables_save() -> String {
+    Command::new("iptables-save")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default()
+}
+
+fn remove_iptables_chains(table: &str) {
+    let chains = iptables_chains(table);
+    let saved = iptables_save();
+    if !chains.iter().any(|(_, c)| saved.contains(c.as_str())) {
+        return;
+    }
+    // Jumps from the built-in chains first (`-A CHAIN ... -j OURS` turned into `-D`).
+    let mut table_of_line = "";
+    for line in saved.lines() {
+        if let Some(t) = line.strip_prefix('*') {
+            table_of_line = if t == "nat" {
+                "nat"
+            } else if t == "filter" {
+                "filter"
+            } else {
+                ""
+            };
+            continue;
+        }
+        let Some(rule) = line.strip_prefix("-A ") else {
+            continue;
+        };
+        let jumps_to_ours = chains
+            .iter()
+            .any(|(_, c)| rule.ends_with(&format!("-j {c}")) && !rule.starts_with(c.as_str()));
+        if jumps_to_ours && !table_of_line.is_empty() {
+            let args: Vec<&str> = rule.split_whitespace().collect();
+            quiet(
+                Command::new("iptables")
+                    .args(["-w", "-t", table_of_line, "-D"])
+                    .args(&args),
+            );
+        }
+    }
+    for (t, c) in &chains {
+        quiet(Command::new("iptables").args(["-w", "-t", t, "-F", c]));
+        quiet(Command::new("iptables").args(["-w", "-t", t, "-X", c]));
+    }
 }
 
 /// Whether a link exists on the host.

@@ -873,3 +873,87 @@ fn networks_survive_a_killed_engine_and_leave_nothing_behind() {
     }
     assert!(netenv::nft_list(&table).is_none(), "nft table left behind");
 }
+
+#[test]
+fn iptables_backend_publishes_ports_and_masquerades() {
+    let reg = fixture_registry();
+    let img = reg.image("busybox:latest");
+    let table;
+    {
+        let d = Berthd::start_with_args(&["--firewall-backend", "iptables"]);
+        table = d.nft_table();
+        d.docker_ok(&["pull", "-q", &img]);
+        assert!(
+            netenv::nft_list(&table).is_none(),
+            "no nftables table on this backend"
+        );
+        let port = free_port().to_string();
+        let id = d.docker_ok(&[
+            "run",
+            "-d",
+            "-p",
+            &format!("{port}:80"),
+            &img,
+            "sh",
+            "-c",
+            &httpd("via-iptables"),
+        ]);
+        assert_eq!(
+            curl_eventually(&format!("http://127.0.0.1:{port}/")),
+            "via-iptables\n"
+        );
+        let saved = netenv::iptables_save();
+        assert!(
+            saved.contains(&format!("--dport {port} -j DNAT")),
+            "{saved}"
+        );
+        // Outbound NAT on this backend too.
+        let mut outside = OutsideNs::new(d.net(), d.dir());
+        let www = d.dir().join("www");
+        std::fs::create_dir_all(&www).unwrap();
+        std::fs::write(www.join("o.txt"), "out\n").unwrap();
+        outside.serve_http(8082, &www);
+        let url = format!("http://{}:8082/o.txt", outside.ip);
+        assert_eq!(
+            d.docker_ok(&["run", "--rm", &img, "wget", "-qO-", &url]),
+            "out\n"
+        );
+        assert!(outside.server_log().contains(&outside.host_ip));
+        // Networks stay apart.
+        d.docker_ok(&["network", "create", "ipt1"]);
+        d.docker_ok(&[
+            "run",
+            "-d",
+            "--name",
+            "w1",
+            "--network",
+            "ipt1",
+            &img,
+            "sh",
+            "-c",
+            &httpd("w1"),
+        ]);
+        let ip = d.docker_ok(&[
+            "inspect",
+            "-f",
+            "{{.NetworkSettings.Networks.ipt1.IPAddress}}",
+            "w1",
+        ]);
+        let probe = format!(
+            "echo -e 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 2 {} 80",
+            ip.trim()
+        );
+        let out = d.docker(&["run", "--rm", &img, "sh", "-c", &probe]);
+        assert!(!out.stdout.contains("w1"), "{out}");
+        d.docker_ok(&["rm", "-f", id.trim()]);
+        let saved = netenv::iptables_save();
+        assert!(
+            !saved.contains(&format!("--dport {port} -j DNAT")),
+            "{saved}"
+        );
+    }
+    let saved = netenv::iptables_save();
+    for (_, chain) in netenv::iptables_chains(&table) {
+        assert!(!saved.contains(&chain), "{chain} left behind: {saved}");
+    }
+}

@@ -41,8 +41,9 @@ pub struct NetConfig {
     pub pools: Vec<(Ipv4Net, u8)>,
     /// Resolvers for containers (`--dns`); the host's when empty.
     pub dns: Vec<Ipv4Addr>,
-    /// The nftables table holding this engine's rules.
+    /// The nftables table holding this engine's rules (or the prefix of its iptables chains).
     pub table: String,
+    pub firewall: firewall::Backend,
 }
 
 impl NetConfig {
@@ -400,7 +401,7 @@ impl NetworkService {
             }
             firewall::Ruleset { bridges, forwards }
         };
-        firewall::apply(&rules.script(&self.cfg.table))
+        firewall::replace(self.cfg.firewall, &self.cfg.table, &rules)
             .await
             .map_err(EngineError::Internal)
     }
