@@ -4,7 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 need=()
-for p in runc crun; do
+# busybox-static: the built-in welcome image is made from it at build time; nftables and
+# iproute2: container networking.
+for p in runc crun busybox-static nftables iproute2; do
   dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
 done
 if [ ${#need[@]} -gt 0 ]; then

@@ -20,6 +20,8 @@ pub struct Options {
     pub add_runtimes: Vec<(String, PathBuf)>,
     pub insecure_registries: Vec<String>,
     pub network: NetworkOptions,
+    /// Load the built-in `berth/welcome` image on the first start of a data root.
+    pub welcome_image: bool,
 }
 
 /// dockerd's networking flags, as given on the command line.
@@ -160,6 +162,14 @@ impl Engine {
             Arc::clone(&volumes),
         )?;
         volumes.unmount_unused();
+        if opts.welcome_image {
+            // Not fatal: the engine is useful without it, and the next start tries again.
+            if let Err(e) =
+                crate::image::welcome::ensure_loaded(&images, &root, &root.join("tmp")).await
+            {
+                tracing::warn!(error = %e, "could not load the welcome image");
+            }
+        }
         containers.reconcile().await;
         networks.sweep().await;
         let id_path = root.join("engine-id");

@@ -43,6 +43,9 @@ struct Args {
     /// is installed).
     #[arg(long = "firewall-backend", default_value = "auto")]
     firewall_backend: String,
+    /// Load the built-in berth/welcome image on the first start of a data root.
+    #[arg(long = "welcome-image", default_value_t = true, action = clap::ArgAction::Set)]
+    welcome_image: bool,
     /// Log level (debug, info, warn, error).
     #[arg(short = 'l', long = "log-level", default_value = "info")]
     log_level: String,
@@ -111,6 +114,7 @@ fn run(args: Args) -> anyhow::Result<()> {
                 dns: args.dns,
                 firewall_backend: args.firewall_backend,
             },
+            welcome_image: args.welcome_image,
         })
         .await?;
         println!("berthd is ready: export DOCKER_HOST=unix://{}", socket.display());

@@ -72,6 +72,10 @@ impl Berthd {
                 args.push(value);
             }
         }
+        // The built-in welcome image would be in every `docker images`; tests that want it ask.
+        if !args.iter().any(|a| a.starts_with("--welcome-image")) {
+            args.push("--welcome-image=false".into());
+        }
         let mut berthd = Berthd {
             bin: berthd_bin(),
             extra_args: args,

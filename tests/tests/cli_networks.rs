@@ -957,3 +957,28 @@ fn iptables_backend_publishes_ports_and_masquerades() {
         assert!(!saved.contains(&chain), "{chain} left behind: {saved}");
     }
 }
+
+#[test]
+fn the_welcome_image_is_there_offline_and_serves_its_page() {
+    let mut d = Berthd::start_with_args(&["--welcome-image=true"]);
+    let images = d.docker_ok(&["images", "--format", "{{.Repository}}:{{.Tag}}"]);
+    assert_eq!(images.trim(), "berth/welcome:latest");
+    let port = free_port().to_string();
+    d.docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "welcome",
+        "-p",
+        &format!("{port}:80"),
+        "berth/welcome",
+    ]);
+    let page = curl_eventually(&format!("http://127.0.0.1:{port}/"));
+    assert!(page.contains("Welcome to Berth"), "{page}");
+    assert!(page.contains("Bienvenido a Berth"), "{page}");
+    // Removed by the user, it stays removed across restarts.
+    d.docker_ok(&["rm", "-f", "welcome"]);
+    d.docker_ok(&["rmi", "berth/welcome"]);
+    d.restart();
+    assert_eq!(d.docker_ok(&["images", "-q"]).trim(), "");
+}

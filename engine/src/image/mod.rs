@@ -12,6 +12,7 @@ pub mod reference;
 pub mod snapshot;
 pub mod store;
 pub mod unpack;
+pub mod welcome;
 
 use std::collections::HashMap;
 use std::path::Path;
