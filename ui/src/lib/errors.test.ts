@@ -1,0 +1,33 @@
+import { describe, expect, it } from 'vitest';
+import { toCommandError } from './client';
+import { errorText, fieldOf } from './errors';
+
+describe('errors', () => {
+  it('picks the message for each kind and field', () => {
+    expect(errorText({ kind: 'conflict', message: 'name in use', field: 'name' }).key).toBe('errors.nameTaken');
+    expect(errorText({ kind: 'not_found', message: 'No such image: x', field: 'image' }, 'x')).toEqual({
+      key: 'errors.imageNotFound',
+      params: { message: 'No such image: x', subject: 'x' },
+    });
+    expect(errorText({ kind: 'not_found', message: 'No such container: y' }).key).toBe('errors.notFound');
+    expect(errorText({ kind: 'engine', message: 'Bind for 0.0.0.0:8080 failed: port is already allocated' }).key).toBe('errors.portTaken');
+    expect(errorText({ kind: 'unavailable', message: 'refused' }).key).toBe('errors.unavailable');
+    expect(errorText({ kind: 'engine', message: 'boom' }).key).toBe('errors.engine');
+  });
+
+  it('puts an error next to its field, else next to the submit button', () => {
+    const fields = ['image', 'name', 'ports'];
+    expect(fieldOf({ kind: 'conflict', message: '', field: 'name' }, fields)).toBe('name');
+    expect(fieldOf({ kind: 'not_found', message: '', field: 'image' }, fields)).toBe('image');
+    expect(fieldOf({ kind: 'engine', message: 'port is already allocated' }, fields)).toBe('ports');
+    expect(fieldOf({ kind: 'invalid', message: 'x', field: 'cpu' }, fields)).toBe('_form');
+    expect(fieldOf({ kind: 'engine', message: 'boom' }, fields)).toBe('_form');
+  });
+
+  it('normalises what invoke rejects with', () => {
+    expect(toCommandError({ kind: 'conflict', message: 'taken', field: 'name' })).toEqual({ kind: 'conflict', message: 'taken', field: 'name' });
+    expect(toCommandError({ kind: 'weird', message: 'x' })).toEqual({ kind: 'engine', message: 'x' });
+    expect(toCommandError('Command reset_engine_data not found')).toEqual({ kind: 'unknown_command', message: 'Command reset_engine_data not found' });
+    expect(toCommandError(new Error('plain'))).toEqual({ kind: 'engine', message: 'plain' });
+  });
+});
