@@ -1,8 +1,10 @@
 import { afterEach } from 'vitest';
 
-// Component tests (jsdom) fake the Tauri IPC with mockIPC; undo it after each test.
+// Component tests (jsdom) mount with @testing-library/svelte and fake the Tauri IPC with mockIPC:
+// unmount and undo both after each test.
 afterEach(async () => {
   if (typeof window === 'undefined') return;
-  const { clearMocks } = await import('@tauri-apps/api/mocks');
+  const [{ cleanup }, { clearMocks }] = await Promise.all([import('@testing-library/svelte'), import('@tauri-apps/api/mocks')]);
+  cleanup();
   clearMocks();
 });
