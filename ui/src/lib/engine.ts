@@ -110,6 +110,8 @@ export function createEngineStore(api: EngineApi, opts: { debounceMs?: number; t
 
   async function start(): Promise<void> {
     stopped = false;
+    // A fresh connection: whatever the engine says first counts as a transition (and loads the lists).
+    status.set(null);
     try {
       unlisten.push(await api.onEngineStatus((s) => {
         if (statusRetry) clearTimeout(statusRetry);
