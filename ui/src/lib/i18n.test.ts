@@ -27,6 +27,8 @@ describe('locales', () => {
       expect(dictionaries.en[k].trim(), k).not.toBe('');
       expect(dictionaries.es[k].trim(), k).not.toBe('');
       expect(ph(dictionaries.es[k]), k).toBe(ph(dictionaries.en[k]));
+      // A singular form belongs to a key that has an {n}.
+      if (k.endsWith('.one')) expect(dictionaries.en[k.slice(0, -4)], k).toContain('{n}');
     }
   });
 
@@ -85,6 +87,9 @@ describe('t()', () => {
     locale.set('es');
     expect(get(t)('containers.count', { n: 3, running: 1 })).toBe('3 en total, 1 en marcha');
     expect(translate('es', 'no.such.key')).toBe('no.such.key');
+    expect(translate('en', 'containers.groupCount', { n: 1, running: 0 })).toBe('1 container, 0 running');
+    expect(translate('es', 'images.count', { n: 1 })).toBe('1 imagen');
+    expect(translate('es', 'images.count', { n: 2 })).toBe('2 imágenes');
     locale.set('en');
   });
 });

@@ -18,8 +18,10 @@ export function resolveLanguage(setting: Language | null | undefined, system: st
 
 export type Params = Record<string, string | number>;
 
+/** A key may have a singular form `<key>.one`, used when the `n` parameter is 1. */
 export function translate(lang: Language, key: string, params?: Params): string {
-  const text = dictionaries[lang][key] ?? dictionaries.en[key] ?? key;
+  const k = params?.n === 1 && `${key}.one` in dictionaries[lang] ? `${key}.one` : key;
+  const text = dictionaries[lang][k] ?? dictionaries.en[k] ?? key;
   if (!params) return text;
   return text.replace(/\{(\w+)\}/g, (m, name: string) => (name in params ? String(params[name]) : m));
 }
