@@ -42,6 +42,17 @@ export function isCommandError(err: unknown): err is CommandError {
   return !!err && typeof err === 'object' && 'kind' in err && 'message' in err;
 }
 
+/** Rejects with an "unavailable" CommandError when `p` takes longer than `ms`. */
+export function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const h = setTimeout(() => reject({ kind: 'unavailable', message: `no answer after ${ms / 1000} s` }), ms);
+    p.then(
+      (v) => (clearTimeout(h), resolve(v)),
+      (e) => (clearTimeout(h), reject(e)),
+    );
+  });
+}
+
 async function call<T>(cmd: string, args?: Record<string, unknown>): Promise<T> {
   try {
     return await invoke<T>(cmd, args);

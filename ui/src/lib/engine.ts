@@ -31,17 +31,6 @@ export interface ListState<T> {
 
 const emptyList = <T>(): ListState<T> => ({ items: [], loaded: false, error: null });
 
-/** Rejects with an "unavailable" CommandError when `p` takes longer than `ms`. */
-export function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const h = setTimeout(() => reject({ kind: 'unavailable', message: `no answer after ${ms / 1000} s` }), ms);
-    p.then(
-      (v) => (clearTimeout(h), resolve(v)),
-      (e) => (clearTimeout(h), reject(e)),
-    );
-  });
-}
-
 export function createEngineStore(api: EngineApi, opts: { debounceMs?: number; timeoutMs?: number } = {}) {
   const timeoutMs = opts.timeoutMs ?? 8000;
   const status = writable<EngineStatus | null>(null);
@@ -72,7 +61,7 @@ export function createEngineStore(api: EngineApi, opts: { debounceMs?: number; t
     inFlight.add(kind);
     const store = lists[kind] as ReturnType<typeof writable<ListState<unknown>>>;
     try {
-      const items = await withTimeout(fetchers[kind](), timeoutMs);
+      const items = await client.withTimeout(fetchers[kind](), timeoutMs);
       store.set({ items, loaded: true, error: null });
     } catch (err) {
       // Keep what we had: a list that vanishes while the engine restarts is worse than a stale one.
@@ -97,7 +86,7 @@ export function createEngineStore(api: EngineApi, opts: { debounceMs?: number; t
 
   async function queryStatus(attempt = 0): Promise<void> {
     try {
-      setStatus(await withTimeout(api.engineStatus(), timeoutMs));
+      setStatus(await client.withTimeout(api.engineStatus(), timeoutMs));
     } catch (err) {
       const e = client.isCommandError(err) ? err : client.toCommandError(err);
       // The shell did not answer at all (not the engine: its state comes with a reason). Say so and ask again
