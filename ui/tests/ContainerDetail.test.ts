@@ -66,6 +66,23 @@ describe('Container detail', () => {
     expect(screen.getAllByTestId('log-line').map((l) => l.textContent)).toEqual(['2024-05-01T10:00:00Zready']);
   });
 
+  it('keeps only the rows on screen in the DOM for a long log', async () => {
+    await setup({
+      container_logs: (a) => {
+        sendTo(a.onLine, Array.from({ length: 3000 }, (_, i) => ({ stream: 'stdout', text: `line ${i}\n` })));
+        return new Promise(() => {});
+      },
+    });
+    await settle(80);
+    const rendered = screen.getAllByTestId('log-line');
+    expect(rendered.length).toBeGreaterThan(0);
+    expect(rendered.length).toBeLessThan(60);
+    const search = screen.getByTestId('logs-search') as HTMLInputElement;
+    search.value = 'line 2999';
+    await fireEvent.input(search);
+    expect(screen.getAllByTestId('log-line').map((l) => l.textContent)).toEqual(['line 2999']);
+  });
+
   it('says stats are not available yet when the engine answers unavailable', async () => {
     await setup({
       container_logs: () => null,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { LogBuffer, filterLines, linesText, parseLine } from './logs';
+import { LogBuffer, filterLines, linesText, parseLine, visibleRange } from './logs';
 
 describe('logs', () => {
   it('splits docker timestamps off when asked', () => {
@@ -33,5 +33,15 @@ describe('logs', () => {
     expect(hits).toHaveLength(1);
     expect(filterLines(b.lines, '  ')).toHaveLength(2);
     expect(linesText(hits)).toBe('2024-05-01T10:00:00Z GET /index.html');
+  });
+});
+
+describe('visibleRange', () => {
+  it('renders what is on screen plus the overscan, clamped to the list', () => {
+    expect(visibleRange(0, 200, 20, 1000, 5)).toEqual({ start: 0, end: 16 });
+    expect(visibleRange(2000, 200, 20, 1000, 5)).toEqual({ start: 95, end: 116 });
+    expect(visibleRange(19_900, 200, 20, 1000, 5)).toEqual({ start: 990, end: 1000 });
+    expect(visibleRange(0, 200, 20, 0)).toEqual({ start: 0, end: 0 });
+    expect(visibleRange(99_999, 200, 20, 10, 5)).toEqual({ start: 9, end: 10 });
   });
 });

@@ -54,3 +54,16 @@ export function filterLines(lines: ShownLine[], query: string): ShownLine[] {
 export function linesText(lines: ShownLine[]): string {
   return lines.map((l) => (l.time ? `${l.time} ${l.text}` : l.text)).join('\n');
 }
+
+/**
+ * The slice of a long list to render in a scroll box of fixed-height rows: what is visible plus
+ * `overscan` rows on each side. Only these rows exist in the DOM, however long the log is.
+ */
+export function visibleRange(scrollTop: number, viewport: number, rowHeight: number, count: number, overscan = 20): { start: number; end: number } {
+  if (count === 0 || rowHeight <= 0) return { start: 0, end: 0 };
+  const first = Math.floor(Math.max(0, scrollTop) / rowHeight);
+  const rows = Math.ceil(Math.max(0, viewport) / rowHeight) + 1;
+  const start = Math.max(0, Math.min(first - overscan, count - 1));
+  const end = Math.min(count, first + rows + overscan);
+  return { start, end: Math.max(start, end) };
+}
