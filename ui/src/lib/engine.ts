@@ -142,3 +142,10 @@ export function createEngineStore(api: EngineApi, opts: { debounceMs?: number; t
 export type EngineStore = ReturnType<typeof createEngineStore>;
 
 export const engine: EngineStore = createEngineStore(client);
+
+const CONTROLS = { start: client.engineStart, stop: client.engineStop, restart: client.engineRestart };
+
+/** Starts, stops or restarts the engine and shows the status the command answered with at once. */
+export async function controlEngine(what: keyof typeof CONTROLS): Promise<void> {
+  engine.setStatus(await CONTROLS[what]());
+}
