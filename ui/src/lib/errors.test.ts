@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { toCommandError } from './client';
+import { fromBase64, toBase64, toCommandError } from './client';
 import { errorText, fieldOf } from './errors';
 
 describe('errors', () => {
@@ -22,6 +22,14 @@ describe('errors', () => {
     expect(fieldOf({ kind: 'engine', message: 'port is already allocated' }, fields)).toBe('ports');
     expect(fieldOf({ kind: 'invalid', message: 'x', field: 'cpu' }, fields)).toBe('_form');
     expect(fieldOf({ kind: 'engine', message: 'boom' }, fields)).toBe('_form');
+  });
+
+  it('carries terminal bytes as base64 both ways, UTF-8 and binary alike', () => {
+    const bytes = new Uint8Array([...new TextEncoder().encode('ñandú ✓\r\n'), 0, 255, 27]);
+    expect(toBase64(new TextEncoder().encode('ls\r'))).toBe('bHMN');
+    expect([...fromBase64(toBase64(bytes))]).toEqual([...bytes]);
+    const big = new Uint8Array(100_000).map((_, i) => i % 256);
+    expect(fromBase64(toBase64(big))).toEqual(big);
   });
 
   it('normalises what invoke rejects with', () => {

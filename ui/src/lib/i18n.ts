@@ -1,5 +1,5 @@
 // A tiny translation store: `$t(<key>, {param})`, language switchable live.
-import { derived, get, writable } from 'svelte/store';
+import { derived, writable } from 'svelte/store';
 import en from '../locales/en.json';
 import es from '../locales/es.json';
 import type { Language } from './types';
@@ -27,9 +27,6 @@ export function translate(lang: Language, key: string, params?: Params): string 
 }
 
 export const t = derived(locale, (lang) => (key: string, params?: Params) => translate(lang, key, params));
-
-/** For code outside components (stores, actions). */
-export const tNow = (key: string, params?: Params) => translate(get(locale), key, params);
 
 export function setLanguage(lang: Language) {
   locale.set(lang);

@@ -17,10 +17,6 @@ export function parsePort(text: string): number | null {
   return n >= 1 && n <= 65535 ? n : null;
 }
 
-export function isValidPort(n: unknown): n is number {
-  return typeof n === 'number' && Number.isInteger(n) && n >= 1 && n <= 65535;
-}
-
 /** A number out of 1–65535 is a range error; anything else (empty, letters) a format error. */
 const whyInvalid = (text: string): PortError => (/^\d+$/.test(text.trim()) ? PORT_ERRORS.range : PORT_ERRORS.format);
 
@@ -41,16 +37,6 @@ export function validatePortRow(
     if (h === null) return { ok: false, error: whyInvalid(host), field: 'host' };
   }
   return { ok: true, binding: { hostPort: h, containerPort: c, proto } };
-}
-
-/** Parses docker's short syntax: "8080:80", "8080:80/udp", "80", "127.0.0.1:8080:80" is not supported. */
-export function parsePortSpec(spec: string): PortBinding | null {
-  const m = /^\s*(?:(\d+):)?(\d+)(?:\/(tcp|udp))?\s*$/.exec(spec);
-  if (!m) return null;
-  const host = m[1] === undefined ? null : parsePort(m[1]);
-  const container = parsePort(m[2]);
-  if (container === null || (m[1] !== undefined && host === null)) return null;
-  return { hostPort: host, containerPort: container, proto: (m[3] as Proto) ?? 'tcp' };
 }
 
 /** The same binding in docker's -p syntax. */

@@ -1,6 +1,6 @@
 import { describe, expect, it, vi } from 'vitest';
 import type { ContainerItem, EngineStatus, ImageItem } from '../../lib/types';
-import { STEPS, canAdvance, firstShown, isDone, nextIndex, position, prevIndex, welcomeContainer, welcomePort, type TourState } from './steps';
+import { STEPS, canAdvance, isDone, nextIndex, position, prevIndex, welcomeContainer, welcomePort, type TourState } from './steps';
 import { runWelcome, welcomeRequest } from './welcome';
 
 const engine = (state: EngineStatus['state']): EngineStatus => ({ state, reason: null, host: '', version: null, canManage: true });
@@ -14,6 +14,7 @@ describe('onboarding steps', () => {
   it('teaches in order and ends by opening the welcome server', () => {
     expect(STEPS.map((s) => s.id)).toEqual(['intro', 'engine', 'image', 'container', 'volume', 'network', 'run', 'welcome', 'open', 'finish']);
     expect(STEPS.every((s) => s.cli)).toBe(true);
+    expect(STEPS[0].when).toBeUndefined(); // the tour starts there unconditionally
   });
 
   it('walks docker run through its six stages, each with a command', () => {
@@ -26,7 +27,6 @@ describe('onboarding steps', () => {
     expect(nextIndex(STEPS, 0, state())).toBe(idx('image'));
     expect(nextIndex(STEPS, 0, state({ engine: engine('stopped') }))).toBe(idx('engine'));
     expect(prevIndex(STEPS, idx('image'), state())).toBe(0);
-    expect(firstShown(STEPS, idx('engine'), state())).toBe(idx('image'));
   });
 
   it('holds the user on gated steps until they are done', () => {

@@ -148,12 +148,6 @@ export const STEPS: Step[] = [
 
 const shown = (step: Step, s: TourState) => !step.when || step.when(s);
 
-/** The first step at or after `from` whose `when` holds (the last step always counts). */
-export function firstShown(steps: Step[], from: number, s: TourState): number {
-  for (let i = Math.max(0, from); i < steps.length; i++) if (shown(steps[i], s)) return i;
-  return steps.length - 1;
-}
-
 export function nextIndex(steps: Step[], current: number, s: TourState): number | null {
   for (let i = current + 1; i < steps.length; i++) if (shown(steps[i], s)) return i;
   return null;
