@@ -63,6 +63,9 @@ describe('Container detail', () => {
     await fireEvent.click(screen.getByTestId('logs-timestamps'));
     await settle(80);
     expect(shell.of('container_logs')).toHaveLength(2);
+    // The first stream was closed, and the shell told which channel to stop.
+    const first = (shell.of('container_logs')[0].args.onLine as { id: number }).id;
+    expect(shell.of('stream_close').map((c) => c.args)).toEqual([{ channel: first }]);
     expect(screen.getAllByTestId('log-line').map((l) => l.textContent)).toEqual(['2024-05-01T10:00:00Zready']);
   });
 
@@ -96,7 +99,7 @@ describe('Container detail', () => {
   });
 
   it('draws stats as they arrive', async () => {
-    await setup({
+    const shell = await setup({
       container_logs: () => null,
       container_stats: (a) => {
         sendTo(a.onStats, [
@@ -111,6 +114,10 @@ describe('Container detail', () => {
     expect(screen.getByTestId('chart-cpu').textContent).toContain('30.0 %');
     expect(screen.getByTestId('chart-mem').textContent).toContain('60.0 MB');
     expect(screen.getByTestId('chart-net').textContent).toContain('2.00 kB/s');
+    // Leaving the tab closes the stats stream.
+    await fireEvent.click(screen.getByTestId('tab-env'));
+    await settle();
+    expect(shell.of('stream_close').map((c) => c.args.channel)).toContain((shell.of('container_stats')[0].args.onStats as { id: number }).id);
   });
 
   it('shows environment and ports from inspect, and a placeholder for files', async () => {

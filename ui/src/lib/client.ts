@@ -61,7 +61,11 @@ async function call<T>(cmd: string, args?: Record<string, unknown>): Promise<T> 
   }
 }
 
-/** A channel that forwards messages to `onMessage` until `close()` is called (stale streams go quiet). */
+/**
+ * A channel that forwards messages to `onMessage` until `close()`. Closing also tells the shell
+ * (`stream_close`, not in the contract yet: ignored when missing) so it can stop the engine stream
+ * behind the channel; a Tauri channel cannot be closed from JavaScript.
+ */
 export interface Stream<T> {
   channel: Channel<T>;
   close(): void;
@@ -76,7 +80,9 @@ function stream<T>(onMessage: (m: T) => void): Stream<T> {
   return {
     channel,
     close() {
+      if (!open) return;
       open = false;
+      call<void>('stream_close', { channel: channel.id }).catch(() => {});
     },
   };
 }
