@@ -19,9 +19,9 @@ import type {
   VolumeItem,
 } from './types';
 
-const KINDS = ['engine', 'not_found', 'conflict', 'invalid', 'unavailable'];
+const KINDS = ['engine', 'not_found', 'conflict', 'invalid', 'unavailable', 'unknown_command'];
 
-/** Turns whatever `invoke` rejected with into a CommandError. */
+/** Turns whatever `invoke` rejected with into a CommandError (a CommandError stays as it is). */
 export function toCommandError(err: unknown): CommandError {
   if (err && typeof err === 'object' && 'kind' in err && 'message' in err) {
     const e = err as { kind: unknown; message: unknown; field?: unknown };
@@ -36,10 +36,6 @@ export function toCommandError(err: unknown): CommandError {
   // Outside the Tauri shell (plain browser) there is no IPC at all: treat it as "engine unreachable".
   if (/__TAURI_INTERNALS__|ipc|transformCallback/i.test(message)) return { kind: 'unavailable', message };
   return { kind: 'engine', message };
-}
-
-export function isCommandError(err: unknown): err is CommandError {
-  return !!err && typeof err === 'object' && 'kind' in err && 'message' in err;
 }
 
 /** Rejects with an "unavailable" CommandError when `p` takes longer than `ms`. */

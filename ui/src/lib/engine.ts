@@ -65,7 +65,7 @@ export function createEngineStore(api: EngineApi, opts: { debounceMs?: number; t
       store.set({ items, loaded: true, error: null });
     } catch (err) {
       // Keep what we had: a list that vanishes while the engine restarts is worse than a stale one.
-      store.update((s) => ({ ...s, error: client.isCommandError(err) ? err : client.toCommandError(err) }));
+      store.update((s) => ({ ...s, error: client.toCommandError(err) }));
     } finally {
       inFlight.delete(kind);
       if (again.delete(kind) && !stopped) void refreshOne(kind);
@@ -88,7 +88,7 @@ export function createEngineStore(api: EngineApi, opts: { debounceMs?: number; t
     try {
       setStatus(await client.withTimeout(api.engineStatus(), timeoutMs));
     } catch (err) {
-      const e = client.isCommandError(err) ? err : client.toCommandError(err);
+      const e = client.toCommandError(err);
       // The shell did not answer at all (not the engine: its state comes with a reason). Say so and ask again
       // later, with growing pauses; status events replace this as soon as they arrive.
       if (!get(status) || get(status)?.state === 'error')
