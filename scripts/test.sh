@@ -43,6 +43,16 @@ echo "--- toolchain and test dependencies" >&2
     uname -r
 } >&2 || true
 
+# The desktop frontend: its unit and component tests, and the build the app loads.
+if [[ -f ui/package.json ]]; then
+    if ! command -v npm >/dev/null; then
+        echo "scripts/test.sh: installing nodejs npm" >&2
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
+    fi
+    echo "--- ui: npm ci, build, test" >&2
+    (cd ui && npm ci --no-audit --no-fund --loglevel=error && npm run build && npm test)
+fi
+
 cargo build -j2 --workspace --bins
 export BERTHD_BIN=${BERTHD_BIN:-${CARGO_TARGET_DIR:-$PWD/target}/debug/berthd}
 export RUST_TEST_THREADS=${RUST_TEST_THREADS:-2}
