@@ -103,7 +103,10 @@ impl StreamRegistry {
 impl Drop for StreamGuard {
     fn drop(&mut self) {
         let mut open = lock(&self.registry.open);
-        if open.get(&self.key).is_some_and(|(g, _)| *g == self.generation) {
+        if open
+            .get(&self.key)
+            .is_some_and(|(g, _)| *g == self.generation)
+        {
             open.remove(&self.key);
         }
     }

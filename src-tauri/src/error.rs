@@ -77,9 +77,7 @@ impl CommandError {
 
     /// A call that did not finish within `secs`.
     pub fn timed_out(what: &str, secs: u64) -> Self {
-        Self::unavailable(format!(
-            "The engine did not answer {what} within {secs} s"
-        ))
+        Self::unavailable(format!("The engine did not answer {what} within {secs} s"))
     }
 }
 

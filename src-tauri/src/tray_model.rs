@@ -207,7 +207,9 @@ pub fn engine_line(status: &EngineStatus, lang: Lang) -> String {
     let mut line = format!("{}: {state}", t.engine);
     match (status.state, &status.version, &status.reason) {
         (EngineState::Running, Some(v), _) => line.push_str(&format!(" ({v})")),
-        (EngineState::Error, _, Some(r)) => line.push_str(&format!(" — {}", shorten(r, MAX_REASON))),
+        (EngineState::Error, _, Some(r)) => {
+            line.push_str(&format!(" — {}", shorten(r, MAX_REASON)))
+        }
         _ => {}
     }
     line
@@ -332,7 +334,10 @@ mod tests {
             container("ccc", "old", "exited", &[9000]),
         ];
         let m = tray_model(&status(EngineState::Running), &cs, Lang::En);
-        assert_eq!(m.items[0], TrayItem::Label("Engine: running (0.1.0)".into()));
+        assert_eq!(
+            m.items[0],
+            TrayItem::Label("Engine: running (0.1.0)".into())
+        );
         let subs: Vec<&str> = m
             .items
             .iter()
@@ -366,7 +371,11 @@ mod tests {
         let m = tray_model(&status(EngineState::Stopped), &cs, Lang::En);
         assert_eq!(
             m.actions(),
-            vec![TrayAction::OpenWindow, TrayAction::EngineStart, TrayAction::Quit]
+            vec![
+                TrayAction::OpenWindow,
+                TrayAction::EngineStart,
+                TrayAction::Quit
+            ]
         );
         let m = tray_model(&status(EngineState::Error), &[], Lang::En);
         assert_eq!(
@@ -374,7 +383,9 @@ mod tests {
             TrayItem::Label("Engine: error — berthd exited (exit status: 1)".into())
         );
         let m = tray_model(&status(EngineState::Starting), &[], Lang::En);
-        assert!(m.items.contains(&TrayItem::Label("Engine is starting…".into())));
+        assert!(m
+            .items
+            .contains(&TrayItem::Label("Engine is starting…".into())));
         assert!(!m.actions().contains(&TrayAction::EngineStart));
     }
 
@@ -393,8 +404,13 @@ mod tests {
     #[test]
     fn spanish() {
         let m = tray_model(&status(EngineState::Running), &[], Lang::Es);
-        assert_eq!(m.items[0], TrayItem::Label("Motor: en marcha (0.1.0)".into()));
-        assert!(m.items.contains(&TrayItem::Label("Ningún contenedor en marcha".into())));
+        assert_eq!(
+            m.items[0],
+            TrayItem::Label("Motor: en marcha (0.1.0)".into())
+        );
+        assert!(m
+            .items
+            .contains(&TrayItem::Label("Ningún contenedor en marcha".into())));
         assert!(m.items.contains(&TrayItem::Action {
             action: TrayAction::Quit,
             text: "Salir de Berth".into(),

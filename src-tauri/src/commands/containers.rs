@@ -66,12 +66,8 @@ impl ContainerItem {
 
 /// One engine container summary → the UI's item.
 pub fn container_item(c: &ContainerSummary) -> ContainerItem {
-    let labels: BTreeMap<String, String> = c
-        .labels
-        .clone()
-        .unwrap_or_default()
-        .into_iter()
-        .collect();
+    let labels: BTreeMap<String, String> =
+        c.labels.clone().unwrap_or_default().into_iter().collect();
     let name = c
         .names
         .as_ref()
@@ -116,8 +112,18 @@ fn port_items(c: &ContainerSummary) -> Vec<PortItem> {
         })
         .collect();
     items.sort_by(|a, b| {
-        (a.private_port, &a.proto, a.public_port, a.ip.as_deref().map(is_v6))
-            .cmp(&(b.private_port, &b.proto, b.public_port, b.ip.as_deref().map(is_v6)))
+        (
+            a.private_port,
+            &a.proto,
+            a.public_port,
+            a.ip.as_deref().map(is_v6),
+        )
+            .cmp(&(
+                b.private_port,
+                &b.proto,
+                b.public_port,
+                b.ip.as_deref().map(is_v6),
+            ))
     });
     let mut seen = HashSet::new();
     items.retain(|p| seen.insert((p.private_port, p.proto.clone(), p.public_port)));
@@ -230,7 +236,10 @@ pub fn stats_sample(s: &ContainerStatsResponse, now: f64) -> StatsSample {
     let usage = mem.and_then(|m| m.usage).unwrap_or(0);
     let cache = mem
         .and_then(|m| m.stats.as_ref())
-        .and_then(|st| st.get("inactive_file").or_else(|| st.get("total_inactive_file")))
+        .and_then(|st| {
+            st.get("inactive_file")
+                .or_else(|| st.get("total_inactive_file"))
+        })
         .copied()
         .unwrap_or(0);
     let (rx, tx) = s
@@ -238,10 +247,7 @@ pub fn stats_sample(s: &ContainerStatsResponse, now: f64) -> StatsSample {
         .iter()
         .flatten()
         .fold((0u64, 0u64), |(rx, tx), (_, n)| {
-            (
-                rx + n.rx_bytes.unwrap_or(0),
-                tx + n.tx_bytes.unwrap_or(0),
-            )
+            (rx + n.rx_bytes.unwrap_or(0), tx + n.tx_bytes.unwrap_or(0))
         });
     let time = s
         .read
@@ -594,7 +600,11 @@ impl Backend {
 
     /// Streams stats samples until the container stops, the receiver is gone or the stream is
     /// replaced. An engine without stats answers 501: `unavailable`.
-    pub async fn container_stats(&self, id: &str, sink: impl Sink<StatsSample>) -> CommandResult<()> {
+    pub async fn container_stats(
+        &self,
+        id: &str,
+        sink: impl Sink<StatsSample>,
+    ) -> CommandResult<()> {
         let docker = self.docker().await?;
         let guard = self.streams.register(StreamKind::Stats, id);
         let mut stream = docker.stats(
@@ -634,7 +644,13 @@ impl Backend {
     pub async fn run_container(&self, req: &RunRequest) -> CommandResult<String> {
         let plan = plan_run(req)?;
         let docker = self.docker().await?;
-        match timed("inspect image", limits::QUICK, docker.inspect_image(&plan.image)).await {
+        match timed(
+            "inspect image",
+            limits::QUICK,
+            docker.inspect_image(&plan.image),
+        )
+        .await
+        {
             Ok(_) => {}
             Err(e) if e.kind == ErrorKind::NotFound => {
                 info!(image = %plan.image, "image missing; pulling");
@@ -687,7 +703,9 @@ impl Backend {
 }
 
 #[tauri::command]
-pub async fn list_containers(backend: State<'_, std::sync::Arc<Backend>>) -> CommandResult<Vec<ContainerItem>> {
+pub async fn list_containers(
+    backend: State<'_, std::sync::Arc<Backend>>,
+) -> CommandResult<Vec<ContainerItem>> {
     backend.list_containers().await
 }
 
@@ -718,7 +736,9 @@ pub async fn container_logs(
     on_line: Channel<LogLine>,
 ) -> CommandResult<()> {
     backend
-        .container_logs(&id, tail, timestamps, follow, move |l| on_line.send(l).is_ok())
+        .container_logs(&id, tail, timestamps, follow, move |l| {
+            on_line.send(l).is_ok()
+        })
         .await
 }
 
@@ -736,7 +756,10 @@ pub async fn container_stats(
 /// Not in the original contract: closes a container's log/stats streams (a channel cannot tell
 /// the app that its JavaScript side is gone).
 #[tauri::command]
-pub async fn close_container_streams(backend: State<'_, std::sync::Arc<Backend>>, id: String) -> CommandResult<()> {
+pub async fn close_container_streams(
+    backend: State<'_, std::sync::Arc<Backend>>,
+    id: String,
+) -> CommandResult<()> {
     backend.close_container_streams(&id);
     Ok(())
 }
@@ -946,7 +969,10 @@ mod tests {
         assert_eq!(field_of(&|r| r.image = "BusyBox".into()), "image");
         assert_eq!(field_of(&|r| r.env = vec!["=1".into()]), "env");
         assert_eq!(field_of(&|r| r.env = vec!["NOVALUE".into()]), "env");
-        assert_eq!(field_of(&|r| r.volumes = vec!["./rel:/x".into()]), "volumes");
+        assert_eq!(
+            field_of(&|r| r.volumes = vec!["./rel:/x".into()]),
+            "volumes"
+        );
         assert_eq!(field_of(&|r| r.volumes = vec!["v:rel".into()]), "volumes");
         assert_eq!(field_of(&|r| r.volumes = vec!["v:/x:rx".into()]), "volumes");
         assert_eq!(
@@ -985,7 +1011,9 @@ mod tests {
         assert!(is_port_clash(
             "driver failed programming external connectivity: Bind for 0.0.0.0:80 failed: port is already allocated"
         ));
-        assert!(is_port_clash("listen tcp 0.0.0.0:80: bind: address already in use"));
+        assert!(is_port_clash(
+            "listen tcp 0.0.0.0:80: bind: address already in use"
+        ));
         assert!(!is_port_clash("no such file"));
     }
 }

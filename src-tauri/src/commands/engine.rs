@@ -68,28 +68,39 @@ impl Backend {
 }
 
 #[tauri::command]
-pub async fn engine_status(backend: State<'_, std::sync::Arc<Backend>>) -> CommandResult<EngineStatus> {
+pub async fn engine_status(
+    backend: State<'_, std::sync::Arc<Backend>>,
+) -> CommandResult<EngineStatus> {
     Ok(backend.engine_status().await)
 }
 
 #[tauri::command]
-pub async fn engine_start(backend: State<'_, std::sync::Arc<Backend>>) -> CommandResult<EngineStatus> {
+pub async fn engine_start(
+    backend: State<'_, std::sync::Arc<Backend>>,
+) -> CommandResult<EngineStatus> {
     backend.engine_start().await
 }
 
 #[tauri::command]
-pub async fn engine_stop(backend: State<'_, std::sync::Arc<Backend>>) -> CommandResult<EngineStatus> {
+pub async fn engine_stop(
+    backend: State<'_, std::sync::Arc<Backend>>,
+) -> CommandResult<EngineStatus> {
     backend.engine_stop().await
 }
 
 #[tauri::command]
-pub async fn engine_restart(backend: State<'_, std::sync::Arc<Backend>>) -> CommandResult<EngineStatus> {
+pub async fn engine_restart(
+    backend: State<'_, std::sync::Arc<Backend>>,
+) -> CommandResult<EngineStatus> {
     backend.engine_restart().await
 }
 
 /// Not in the original contract: the engine log's tail for the Troubleshoot view.
 #[tauri::command]
-pub async fn engine_log(backend: State<'_, std::sync::Arc<Backend>>, lines: Option<usize>) -> CommandResult<String> {
+pub async fn engine_log(
+    backend: State<'_, std::sync::Arc<Backend>>,
+    lines: Option<usize>,
+) -> CommandResult<String> {
     backend.engine_log(lines)
 }
 

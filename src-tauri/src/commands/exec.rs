@@ -119,7 +119,9 @@ impl Backend {
         )
         .await?;
         let StartExecResults::Attached { mut output, input } = started else {
-            return Err(CommandError::engine("The engine did not attach the terminal"));
+            return Err(CommandError::engine(
+                "The engine did not attach the terminal",
+            ));
         };
         let done = CancellationToken::new();
         lock(&self.exec.open).insert(
@@ -206,10 +208,12 @@ impl Backend {
     /// Ends a terminal session from the app's side (its view closed).
     pub async fn exec_close(&self, session: &str) -> CommandResult<()> {
         if let Ok(input) = self.exec.input(session) {
-            let _ = tokio::time::timeout(limits::QUICK, async move {
-                input.lock().await.shutdown().await
-            })
-            .await;
+            let _ =
+                tokio::time::timeout(
+                    limits::QUICK,
+                    async move { input.lock().await.shutdown().await },
+                )
+                .await;
         }
         self.exec.remove(session);
         Ok(())
@@ -250,7 +254,10 @@ pub async fn exec_resize(
 
 /// Not in the original contract: closes a terminal session (the view closed).
 #[tauri::command]
-pub async fn exec_close(backend: State<'_, std::sync::Arc<Backend>>, session: String) -> CommandResult<()> {
+pub async fn exec_close(
+    backend: State<'_, std::sync::Arc<Backend>>,
+    session: String,
+) -> CommandResult<()> {
     backend.exec_close(&session).await
 }
 

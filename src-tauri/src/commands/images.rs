@@ -49,7 +49,12 @@ pub struct PruneResult {
 /// a registry host (`localhost:5000/x`), not a tag.
 pub fn split_reference(reference: &str) -> (&str, Option<&str>) {
     if let Some((repo, digest)) = reference.split_once('@') {
-        return (repo.rsplit_once(':').filter(|(_, t)| !t.contains('/')).map_or(repo, |(r, _)| r), Some(digest));
+        return (
+            repo.rsplit_once(':')
+                .filter(|(_, t)| !t.contains('/'))
+                .map_or(repo, |(r, _)| r),
+            Some(digest),
+        );
     }
     let last_slash = reference.rfind('/').map_or(0, |i| i + 1);
     match reference[last_slash..].rfind(':') {
@@ -95,10 +100,7 @@ pub fn image_items(images: &[ImageSummary], used: &HashSet<String>) -> Vec<Image
                 .map(|d| split_reference(d).0.to_string())
                 .filter(|r| !r.is_empty() && r != NONE)
                 .unwrap_or_else(|| NONE.into());
-            items.push(ImageItem {
-                repository,
-                ..base
-            });
+            items.push(ImageItem { repository, ..base });
             continue;
         }
         for t in tags {
@@ -110,9 +112,7 @@ pub fn image_items(images: &[ImageSummary], used: &HashSet<String>) -> Vec<Image
             });
         }
     }
-    items.sort_by(|a, b| {
-        (&a.repository, &a.tag, &a.id).cmp(&(&b.repository, &b.tag, &b.id))
-    });
+    items.sort_by(|a, b| (&a.repository, &a.tag, &a.id).cmp(&(&b.repository, &b.tag, &b.id)));
     items
 }
 
@@ -185,7 +185,11 @@ impl Backend {
     }
 
     /// Pulls `reference` (`:latest` when no tag), sending the engine's progress messages.
-    pub async fn pull_image(&self, reference: &str, sink: impl Sink<PullProgress>) -> CommandResult<()> {
+    pub async fn pull_image(
+        &self,
+        reference: &str,
+        sink: impl Sink<PullProgress>,
+    ) -> CommandResult<()> {
         let reference = pull_reference(reference)?;
         let docker = self.docker().await?;
         info!(%reference, "pulling");
@@ -201,9 +205,7 @@ impl Backend {
         loop {
             let item = tokio::time::timeout(limits::PULL_IDLE, stream.next())
                 .await
-                .map_err(|_| {
-                    CommandError::timed_out("the pull", limits::PULL_IDLE.as_secs())
-                })?;
+                .map_err(|_| CommandError::timed_out("the pull", limits::PULL_IDLE.as_secs()))?;
             match item {
                 None => return Ok(()),
                 Some(Ok(info)) => {
@@ -235,8 +237,8 @@ impl Backend {
         Ok(())
     }
 
-    /// Removes dangling images. Engines without `/images/prune` (501) get the same done image
-    /// by image: every untagged image no container uses.
+    /// Removes dangling images. Engines without `/images/prune` (404/501) get the same done
+    /// image by image: every untagged image no container uses.
     pub async fn prune_images(&self) -> CommandResult<PruneResult> {
         let docker = self.docker().await?;
         let filters = HashMap::from([("dangling".to_string(), vec!["true".to_string()])]);
@@ -258,8 +260,10 @@ impl Backend {
                     .count() as u64,
                 space_reclaimed: r.space_reclaimed.unwrap_or(0),
             }),
+            // Not served (berthd today answers 404 "page not found"; dockerd never would).
             Err(bollard::errors::Error::DockerResponseServerError {
-                status_code: 501, ..
+                status_code: 404 | 501,
+                ..
             }) => {
                 let dangling = timed(
                     "the image list",
@@ -303,7 +307,9 @@ impl Backend {
 }
 
 #[tauri::command]
-pub async fn list_images(backend: State<'_, std::sync::Arc<Backend>>) -> CommandResult<Vec<ImageItem>> {
+pub async fn list_images(
+    backend: State<'_, std::sync::Arc<Backend>>,
+) -> CommandResult<Vec<ImageItem>> {
     backend.list_images().await
 }
 
@@ -319,12 +325,18 @@ pub async fn pull_image(
 }
 
 #[tauri::command]
-pub async fn remove_image(backend: State<'_, std::sync::Arc<Backend>>, id: String, force: bool) -> CommandResult<()> {
+pub async fn remove_image(
+    backend: State<'_, std::sync::Arc<Backend>>,
+    id: String,
+    force: bool,
+) -> CommandResult<()> {
     backend.remove_image(&id, force).await
 }
 
 #[tauri::command]
-pub async fn prune_images(backend: State<'_, std::sync::Arc<Backend>>) -> CommandResult<PruneResult> {
+pub async fn prune_images(
+    backend: State<'_, std::sync::Arc<Backend>>,
+) -> CommandResult<PruneResult> {
     backend.prune_images().await
 }
 
@@ -378,10 +390,7 @@ mod tests {
             Ok("127.0.0.1:5000/busybox:latest")
         );
         assert_eq!(pull_reference(" busybox:1 ").as_deref(), Ok("busybox:1"));
-        assert_eq!(
-            pull_reference("x@sha256:00").as_deref(),
-            Ok("x@sha256:00")
-        );
+        assert_eq!(pull_reference("x@sha256:00").as_deref(), Ok("x@sha256:00"));
         let e = pull_reference("").expect_err("empty");
         assert_eq!(e.field.as_deref(), Some("image"));
     }
@@ -442,21 +451,26 @@ mod tests {
                 total: Some(100)
             }
         );
-        let info: CreateImageInfo =
-            serde_json::from_value(serde_json::json!({"status": "Pulling from library/busybox", "progressDetail": {}}))
-                .expect("info");
+        let info: CreateImageInfo = serde_json::from_value(
+            serde_json::json!({"status": "Pulling from library/busybox", "progressDetail": {}}),
+        )
+        .expect("info");
         let p = pull_progress(&info);
         assert_eq!((p.id, p.current, p.total), (None, None, None));
     }
 
     #[test]
     fn missing_images_are_not_found_on_the_image_field() {
-        let e = pull_error(CommandError::engine(
-            "manifest unknown: manifest unknown",
-        ));
-        assert_eq!((e.kind, e.field.as_deref()), (ErrorKind::NotFound, Some("image")));
+        let e = pull_error(CommandError::engine("manifest unknown: manifest unknown"));
+        assert_eq!(
+            (e.kind, e.field.as_deref()),
+            (ErrorKind::NotFound, Some("image"))
+        );
         let e = pull_error(CommandError::engine("registry on fire"));
-        assert_eq!((e.kind, e.field.as_deref()), (ErrorKind::Engine, Some("image")));
+        assert_eq!(
+            (e.kind, e.field.as_deref()),
+            (ErrorKind::Engine, Some("image"))
+        );
         let e = pull_error(CommandError::unavailable("engine gone"));
         assert_eq!(e.field, None);
     }

@@ -40,8 +40,12 @@ pub fn network_item(n: &Network, attached: &HashMap<String, u32>) -> NetworkItem
         containers: attached.get(&name).copied().unwrap_or(0),
         name,
         driver: n.driver.clone().unwrap_or_default(),
-        subnet: first.and_then(|c| c.subnet.clone()).filter(|s| !s.is_empty()),
-        gateway: first.and_then(|c| c.gateway.clone()).filter(|s| !s.is_empty()),
+        subnet: first
+            .and_then(|c| c.subnet.clone())
+            .filter(|s| !s.is_empty()),
+        gateway: first
+            .and_then(|c| c.gateway.clone())
+            .filter(|s| !s.is_empty()),
         internal: n.internal.unwrap_or(false),
     }
 }
@@ -49,9 +53,10 @@ pub fn network_item(n: &Network, attached: &HashMap<String, u32>) -> NetworkItem
 /// Network name → running containers on it.
 pub fn attached_counts(containers: &[ContainerSummary]) -> HashMap<String, u32> {
     let mut counts = HashMap::new();
-    for c in containers.iter().filter(|c| {
-        c.state.as_ref().map(|s| s.as_ref()) == Some("running")
-    }) {
+    for c in containers
+        .iter()
+        .filter(|c| c.state.as_ref().map(|s| s.as_ref()) == Some("running"))
+    {
         for net in c
             .network_settings
             .iter()
@@ -104,8 +109,7 @@ impl Backend {
         )
         .await?;
         let attached = self.attached(&docker).await?;
-        let mut items: Vec<NetworkItem> =
-            list.iter().map(|n| network_item(n, &attached)).collect();
+        let mut items: Vec<NetworkItem> = list.iter().map(|n| network_item(n, &attached)).collect();
         items.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(items)
     }
@@ -152,7 +156,9 @@ impl Backend {
         .map_err(|e| match e.kind {
             ErrorKind::Conflict => e.with_field("name"),
             // Overlapping or unusable subnets: dockerd answers 403/400.
-            ErrorKind::Invalid | ErrorKind::Engine if e.message.contains("ubnet") || e.message.contains("overlap") => {
+            ErrorKind::Invalid | ErrorKind::Engine
+                if e.message.contains("ubnet") || e.message.contains("overlap") =>
+            {
                 e.with_field("subnet")
             }
             _ => e,
@@ -202,7 +208,9 @@ impl Backend {
 }
 
 #[tauri::command]
-pub async fn list_networks(backend: State<'_, std::sync::Arc<Backend>>) -> CommandResult<Vec<NetworkItem>> {
+pub async fn list_networks(
+    backend: State<'_, std::sync::Arc<Backend>>,
+) -> CommandResult<Vec<NetworkItem>> {
     backend.list_networks().await
 }
 
@@ -219,12 +227,17 @@ pub async fn create_network(
 }
 
 #[tauri::command]
-pub async fn remove_network(backend: State<'_, std::sync::Arc<Backend>>, id: String) -> CommandResult<()> {
+pub async fn remove_network(
+    backend: State<'_, std::sync::Arc<Backend>>,
+    id: String,
+) -> CommandResult<()> {
     backend.remove_network(&id).await
 }
 
 #[tauri::command]
-pub async fn prune_networks(backend: State<'_, std::sync::Arc<Backend>>) -> CommandResult<DeletedCount> {
+pub async fn prune_networks(
+    backend: State<'_, std::sync::Arc<Backend>>,
+) -> CommandResult<DeletedCount> {
     backend.prune_networks().await
 }
 
@@ -239,7 +252,9 @@ pub async fn inspect_network(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use bollard::models::{ContainerSummaryNetworkSettings, ContainerSummaryStateEnum, EndpointSettings};
+    use bollard::models::{
+        ContainerSummaryNetworkSettings, ContainerSummaryStateEnum, EndpointSettings,
+    };
 
     #[test]
     fn maps_a_network() {

@@ -115,7 +115,9 @@ impl SettingsStore {
     pub fn set(&self, new: Settings) -> CommandResult<Settings> {
         new.validate()?;
         let old = self.get();
-        if new.start_at_login != old.start_at_login || new.start_at_login != self.autostart_path().exists() {
+        if new.start_at_login != old.start_at_login
+            || new.start_at_login != self.autostart_path().exists()
+        {
             self.apply_autostart(new.start_at_login)?;
         }
         let json = serde_json::to_vec_pretty(&new)
@@ -153,7 +155,9 @@ fn write_atomic(path: &Path, data: &[u8]) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
     let tmp = dir.join(format!(
         ".{}.tmp",
-        path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default()
+        path.file_name()
+            .map(|n| n.to_string_lossy())
+            .unwrap_or_default()
     ));
     let mut f = std::fs::File::create(&tmp)?;
     f.write_all(data)?;
@@ -249,7 +253,10 @@ mod tests {
         };
         assert_eq!(s.set(wanted.clone()), Ok(wanted.clone()));
         let entry = std::fs::read_to_string(s.autostart_path()).expect("autostart entry");
-        assert!(entry.contains("Exec=\"/opt/Berth App/berth-desktop\" --hidden"), "{entry}");
+        assert!(
+            entry.contains("Exec=\"/opt/Berth App/berth-desktop\" --hidden"),
+            "{entry}"
+        );
         // A new store (next launch) reads the same.
         assert_eq!(store(dir.path()).get(), wanted);
         let json: serde_json::Value = serde_json::from_slice(
@@ -294,8 +301,11 @@ mod tests {
         std::fs::write(dir.path().join("config/settings.json"), b"{nope").expect("write");
         assert_eq!(store(dir.path()).get(), Settings::default());
         // Missing keys take defaults.
-        std::fs::write(dir.path().join("config/settings.json"), br#"{"theme":"light"}"#)
-            .expect("write");
+        std::fs::write(
+            dir.path().join("config/settings.json"),
+            br#"{"theme":"light"}"#,
+        )
+        .expect("write");
         assert_eq!(store(dir.path()).get().theme, "light");
     }
 

@@ -155,7 +155,9 @@ impl Backend {
 }
 
 #[tauri::command]
-pub async fn list_volumes(backend: State<'_, std::sync::Arc<Backend>>) -> CommandResult<Vec<VolumeItem>> {
+pub async fn list_volumes(
+    backend: State<'_, std::sync::Arc<Backend>>,
+) -> CommandResult<Vec<VolumeItem>> {
     backend.list_volumes().await
 }
 
@@ -168,12 +170,17 @@ pub async fn create_volume(
 }
 
 #[tauri::command]
-pub async fn remove_volume(backend: State<'_, std::sync::Arc<Backend>>, name: String) -> CommandResult<()> {
+pub async fn remove_volume(
+    backend: State<'_, std::sync::Arc<Backend>>,
+    name: String,
+) -> CommandResult<()> {
     backend.remove_volume(&name).await
 }
 
 #[tauri::command]
-pub async fn prune_volumes(backend: State<'_, std::sync::Arc<Backend>>) -> CommandResult<DeletedCount> {
+pub async fn prune_volumes(
+    backend: State<'_, std::sync::Arc<Backend>>,
+) -> CommandResult<DeletedCount> {
     backend.prune_volumes().await
 }
 

@@ -105,7 +105,10 @@ pub fn find_berthd(
     if let Some(bin) = explicit {
         return Some(bin.to_path_buf());
     }
-    if let Some(candidate) = exe_dir.map(|d| d.join("berthd")).filter(|c| is_executable(c)) {
+    if let Some(candidate) = exe_dir
+        .map(|d| d.join("berthd"))
+        .filter(|c| is_executable(c))
+    {
         return Some(candidate);
     }
     find_on_path("berthd", path_var)
@@ -131,7 +134,9 @@ struct Spawned {
 /// What the last probe saw, before it becomes an [`EngineStatus`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Probe {
-    Running { version: Option<String> },
+    Running {
+        version: Option<String>,
+    },
     /// No socket, or nothing accepts connections on it.
     Absent(String),
     /// Something listens but does not answer properly.
@@ -182,8 +187,7 @@ impl NativeHost {
         if !socket.exists() {
             return Probe::Absent(format!("No engine socket at {}", socket.display()));
         }
-        match tokio::time::timeout(PROBE_TIMEOUT, tokio::net::UnixStream::connect(&socket)).await
-        {
+        match tokio::time::timeout(PROBE_TIMEOUT, tokio::net::UnixStream::connect(&socket)).await {
             Err(_) => {
                 return Probe::Broken(format!(
                     "The engine at {} does not accept connections",
