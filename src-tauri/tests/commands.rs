@@ -665,3 +665,126 @@ async fn supervisor_follows_events_and_recovers_when_the_engine_restarts() {
         .expect("supervisor stops when asked")
         .expect("join");
 }
+
+/// An engine the app starts and stops itself (what happens at launch and from the tray):
+/// berthd through a wrapper that adds this test's own bridge and subnets to the app's flags.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn native_host_starts_stops_and_restarts_berthd() {
+    use berth_tests::netenv::{self, NetIdentity};
+    let dir = berth_tests::make_temp_dir("berth-e2e-");
+    let net = NetIdentity::new();
+    let wrapper = dir.join("berthd-wrapper.sh");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\nexec {} \"$@\" {}\n",
+            berth_tests::berthd_bin().display(),
+            net.args().join(" ")
+        ),
+    )
+    .expect("write wrapper");
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    }
+    let socket = dir.join("engine.sock");
+    let data_root = dir.join("root");
+    let log = dir.join("logs/berthd.log");
+    let host = NativeHost::new(NativeConfig {
+        berthd_bin: Some(wrapper),
+        data_root: data_root.clone(),
+        allow_manage: true,
+        ..NativeConfig::for_socket(&socket, &log)
+    });
+
+    let s = host.status().await;
+    assert_eq!(s.state, EngineState::Stopped, "{s:?}");
+    assert!(s.can_manage, "tests run as root");
+    let s = host.start().await.expect("start");
+    assert_eq!(s.state, EngineState::Running, "{s:?}");
+    assert!(std::fs::read_to_string(&log)
+        .expect("engine log written")
+        .contains("API listening"));
+    // Starting a running engine changes nothing.
+    assert_eq!(
+        host.start().await.expect("start again").state,
+        EngineState::Running
+    );
+
+    let s = host.restart().await.expect("restart");
+    assert_eq!(s.state, EngineState::Running, "{s:?}");
+
+    let s = host.stop().await.expect("stop");
+    assert_eq!(
+        s.state,
+        EngineState::Stopped,
+        "a deliberate stop is not an error: {s:?}"
+    );
+    assert!(!socket.exists() || std::os::unix::net::UnixStream::connect(&socket).is_err());
+
+    // An engine crash is an error with the reason, until it runs again.
+    host.start().await.expect("start");
+    let pid = String::from_utf8_lossy(
+        &std::process::Command::new("pgrep")
+            .args(["-f", &format!("berthd --data-root {}", data_root.display())])
+            .output()
+            .expect("pgrep")
+            .stdout,
+    )
+    .lines()
+    .next()
+    .and_then(|p| p.trim().parse::<i32>().ok())
+    .expect("engine pid");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .expect("kill -9");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let s = loop {
+        let s = host.status().await;
+        if s.state == EngineState::Error || Instant::now() > deadline {
+            break s;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(s.state, EngineState::Error, "{s:?}");
+    assert!(
+        s.reason.as_deref().unwrap_or("").contains("berthd exited"),
+        "{s:?}"
+    );
+    assert_eq!(
+        host.start().await.expect("start after crash").state,
+        EngineState::Running
+    );
+
+    // At quit the app stops the engine it started.
+    host.shutdown().await;
+    assert_eq!(host.status().await.state, EngineState::Stopped);
+
+    let mut bridges = netenv::recorded_bridges(&data_root);
+    bridges.push(net.bridge.clone());
+    let table = netenv::nft_table(&data_root);
+    berth_tests::cleanup_dir(&dir);
+    netenv::cleanup(&bridges, &table);
+}
+
+/// An engine someone else started: the app finds it through the socket (SO_PEERCRED), stops
+/// it, and starts the same command line again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn native_host_stops_and_restarts_an_engine_it_did_not_start() {
+    let d = Berthd::start();
+    let host = NativeHost::new(NativeConfig {
+        allow_manage: true,
+        ..NativeConfig::for_socket(&d.socket_path(), &d.dir().join("desktop/berthd.log"))
+    });
+    assert_eq!(host.status().await.state, EngineState::Running);
+    let s = host.stop().await.expect("stop");
+    assert_eq!(s.state, EngineState::Stopped, "{s:?}");
+    let s = host.start().await.expect("start the same engine again");
+    assert_eq!(s.state, EngineState::Running, "{s:?}");
+    // Same data root and flags: the docker CLI of the harness still talks to it.
+    d.docker_ok(&["info"]);
+    host.shutdown().await;
+    assert_eq!(host.status().await.state, EngineState::Stopped);
+}
