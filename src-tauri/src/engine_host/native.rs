@@ -423,7 +423,11 @@ impl NativeHost {
                 self.config.host
             )));
         }
-        self.spawn_engine()?;
+        if let Err(e) = self.spawn_engine() {
+            // Shown as the error reason until the engine runs.
+            *lock(&self.last_exit) = Some(e.to_string());
+            return Err(e);
+        }
         Ok(self.wait_for(true, START_TIMEOUT).await)
     }
 
@@ -572,6 +576,24 @@ mod tests {
         assert!(s.reason.as_deref().unwrap_or("").contains("none.sock"));
         assert!(!s.can_manage);
         assert!(t.elapsed() < Duration::from_secs(2));
+    }
+
+    #[tokio::test]
+    async fn a_failed_start_is_the_error_reason() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let host = NativeHost::new(NativeConfig {
+            berthd_bin: Some(dir.path().join("no-such-berthd")),
+            allow_manage: true,
+            ..NativeConfig::for_socket(&dir.path().join("e.sock"), &dir.path().join("l/log"))
+        });
+        if !nix::unistd::geteuid().is_root() {
+            return; // without root the start would go through pkexec and ask for a password
+        }
+        let e = host.start().await.expect_err("no binary");
+        assert!(e.to_string().contains("no-such-berthd"), "{e}");
+        let s = host.status().await;
+        assert_eq!(s.state, EngineState::Error);
+        assert!(s.reason.unwrap_or_default().contains("no-such-berthd"));
     }
 
     #[tokio::test]
