@@ -69,6 +69,13 @@ pub fn run() {
     let stop_supervisor = stop.clone();
 
     let app = tauri::Builder::default()
+        // First, so a second launch exits before it sets anything up.
+        .plugin(tauri_plugin_single_instance::init(|app, argv, _cwd| {
+            info!("second launch: showing the window");
+            if !argv.iter().any(|a| a == "--hidden") {
+                tray::show_main_window(app);
+            }
+        }))
         .plugin(tauri_plugin_opener::init())
         .setup(move |app| {
             let log_dir = app.path().app_log_dir()?;
