@@ -260,9 +260,19 @@ impl NativeHost {
                 *lock(&self.last_exit) = None;
                 (EngineState::Running, None, version)
             }
-            Probe::Absent(why) | Probe::Broken(why) if child_since.is_some() => {
+            Probe::Absent(why) | Probe::Broken(why)
+                if child_since.is_some_and(|t| t.elapsed() < START_TIMEOUT) =>
+            {
                 (EngineState::Starting, Some(why), None)
             }
+            Probe::Absent(why) | Probe::Broken(why) if child_since.is_some() => (
+                EngineState::Error,
+                Some(format!(
+                    "berthd runs but does not serve the API ({why}); see {}",
+                    self.config.log_path.display()
+                )),
+                None,
+            ),
             Probe::Absent(why) => match lock(&self.last_exit).clone() {
                 Some(exit) => (EngineState::Error, Some(exit), None),
                 None => (EngineState::Stopped, Some(why), None),
@@ -464,7 +474,15 @@ impl NativeHost {
         }
         info!(pid, "stopping berthd");
         self.send_term(pid)?;
-        let status = self.wait_for(false, STOP_TIMEOUT).await;
+        let mut status = self.wait_for(false, STOP_TIMEOUT).await;
+        if own_pid.is_some() && self.child_running().is_some() {
+            // Our own engine ignores SIGTERM: kill it (containers survive, live restore).
+            warn!(pid, "berthd did not stop in time; killing it");
+            if let Some(s) = lock(&self.spawned).as_mut() {
+                let _ = s.child.start_kill();
+            }
+            status = self.wait_for(false, Duration::from_secs(5)).await;
+        }
         if status.state == EngineState::Running {
             return Err(HostError::Failed(format!(
                 "berthd (pid {pid}) did not stop within {} s",
