@@ -109,10 +109,9 @@ pub fn run() {
                 supervisor::run(backend, out, stop_supervisor).await;
             });
 
-            if hidden {
-                if let Some(w) = app.get_webview_window("main") {
-                    let _ = w.hide();
-                }
+            // The window is created hidden (tauri.conf.json) so `--hidden` never flashes it.
+            if !hidden {
+                tray::show_main_window(app.handle());
             }
             Ok(())
         })
