@@ -273,10 +273,13 @@ impl NativeHost {
                 )),
                 None,
             ),
-            Probe::Absent(why) => match lock(&self.last_exit).clone() {
-                Some(exit) => (EngineState::Error, Some(exit), None),
-                None => (EngineState::Stopped, Some(why), None),
-            },
+            // Our engine died (maybe during this probe): its exit is the reason.
+            Probe::Absent(why) | Probe::Broken(why) if lock(&self.last_exit).is_some() => (
+                EngineState::Error,
+                Some(lock(&self.last_exit).clone().unwrap_or(why)),
+                None,
+            ),
+            Probe::Absent(why) => (EngineState::Stopped, Some(why), None),
             Probe::Broken(why) => (EngineState::Error, Some(why), None),
         };
         EngineStatus {
