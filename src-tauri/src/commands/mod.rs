@@ -1,0 +1,11 @@
+//! Tauri commands, one file per Docker object, exactly as `docs/desktop-contract.md` lists them.
+//! Each command is a thin wrapper over a [`crate::backend::Backend`] method (or the settings
+//! store) so the logic runs without a window in tests.
+
+pub mod containers;
+pub mod engine;
+pub mod exec;
+pub mod images;
+pub mod networks;
+pub mod settings;
+pub mod volumes;
