@@ -63,9 +63,9 @@ describe('Container detail', () => {
     await fireEvent.click(screen.getByTestId('logs-timestamps'));
     await settle(80);
     expect(shell.of('container_logs')).toHaveLength(2);
-    // The first stream was closed, and the shell told which channel to stop.
-    const first = (shell.of('container_logs')[0].args.onLine as { id: number }).id;
-    expect(shell.of('stream_close').map((c) => c.args)).toEqual([{ channel: first }]);
+    // The first stream was closed, and the shell told to stop the container's streams.
+    const id = shell.of('container_logs')[0].args.id;
+    expect(shell.of('close_container_streams').map((c) => c.args)).toEqual([{ id }]);
     expect(screen.getAllByTestId('log-line').map((l) => l.textContent)).toEqual(['2024-05-01T10:00:00Zready']);
   });
 
@@ -117,7 +117,7 @@ describe('Container detail', () => {
     // Leaving the tab closes the stats stream.
     await fireEvent.click(screen.getByTestId('tab-env'));
     await settle();
-    expect(shell.of('stream_close').map((c) => c.args.channel)).toContain((shell.of('container_stats')[0].args.onStats as { id: number }).id);
+    expect(shell.of('close_container_streams').map((c) => c.args.id)).toContain(shell.of('container_stats')[0].args.id);
   });
 
   it('shows environment and ports from inspect, and a placeholder for files', async () => {

@@ -58,16 +58,16 @@ async function call<T>(cmd: string, args?: Record<string, unknown>): Promise<T> 
 }
 
 /**
- * A channel that forwards messages to `onMessage` until `close()`. Closing also tells the shell
- * (`stream_close`, not in the contract yet: ignored when missing) so it can stop the engine stream
- * behind the channel; a Tauri channel cannot be closed from JavaScript.
+ * A channel that forwards messages to `onMessage` until `close()`. Closing also runs `onClose`,
+ * which tells the shell to stop the engine stream behind the channel (`close_container_streams`,
+ * `exec_close`): a Tauri channel cannot be closed from JavaScript.
  */
 export interface Stream<T> {
   channel: Channel<T>;
   close(): void;
 }
 
-function stream<T>(onMessage: (m: T) => void): Stream<T> {
+function stream<T>(onMessage: (m: T) => void, onClose: () => void = () => {}): Stream<T> {
   let open = true;
   const channel = new Channel<T>();
   channel.onmessage = (m) => {
@@ -78,7 +78,7 @@ function stream<T>(onMessage: (m: T) => void): Stream<T> {
     close() {
       if (!open) return;
       open = false;
-      call<void>('stream_close', { channel: channel.id }).catch(() => {});
+      onClose();
     },
   };
 }
@@ -96,18 +96,23 @@ export const listContainers = () => call<ContainerItem[]>('list_containers');
 export const containerAction = (id: string, action: ContainerAction) => call<void>('container_action', { id, action });
 export const inspectContainer = (id: string) => call<unknown>('inspect_container', { id });
 
+/** Ends the logs and stats streams the shell runs for a container (detail view closed). */
+const closeContainerStreams = (id: string) => {
+  call<void>('close_container_streams', { id }).catch(() => {});
+};
+
 export function containerLogs(
   id: string,
   opts: { tail: number | null; timestamps: boolean; follow: boolean },
   onLine: (l: LogLine) => void,
 ): { done: Promise<void>; close(): void } {
-  const s = stream(onLine);
+  const s = stream(onLine, () => closeContainerStreams(id));
   const done = call<void>('container_logs', { id, ...opts, onLine: s.channel });
   return { done, close: s.close };
 }
 
 export function containerStats(id: string, onStats: (s: StatsSample) => void): { done: Promise<void>; close(): void } {
-  const s = stream(onStats);
+  const s = stream(onStats, () => closeContainerStreams(id));
   const done = call<void>('container_stats', { id, onStats: s.channel });
   return { done, close: s.close };
 }
@@ -118,8 +123,14 @@ export async function execStart(
   rows: number,
   onOutput: (bytes: Uint8Array) => void,
 ): Promise<{ session: string; close(): void }> {
-  const s = stream<string>((b64) => onOutput(fromBase64(b64)));
-  const session = await call<string>('exec_start', { id, cols, rows, onOutput: s.channel });
+  let session = '';
+  const s = stream<string>(
+    (b64) => onOutput(fromBase64(b64)),
+    () => {
+      if (session) call<void>('exec_close', { session }).catch(() => {});
+    },
+  );
+  session = await call<string>('exec_start', { id, cols, rows, onOutput: s.channel });
   return { session, close: s.close };
 }
 export const execInput = (session: string, data: Uint8Array) =>
