@@ -61,6 +61,38 @@ fn named_volume_outlives_containers_and_blocks_removal_while_used() {
         .stdout(std::process::Stdio::piped())
         .spawn()
         .expect("docker events");
+    // Lines arrive through a reader thread; a warm-up volume proves the stream is subscribed
+    // before the events under test happen (the engine does not replay past events).
+    let stdout = events.stdout.take().expect("events stdout");
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    let reader = std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut subscribed = false;
+    for i in 0..50 {
+        let name = format!("warmup{i}");
+        d.docker_ok(&["volume", "create", &name]);
+        d.docker_ok(&["volume", "rm", &name]);
+        if let Ok(line) = rx.recv_timeout(std::time::Duration::from_millis(200)) {
+            subscribed = line.starts_with("create warmup");
+            if subscribed {
+                break;
+            }
+        }
+    }
+    assert!(subscribed, "docker events never started");
+    while rx
+        .recv_timeout(std::time::Duration::from_millis(200))
+        .is_ok()
+    {}
 
     assert_eq!(d.docker_ok(&["volume", "create", "notes"]).trim(), "notes");
     d.docker_ok(&[
@@ -161,9 +193,10 @@ fn named_volume_outlives_containers_and_blocks_removal_while_used() {
     // Let the last events arrive, then read them.
     std::thread::sleep(std::time::Duration::from_millis(500));
     let _ = events.kill();
-    let out = events.wait_with_output().expect("events output");
-    let text = String::from_utf8_lossy(&out.stdout);
-    let lines: Vec<&str> = text.lines().collect();
+    let _ = events.wait();
+    let _ = reader.join();
+    let collected: Vec<String> = rx.try_iter().collect();
+    let lines: Vec<&str> = collected.iter().map(String::as_str).collect();
     for want in [
         "create notes",
         "mount notes",
