@@ -1,4 +1,4 @@
-// Types of the desktop command contract (ui/CONTRACT.md). Field names are camelCase as serde sends them.
+// Types of the desktop command contract (docs/desktop-contract.md). Field names are camelCase as serde sends them.
 
 export type ErrorKind = 'engine' | 'not_found' | 'conflict' | 'invalid' | 'unavailable';
 
