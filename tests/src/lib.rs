@@ -115,7 +115,12 @@ fn sweep_stale_temp_dirs(base: &std::path::Path) {
             .is_some_and(|now| now == stamp.trim());
         if !owner_alive {
             eprintln!("[harness] removing stale {}", entry.path().display());
+            // What its engine kept on the host (bridges, rules) goes too; read before the dir.
+            let root = entry.path().join("root");
+            let bridges = netenv::recorded_bridges(&root);
+            let table = netenv::nft_table(&root);
             cleanup_dir(&entry.path());
+            netenv::cleanup(&bridges, &table);
         }
     }
 }
