@@ -632,113 +632,35 @@ fn bad_network_input_gets_docker_errors() {
     let o: Vec<&str> = gw.split('.').collect();
     let subnet = format!("10.{}.{}.0/24", o[1], o[2].parse::<u32>().unwrap() + 2);
     d.docker_ok(&["network", "create", "--subnet", &subnet, "one"]);
-    let cases: Vec<(Vec<String>, &str)> = vec![
+    // One command line per case, arguments separated by `|` (a name may hold a space).
+    let cases: Vec<(String, &str)> = vec![
+        (format!("network|create|--subnet|{subnet}|two"), "overlaps"),
+        ("network|create|one".into(), "already exists"),
+        ("network|create|bad name".into(), "invalid network name"),
+        ("network|create|--subnet|10.0.0.0/33|x1".into(), "invalid"),
         (
-            vec![
-                "network".into(),
-                "create".into(),
-                "--subnet".into(),
-                subnet.clone(),
-                "two".into(),
-            ],
-            "overlaps",
-        ),
-        (
-            vec!["network".into(), "create".into(), "one".into()],
-            "already exists",
-        ),
-        (
-            vec!["network".into(), "create".into(), "bad name".into()],
-            "invalid network name",
-        ),
-        (
-            vec![
-                "network".into(),
-                "create".into(),
-                "--subnet".into(),
-                "10.0.0.0/33".into(),
-                "x1".into(),
-            ],
-            "invalid",
-        ),
-        (
-            vec![
-                "network".into(),
-                "create".into(),
-                "--subnet".into(),
-                "10.250.0.0/24".into(),
-                "--gateway".into(),
-                "10.251.0.1".into(),
-                "x2".into(),
-            ],
+            "network|create|--subnet|10.250.0.0/24|--gateway|10.251.0.1|x2".into(),
             "gateway",
         ),
+        ("network|rm|bridge".into(), "pre-defined network"),
+        ("network|inspect|nope".into(), "not found"),
         (
-            vec!["network".into(), "rm".into(), "bridge".into()],
-            "pre-defined network",
-        ),
-        (
-            vec!["network".into(), "inspect".into(), "nope".into()],
-            "not found",
-        ),
-        (
-            vec![
-                "run".into(),
-                "--rm".into(),
-                "--network".into(),
-                "one".into(),
-                "--ip".into(),
-                "10.99.99.99".into(),
-                img.clone(),
-                "true".into(),
-            ],
+            format!("run|--rm|--network|one|--ip|10.99.99.99|{img}|true"),
             "no configured subnet",
         ),
         (
-            vec![
-                "run".into(),
-                "--rm".into(),
-                "--ip".into(),
-                "10.99.99.99".into(),
-                img.clone(),
-                "true".into(),
-            ],
+            format!("run|--rm|--ip|10.99.99.99|{img}|true"),
             "user defined networks",
         ),
+        (format!("run|--rm|-p|99999:80|{img}|true"), "invalid"),
         (
-            vec![
-                "run".into(),
-                "--rm".into(),
-                "-p".into(),
-                "99999:80".into(),
-                img.clone(),
-                "true".into(),
-            ],
+            format!("run|--rm|--add-host|x:not-an-ip|{img}|true"),
             "invalid",
         ),
-        (
-            vec![
-                "run".into(),
-                "--rm".into(),
-                "--add-host".into(),
-                "x:not-an-ip".into(),
-                img.clone(),
-                "true".into(),
-            ],
-            "invalid",
-        ),
-        (
-            vec![
-                "network".into(),
-                "connect".into(),
-                "nope".into(),
-                "nothing".into(),
-            ],
-            "No such container",
-        ),
+        ("network|connect|nope|nothing".into(), "No such container"),
     ];
-    for (args, want) in cases {
-        let a: Vec<&str> = args.iter().map(String::as_str).collect();
+    for (line, want) in &cases {
+        let a: Vec<&str> = line.split('|').collect();
         let out = d.docker(&a);
         assert_ne!(out.status, 0, "{a:?} should fail: {out}");
         assert!(

@@ -319,7 +319,10 @@ impl ContainerService {
             let _ = ch.wait().await;
         }
         tracing::debug!(id = %c.id, "monitor gone");
-        self.teardown_network(&c).await;
+        if exit_code.is_none() {
+            // No exit was reported, so the network was not torn down with it.
+            self.teardown_network(&c).await;
+        }
         c.monitor_active.send_replace(false);
         if exit_code.is_none() {
             // The monitor died without reporting: trust its exit record if it wrote one.
