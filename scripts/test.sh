@@ -53,6 +53,13 @@ if [[ -f ui/package.json ]]; then
     (cd ui && npm ci --no-audit --no-fund --loglevel=error && npm run build && npm test)
 fi
 
+# tauri-driver: the WebDriver front the desktop end-to-end test talks to (it starts
+# WebKitWebDriver, which launches the app). From crates.io, pinned by its own lock file.
+if ! command -v tauri-driver >/dev/null; then
+    echo "scripts/test.sh: cargo install tauri-driver" >&2
+    cargo install --locked -j2 --quiet tauri-driver@2.1.0
+fi
+
 cargo build -j2 --workspace --bins
 export BERTHD_BIN=${BERTHD_BIN:-${CARGO_TARGET_DIR:-$PWD/target}/debug/berthd}
 export RUST_TEST_THREADS=${RUST_TEST_THREADS:-2}

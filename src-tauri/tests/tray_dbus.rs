@@ -7,24 +7,15 @@
 //! Needs root, `Xvfb`, `dbus-daemon` and a built berthd, like the other end-to-end tests.
 
 use std::collections::HashMap;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use berth_tests::{engine_with_busybox, spawn_tied};
+use support::{wait_for, Session};
+
+mod support;
 use zbus::zvariant::{OwnedObjectPath, OwnedValue, Value};
-
-/// Kills and reaps the processes of the test on drop.
-struct Procs(Vec<Child>);
-
-impl Drop for Procs {
-    fn drop(&mut self) {
-        for c in self.0.iter_mut().rev() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
 
 /// `(sender, object path)` of every item that registered with our watcher.
 #[derive(Clone, Default)]
@@ -138,24 +129,6 @@ fn node(v: &Value<'_>) -> Option<Node> {
     })
 }
 
-fn free_display() -> u32 {
-    let base = 300 + std::process::id() % 400;
-    (base..base + 200)
-        .find(|n| {
-            !std::path::Path::new(&format!("/tmp/.X11-unix/X{n}")).exists()
-                && !std::path::Path::new(&format!("/tmp/.X{n}-lock")).exists()
-        })
-        .expect("a free X display")
-}
-
-fn wait_for(what: &str, limit: Duration, mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + limit;
-    while !f() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
 #[test]
 fn tray_menu_over_dbus_follows_containers_and_clicks_act() {
     let (d, image) = engine_with_busybox();
@@ -176,31 +149,9 @@ fn tray_menu_over_dbus_follows_containers_and_clicks_act() {
         .to_string();
 
     let tmp = d.dir().join("desktop");
-    std::fs::create_dir_all(tmp.join("home")).expect("mkdir");
-    let mut procs = Procs(Vec::new());
-
     // A session bus and an X server of our own.
-    let bus_path = tmp.join("bus");
-    let bus_addr = format!("unix:path={}", bus_path.display());
-    let mut cmd = Command::new("dbus-daemon");
-    cmd.args(["--session", "--nofork", "--nopidfile"])
-        .arg(format!("--address={bus_addr}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    procs.0.push(spawn_tied(cmd).expect("dbus-daemon"));
-    wait_for("the session bus", Duration::from_secs(10), || {
-        bus_path.exists()
-    });
-    let display = free_display();
-    let mut cmd = Command::new("Xvfb");
-    cmd.arg(format!(":{display}"))
-        .args(["-screen", "0", "1024x768x24", "-nolisten", "tcp"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    procs.0.push(spawn_tied(cmd).expect("Xvfb"));
-    wait_for("Xvfb", Duration::from_secs(10), || {
-        std::path::Path::new(&format!("/tmp/.X11-unix/X{display}")).exists()
-    });
+    let mut session = Session::start(&tmp);
+    let bus_addr = session.bus_addr.clone();
 
     // The shell side: a StatusNotifierWatcher on that bus.
     let watcher = Watcher::default();
@@ -216,19 +167,9 @@ fn tray_menu_over_dbus_follows_containers_and_clicks_act() {
     // The app, against the test's engine.
     let log = std::fs::File::create(tmp.join("app.log")).expect("app log");
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_berth-desktop"));
-    cmd.env("BERTH_HOST", d.host())
-        .env("DISPLAY", format!(":{display}"))
-        .env("DBUS_SESSION_BUS_ADDRESS", &bus_addr)
-        .env("HOME", tmp.join("home"))
-        .env("XDG_CONFIG_HOME", tmp.join("home/.config"))
-        .env("XDG_DATA_HOME", tmp.join("home/.local/share"))
-        .env("LANG", "en_US.UTF-8")
-        .env_remove("LC_ALL")
-        .env_remove("LC_MESSAGES")
-        .env("RUST_LOG", "info")
-        .stdout(log.try_clone().expect("dup"))
-        .stderr(log);
-    procs.0.push(spawn_tied(cmd).expect("berth-desktop"));
+    session.app_env(&mut cmd, &d.host());
+    cmd.stdout(log.try_clone().expect("dup")).stderr(log);
+    session.procs.push(spawn_tied(cmd).expect("berth-desktop"));
     let app_log = || std::fs::read_to_string(tmp.join("app.log")).unwrap_or_default();
 
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -370,5 +311,5 @@ fn tray_menu_over_dbus_follows_containers_and_clicks_act() {
         layout().find("Engine: running").is_some()
     });
     d.docker_ok(&["info"]);
-    drop(procs);
+    drop(session);
 }

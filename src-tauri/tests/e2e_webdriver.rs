@@ -1,0 +1,519 @@
+//! The real app, driven like a user would: `berth-desktop` (with the built UI embedded) in a
+//! WebKitGTK window under Xvfb, through tauri-driver and WebKitWebDriver (W3C WebDriver), against
+//! a real berthd and the fixture registry. Screenshots of every view land in
+//! `tests/artifacts/desktop/` (git-ignored).
+//!
+//! Needs root, `Xvfb`, `dbus-daemon`, `WebKitWebDriver` (Debian `webkit2gtk-driver`),
+//! `tauri-driver` (`cargo install tauri-driver`), a built berthd and `ui/dist`, like the other
+//! end-to-end tests; `scripts/test.sh` installs them all.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use berth_tests::{fixture_registry, free_port, spawn_tied, workspace_root, Berthd};
+use fantoccini::elements::Element;
+use fantoccini::{Client, ClientBuilder, Locator};
+use support::{wait_for, Session};
+
+mod support;
+
+/// The app under the test's driver, and where its screenshots go.
+struct Ui {
+    c: Client,
+    shots: PathBuf,
+    log: PathBuf,
+}
+
+impl Ui {
+    /// Saves the window as `<name>.png` among the artifacts.
+    async fn shot(&self, name: &str) {
+        // Two animation frames: what the last input changed has been painted.
+        let _ = self
+            .c
+            .execute_async(
+                "const done = arguments[0]; requestAnimationFrame(() => requestAnimationFrame(() => done()));",
+                vec![],
+            )
+            .await;
+        match self.c.screenshot().await {
+            Ok(png) => {
+                let _ = std::fs::write(self.shots.join(format!("{name}.png")), png);
+            }
+            Err(e) => eprintln!("screenshot {name}: {e}"),
+        }
+    }
+
+    /// Fails the test with a screenshot and the app's log.
+    async fn fail(&self, what: &str) -> ! {
+        self.shot("failure").await;
+        let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let tail: Vec<&str> = log.lines().rev().take(60).collect();
+        let tail: Vec<&str> = tail.into_iter().rev().collect();
+        panic!(
+            "{what} (screenshot: {}/failure.png)\n--- app log (tail) ---\n{}",
+            self.shots.display(),
+            tail.join("\n")
+        );
+    }
+
+    /// The first element matching `css`, waiting up to 30 s for it to appear.
+    async fn el(&self, css: &str) -> Element {
+        match self
+            .c
+            .wait()
+            .at_most(Duration::from_secs(30))
+            .for_element(Locator::Css(css))
+            .await
+        {
+            Ok(e) => e,
+            Err(e) => self.fail(&format!("no element {css}: {e}")).await,
+        }
+    }
+
+    async fn click(&self, css: &str) {
+        let e = self.el(css).await;
+        if let Err(err) = e.click().await {
+            self.fail(&format!("click {css}: {err}")).await;
+        }
+    }
+
+    /// Replaces the text of the input at `css` with `text`.
+    async fn fill(&self, css: &str, text: &str) {
+        let e = self.el(css).await;
+        if let Err(err) = e.clear().await {
+            self.fail(&format!("clear {css}: {err}")).await;
+        }
+        if !text.is_empty() {
+            if let Err(err) = e.send_keys(text).await {
+                self.fail(&format!("type into {css}: {err}")).await;
+            }
+        }
+    }
+
+    /// The visible text of the first element matching `css` (empty when there is none).
+    async fn text(&self, css: &str) -> String {
+        match self.c.find(Locator::Css(css)).await {
+            Ok(e) => e.text().await.unwrap_or_default(),
+            Err(_) => String::new(),
+        }
+    }
+
+    async fn attr(&self, css: &str, name: &str) -> Option<String> {
+        let e = self.c.find(Locator::Css(css)).await.ok()?;
+        e.attr(name).await.ok().flatten()
+    }
+
+    async fn exists(&self, css: &str) -> bool {
+        self.c
+            .find_all(Locator::Css(css))
+            .await
+            .map(|v| !v.is_empty())
+            .unwrap_or(false)
+    }
+
+    /// Waits until the text at `css` satisfies `ok`; returns it.
+    async fn wait_text(&self, css: &str, limit: Duration, ok: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + limit;
+        loop {
+            let t = self.text(css).await;
+            if ok(&t) {
+                return t;
+            }
+            if Instant::now() > deadline {
+                self.fail(&format!("text of {css} never matched; last: {t:?}"))
+                    .await;
+            }
+            tokio::time::sleep(Duration::from_millis(150)).await;
+        }
+    }
+
+    async fn wait_gone(&self, css: &str, limit: Duration) {
+        let deadline = Instant::now() + limit;
+        while self.exists(css).await {
+            if Instant::now() > deadline {
+                self.fail(&format!("{css} never went away")).await;
+            }
+            tokio::time::sleep(Duration::from_millis(150)).await;
+        }
+    }
+}
+
+/// `tauri-driver` from PATH or cargo's bin directory.
+fn tauri_driver_bin() -> PathBuf {
+    let mut dirs: Vec<PathBuf> = std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).collect())
+        .unwrap_or_default();
+    if let Some(home) = std::env::var_os("CARGO_HOME") {
+        dirs.push(PathBuf::from(home).join("bin"));
+    }
+    if let Some(home) = std::env::var_os("HOME") {
+        dirs.push(PathBuf::from(home).join(".cargo/bin"));
+    }
+    dirs.into_iter()
+        .map(|d| d.join("tauri-driver"))
+        .find(|p| p.is_file())
+        .expect(
+            "tauri-driver not found: `cargo install tauri-driver --locked` (scripts/test.sh does)",
+        )
+}
+
+/// A stand-in for the user's browser: the opener plugin runs `xdg-open URL`; this one records
+/// the URL and fetches the page, so the test sees what a browser would have shown.
+fn browser_stand_in(dir: &Path) -> PathBuf {
+    let bin = dir.join("browser-bin");
+    std::fs::create_dir_all(&bin).expect("mkdir");
+    let script = format!(
+        "#!/bin/sh\necho \"$1\" >> '{opened}'\nexec curl -fsS --max-time 10 -o '{page}' \"$1\"\n",
+        opened = dir.join("opened-urls").display(),
+        page = dir.join("opened-page.html").display(),
+    );
+    let path = bin.join("xdg-open");
+    std::fs::write(&path, script).expect("write xdg-open");
+    std::process::Command::new("chmod")
+        .arg("755")
+        .arg(&path)
+        .status()
+        .expect("chmod");
+    bin
+}
+
+/// GET / on 127.0.0.1:port; the body, or None while nothing answers.
+fn http_get(port: u16) -> Option<String> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    s.write_all(b"GET / HTTP/1.0\r\nHost: localhost\r\n\r\n")
+        .ok()?;
+    let mut out = String::new();
+    s.read_to_string(&mut out).ok()?;
+    out.contains(" 200 ").then_some(out)
+}
+
+/// tauri-driver (which starts WebKitWebDriver, which launches the app) in `session`.
+fn start_driver(session: &mut Session, d: &Berthd, path_prefix: &Path) -> (u16, PathBuf) {
+    let port = free_port();
+    let native = free_port();
+    let log = session.dir.join("driver-and-app.log");
+    let out = std::fs::File::create(&log).expect("log");
+    let mut cmd = Command::new(tauri_driver_bin());
+    cmd.args([
+        "--port",
+        &port.to_string(),
+        "--native-port",
+        &native.to_string(),
+    ])
+    .stdin(Stdio::null())
+    .stdout(out.try_clone().expect("dup"))
+    .stderr(out);
+    session.app_env(&mut cmd, &d.host());
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let mut dirs = vec![path_prefix.to_path_buf()];
+    dirs.extend(std::env::split_paths(&path));
+    cmd.env("PATH", std::env::join_paths(dirs).expect("PATH"));
+    cmd.process_group(0);
+    session
+        .procs
+        .push_group(spawn_tied(cmd).expect("tauri-driver"));
+    wait_for("tauri-driver to listen", Duration::from_secs(20), || {
+        TcpStream::connect(("127.0.0.1", port)).is_ok()
+    });
+    (port, log)
+}
+
+async fn connect(port: u16) -> Client {
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "tauri:options".into(),
+        serde_json::json!({ "application": env!("CARGO_BIN_EXE_berth-desktop") }),
+    );
+    let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+    ClientBuilder::new(connector)
+        .capabilities(caps)
+        .connect(&format!("http://127.0.0.1:{port}"))
+        .await
+        .expect("a WebDriver session with the app")
+}
+
+fn artifacts_dir() -> PathBuf {
+    let dir = workspace_root().join("tests/artifacts/desktop");
+    std::fs::create_dir_all(&dir).expect("mkdir tests/artifacts/desktop");
+    dir
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn desktop_app_end_to_end() {
+    let reg = fixture_registry();
+    let d = Berthd::start_with_args(&["--welcome-image=true"]);
+    let busybox = reg.image("busybox:latest");
+    d.docker_ok(&["pull", "-q", &busybox]);
+
+    let tmp = d.dir().join("desktop");
+    let mut session = Session::start(&tmp);
+    let browser = browser_stand_in(&tmp);
+    let (driver_port, log) = start_driver(&mut session, &d, &browser);
+    let launched = Instant::now();
+    let ui = Ui {
+        c: connect(driver_port).await,
+        shots: artifacts_dir(),
+        log,
+    };
+
+    // First launch: the tour, in English (the session's locale).
+    ui.el("[data-testid=view-onboarding]").await;
+    eprintln!("launch → first view: {:?}", launched.elapsed());
+    ui.wait_text("[data-testid=engine-badge]", Duration::from_secs(30), |t| {
+        t.contains("running")
+    })
+    .await;
+    ui.shot("onboarding-1-welcome").await;
+
+    // Walk the tour: every action is done for real, Next until Finish.
+    let mut steps = Vec::new();
+    for _ in 0..12 {
+        let step = ui
+            .attr("[data-testid=onboarding-step]", "data-step")
+            .await
+            .unwrap_or_default();
+        steps.push(step.clone());
+        if ui.exists("[data-testid=onboarding-action]").await
+            && !ui.exists("[data-testid=onboarding-done]").await
+        {
+            ui.click("[data-testid=onboarding-action]").await;
+            ui.el("[data-testid=onboarding-done]").await;
+        }
+        ui.shot(&format!("onboarding-{}-{step}", steps.len())).await;
+        if ui.attr("[data-testid=onboarding-next]", "data-last").await == Some("true".into()) {
+            ui.click("[data-testid=onboarding-next]").await;
+            break;
+        }
+        ui.click("[data-testid=onboarding-next]").await;
+        // The step changes under us; wait for the new one before looking at it.
+        let before = step.clone();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while ui.attr("[data-testid=onboarding-step]", "data-step").await == Some(before.clone()) {
+            if Instant::now() > deadline {
+                ui.fail(&format!("the tour stayed on step {before}")).await;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    assert!(
+        steps.iter().any(|s| s == "welcome") && steps.iter().any(|s| s == "open"),
+        "the tour skipped its doing steps: {steps:?}"
+    );
+    // The tour ran the welcome server and opened it: the "browser" got the bilingual page.
+    ui.el("[data-testid=view-containers]").await;
+    let opened = std::fs::read_to_string(tmp.join("opened-urls")).unwrap_or_default();
+    assert!(
+        opened.starts_with("http://localhost:"),
+        "opened: {opened:?}"
+    );
+    let page = std::fs::read_to_string(tmp.join("opened-page.html")).unwrap_or_default();
+    assert!(
+        page.contains("Berth") && page.contains("lang=\"es\"") || page.contains("Hola"),
+        "welcome page: {page}"
+    );
+    let settings =
+        std::fs::read_to_string(tmp.join("home/.config/dev.berth.desktop/settings.json"))
+            .unwrap_or_default();
+    assert!(settings.contains("\"onboardingDone\": true"), "{settings}");
+
+    // A container made with the docker CLI shows up without a refresh.
+    d.docker_ok(&["run", "-d", "--name", "from-cli", &busybox, "sleep", "300"]);
+    ui.el("[data-testid=container-row][data-name=from-cli][data-state=running]")
+        .await;
+    ui.shot("containers").await;
+
+    // Images: pull with per-layer progress; a missing image says so next to the field.
+    ui.click("[data-testid=nav-images]").await;
+    ui.el("[data-testid=view-images]").await;
+    ui.fill("[data-testid=pull-reference]", &reg.image("nope:latest"))
+        .await;
+    ui.click("[data-testid=btn-pull]").await;
+    let err = ui
+        .wait_text("[data-testid=pull-error]", Duration::from_secs(30), |t| {
+            !t.is_empty()
+        })
+        .await;
+    assert!(
+        err.to_lowercase().contains("not found") || err.contains("nope"),
+        "pull error: {err}"
+    );
+    ui.fill("[data-testid=pull-reference]", &reg.image("layers:latest"))
+        .await;
+    ui.click("[data-testid=btn-pull]").await;
+    ui.el("[data-testid=pull-done]").await;
+    let layers =
+        ui.c.find_all(Locator::Css("[data-testid=pull-layer]"))
+            .await
+            .map(|v| v.len())
+            .unwrap_or(0);
+    assert!(layers >= 4, "per-layer progress rows: {layers}");
+    ui.shot("images-pulled").await;
+
+    // Run from the Images view: bad input first, each message next to its field.
+    ui.click(&format!(
+        "[data-testid=image-row][data-ref=\"{busybox}\"] [data-testid=btn-run]"
+    ))
+    .await;
+    ui.el("[data-testid=run-dialog]").await;
+    ui.fill("[data-testid=run-name]", "from-cli").await;
+    ui.click("[data-testid=btn-add-port]").await;
+    ui.fill("[data-testid=run-port-host]", "99999").await;
+    ui.fill("[data-testid=run-port-container]", "80").await;
+    ui.click("[data-testid=btn-run-submit]").await;
+    let port_err = ui
+        .wait_text(
+            "[data-testid=run-port-error]",
+            Duration::from_secs(10),
+            |t| !t.is_empty(),
+        )
+        .await;
+    assert!(port_err.contains("65535"), "port error: {port_err}");
+    let web_port = free_port();
+    ui.fill("[data-testid=run-port-host]", &web_port.to_string())
+        .await;
+    ui.fill(
+        "[data-testid=run-command]",
+        "sh -c 'mkdir -p /www && echo hello-from-the-app > /www/index.html && echo serving && exec httpd -f -p 80 -h /www'",
+    )
+    .await;
+    ui.click("[data-testid=btn-run-submit]").await;
+    let name_err = ui
+        .wait_text(
+            "[data-testid=run-name-error]",
+            Duration::from_secs(20),
+            |t| !t.is_empty(),
+        )
+        .await;
+    assert!(name_err.contains("from-cli"), "name error: {name_err}");
+    ui.shot("run-dialog-errors").await;
+    ui.fill("[data-testid=run-name]", "web-ui").await;
+    ui.click("[data-testid=btn-run-submit]").await;
+    ui.wait_gone("[data-testid=run-dialog]", Duration::from_secs(30))
+        .await;
+    let mut body = None;
+    wait_for(
+        "the run container to serve",
+        Duration::from_secs(20),
+        || {
+            body = http_get(web_port);
+            body.is_some()
+        },
+    );
+    assert!(
+        body.unwrap_or_default().contains("hello-from-the-app"),
+        "curl of the published port"
+    );
+
+    // Containers: the new one with its port link; open its detail, stop it, read its logs.
+    ui.click("[data-testid=nav-containers]").await;
+    ui.el(&format!(
+        "[data-testid=container-row][data-name=web-ui] [data-testid=port-link][data-port=\"{web_port}\"]"
+    ))
+    .await;
+    ui.click("[data-testid=container-row][data-name=web-ui] [data-testid=container-name]")
+        .await;
+    ui.el("[data-testid=view-container-detail]").await;
+    ui.click("[data-testid=tab-inspect]").await;
+    ui.el("[data-testid=inspect-summary]").await;
+    ui.shot("container-inspect").await;
+    ui.click("[data-testid=tab-stats]").await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    ui.shot("container-stats").await;
+    ui.click("[data-testid=tab-terminal]").await;
+    ui.el("[data-testid=terminal] .xterm-helper-textarea").await;
+    ui.wait_text(
+        "[data-testid=terminal] .xterm-rows",
+        Duration::from_secs(20),
+        |t| t.contains('#'),
+    )
+    .await;
+    // Keys typed into xterm.js go through the exec session's TTY; the shell's answer comes back.
+    let keys = ui.el("[data-testid=terminal] .xterm-helper-textarea").await;
+    if let Err(e) = keys.send_keys("echo answer-$((6*7))\n").await {
+        ui.fail(&format!("type into the terminal: {e}")).await;
+    }
+    ui.wait_text(
+        "[data-testid=terminal] .xterm-rows",
+        Duration::from_secs(20),
+        |t| t.contains("answer-42"),
+    )
+    .await;
+    ui.shot("container-terminal").await;
+    ui.click("[data-testid=btn-stop]").await;
+    ui.wait_text("[data-testid=detail-state]", Duration::from_secs(30), |t| {
+        t.contains("Exited")
+    })
+    .await;
+    ui.click("[data-testid=tab-logs]").await;
+    ui.wait_text("[data-testid=logs]", Duration::from_secs(20), |t| {
+        t.contains("serving")
+    })
+    .await;
+    ui.shot("container-logs").await;
+    let state = d.docker_ok(&["inspect", "-f", "{{.State.Status}}", "web-ui"]);
+    assert_eq!(state.trim(), "exited");
+
+    // Volumes and networks: create one of each from the UI.
+    ui.click("[data-testid=nav-volumes]").await;
+    ui.fill("[data-testid=volume-name]", "app-data").await;
+    ui.click("[data-testid=btn-volume-create]").await;
+    ui.el("[data-testid=volume-row][data-key=app-data]").await;
+    ui.shot("volumes").await;
+    ui.click("[data-testid=nav-networks]").await;
+    ui.fill("[data-testid=network-name]", "app-net").await;
+    ui.click("[data-testid=btn-network-create]").await;
+    if let Err(e) =
+        ui.c.wait()
+            .at_most(Duration::from_secs(30))
+            .for_element(Locator::XPath(
+                "//tr[@data-testid='network-row'][contains(., 'app-net')]",
+            ))
+            .await
+    {
+        ui.fail(&format!("network app-net never listed: {e}")).await;
+    }
+    ui.shot("networks").await;
+    let vols = d.docker_ok(&["volume", "ls", "-q"]);
+    assert!(vols.lines().any(|l| l == "app-data"), "{vols}");
+    let nets = d.docker_ok(&["network", "ls", "--format", "{{.Name}}"]);
+    assert!(nets.lines().any(|l| l == "app-net"), "{nets}");
+
+    // Settings: Spanish everywhere at once, then back.
+    ui.click("[data-testid=nav-settings]").await;
+    ui.el("[data-testid=view-settings]").await;
+    ui.shot("settings").await;
+    select(&ui, "[data-testid=settings-language]", "es").await;
+    ui.wait_text(
+        "[data-testid=nav-containers]",
+        Duration::from_secs(10),
+        |t| t.contains("Contenedores"),
+    )
+    .await;
+    ui.shot("settings-es").await;
+    select(&ui, "[data-testid=settings-language]", "en").await;
+    ui.wait_text(
+        "[data-testid=nav-containers]",
+        Duration::from_secs(10),
+        |t| t.contains("Containers"),
+    )
+    .await;
+
+    ui.click("[data-testid=nav-troubleshoot]").await;
+    ui.el("[data-testid=view-troubleshoot]").await;
+    ui.shot("troubleshoot").await;
+
+    let _ = ui.c.close().await;
+}
+
+/// Picks `value` in the `<select>` at `css`.
+async fn select(ui: &Ui, css: &str, value: &str) {
+    let e = ui.el(css).await;
+    if let Err(err) = e.select_by_value(value).await {
+        ui.fail(&format!("select {value} in {css}: {err}")).await;
+    }
+}
