@@ -1,20 +1,65 @@
 #!/usr/bin/env bash
-# Sets up a fresh Debian 12 machine (as root) and runs berthd in the foreground.
-# Prints the DOCKER_HOST to use with the unmodified docker CLI.
+# Sets up a fresh Debian 12 machine (as root) and runs Berth.
+#
+#   scripts/run.sh                 # with a display: the desktop app (it starts the engine)
+#                                  # without one: the engine in the foreground
+#   scripts/run.sh --engine-only [berthd flags...]
+#
+# The engine listens on unix://$BERTH_SOCKET (default /run/berth.sock) with its data in
+# $BERTH_DATA_ROOT (default /var/lib/berth); the script prints the DOCKER_HOST to use with the
+# unmodified docker CLI.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-need=()
-# busybox-static: the built-in welcome image is made from it at build time; nftables and
-# iproute2: container networking.
-for p in runc crun busybox-static nftables iproute2; do
-  dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
-done
-if [ ${#need[@]} -gt 0 ]; then
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}"
+
+if ! command -v cargo >/dev/null && [[ -x $HOME/.cargo/bin/cargo ]]; then
+    export PATH="$HOME/.cargo/bin:$PATH"
 fi
-cargo build --release -j2 -p berth-engine
+
+engine_only=false
+if [[ ${1:-} == --engine-only ]]; then
+    engine_only=true
+    shift
+fi
+if [[ -z ${DISPLAY:-} && -z ${WAYLAND_DISPLAY:-} ]]; then
+    if ! $engine_only; then
+        echo "scripts/run.sh: no display (DISPLAY/WAYLAND_DISPLAY unset): running the engine only." >&2
+        echo "  The desktop app needs a graphical session: run this script from one (or with" >&2
+        echo "  ssh -X), or use the docker CLI against the engine as printed below." >&2
+    fi
+    engine_only=true
+fi
+
+# busybox-static: the built-in welcome image is made from it at build time; nftables and
+# iproute2: container networking. The desktop adds WebKitGTK and the tray's libraries, and node
+# to build its UI.
+packages=(runc crun busybox-static nftables iproute2 iptables)
+if ! $engine_only; then
+    packages+=(libwebkit2gtk-4.1-dev libgtk-3-dev libayatana-appindicator3-dev librsvg2-dev
+        libsoup-3.0-dev pkg-config build-essential)
+fi
+need=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$' || need+=("$p")
+done
+$engine_only || command -v npm >/dev/null || need+=(nodejs npm)
+if ((${#need[@]})); then
+    echo "scripts/run.sh: installing ${need[*]}" >&2
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
 DATA_ROOT=${BERTH_DATA_ROOT:-/var/lib/berth}
 SOCK=${BERTH_SOCKET:-/run/berth.sock}
-echo "Berth engine starting. In another shell:  export DOCKER_HOST=unix://$SOCK"
-exec ./target/release/berthd --data-root "$DATA_ROOT" -H "unix://$SOCK" "$@"
+
+if $engine_only; then
+    cargo build --release -j2 -p berth-engine
+    echo "Berth engine starting. In another shell:  export DOCKER_HOST=unix://$SOCK"
+    exec ./target/release/berthd --data-root "$DATA_ROOT" -H "unix://$SOCK" "$@"
+fi
+
+(cd ui && npm ci --no-audit --no-fund --loglevel=error && npm run build)
+cargo build --release -j2 -p berth-engine -p berth-desktop
+echo "Berth desktop starting; it starts the engine (its log: Troubleshoot in the app)."
+echo "The docker CLI works alongside it:  export DOCKER_HOST=unix://$SOCK"
+export BERTHD_BIN=$PWD/target/release/berthd BERTH_DATA_ROOT=$DATA_ROOT BERTH_HOST=unix://$SOCK
+exec ./target/release/berth-desktop "$@"

@@ -157,6 +157,7 @@ pub fn run() {
             commands::networks::remove_network,
             commands::networks::prune_networks,
             commands::networks::inspect_network,
+            commands::reset::reset_engine_data,
             commands::settings::get_settings,
             commands::settings::set_settings,
             commands::settings::system_locale,

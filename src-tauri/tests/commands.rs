@@ -789,3 +789,63 @@ async fn native_host_stops_and_restarts_an_engine_it_did_not_start() {
     host.shutdown().await;
     assert_eq!(host.status().await.state, EngineState::Stopped);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reset_removes_everything_but_the_built_in_image() {
+    let reg = fixture_registry();
+    let d = Berthd::start_with_args(&["--welcome-image=true"]);
+    let b = backend_for(&d);
+    let busybox = reg.image("busybox:latest");
+    let layers = reg.image("layers:latest");
+    d.docker_ok(&["pull", "-q", &busybox]);
+    d.docker_ok(&["pull", "-q", &layers]);
+    d.docker_ok(&["network", "create", "shop"]);
+    d.docker_ok(&["volume", "create", "keep-me-not"]);
+    // Running (on the user network, with the named volume), exited, and created-only.
+    d.docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "up",
+        "--network",
+        "shop",
+        "-v",
+        "keep-me-not:/data",
+        &busybox,
+        "sleep",
+        "300",
+    ]);
+    d.docker_ok(&["run", "--name", "done", &busybox, "true"]);
+    // `layers` declares VOLUME /data: an anonymous volume, removed with its container (`rm -v`).
+    d.docker_ok(&["create", "--name", "later", &layers]);
+
+    let r = b.reset_engine_data().await.expect("reset");
+    assert_eq!(
+        (r.containers, r.images, r.volumes, r.networks),
+        (3, 2, 1, 1),
+        "{r:?}"
+    );
+    assert_eq!(d.docker_ok(&["ps", "-aq"]).trim(), "");
+    assert_eq!(d.docker_ok(&["volume", "ls", "-q"]).trim(), "");
+    let nets = d.docker_ok(&["network", "ls", "--format", "{{.Name}}"]);
+    let mut nets: Vec<&str> = nets.lines().collect();
+    nets.sort();
+    assert_eq!(nets, ["bridge", "host", "none"]);
+    let images = d.docker_ok(&["images", "--format", "{{.Repository}}:{{.Tag}}"]);
+    assert_eq!(images.trim(), "berth/welcome:latest");
+
+    // Nothing left to remove: a second reset removes nothing and fails at nothing.
+    let again = b.reset_engine_data().await.expect("second reset");
+    assert_eq!(
+        (
+            again.containers,
+            again.images,
+            again.volumes,
+            again.networks
+        ),
+        (0, 0, 0, 0)
+    );
+    // The engine still works with what it kept.
+    d.docker_ok(&["create", "--name", "again", "berth/welcome:latest"]);
+    d.docker_ok(&["rm", "again"]);
+}

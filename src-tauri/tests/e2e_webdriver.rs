@@ -503,9 +503,28 @@ async fn desktop_app_end_to_end() {
     )
     .await;
 
+    // Troubleshoot: the engine was already running, so the log card says where its log is;
+    // reset asks for the word, then everything but the built-in image is gone.
     ui.click("[data-testid=nav-troubleshoot]").await;
     ui.el("[data-testid=view-troubleshoot]").await;
+    ui.el("[data-testid=engine-log-none]").await;
     ui.shot("troubleshoot").await;
+    ui.click("[data-testid=btn-reset]").await;
+    ui.fill("[data-testid=reset-word]", "reset").await;
+    ui.shot("troubleshoot-reset-confirm").await;
+    ui.click("[data-testid=btn-confirm-reset]").await;
+    ui.wait_text("[data-testid=reset-done]", Duration::from_secs(60), |t| {
+        t.starts_with("Removed")
+    })
+    .await;
+    assert_eq!(d.docker_ok(&["ps", "-aq"]).trim(), "");
+    assert_eq!(
+        d.docker_ok(&["images", "--format", "{{.Repository}}"])
+            .trim(),
+        "berth/welcome"
+    );
+    ui.click("[data-testid=nav-containers]").await;
+    ui.el("[data-testid=containers-empty]").await;
 
     let _ = ui.c.close().await;
 }

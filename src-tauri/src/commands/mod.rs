@@ -7,5 +7,6 @@ pub mod engine;
 pub mod exec;
 pub mod images;
 pub mod networks;
+pub mod reset;
 pub mod settings;
 pub mod volumes;

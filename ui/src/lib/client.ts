@@ -13,6 +13,7 @@ import type {
   NetworkItem,
   PruneResult,
   PullProgress,
+  ResetResult,
   RunRequest,
   Settings,
   StatsSample,
@@ -88,8 +89,10 @@ export const engineStatus = () => call<EngineStatus>('engine_status');
 export const engineStart = () => call<EngineStatus>('engine_start');
 export const engineStop = () => call<EngineStatus>('engine_stop');
 export const engineRestart = () => call<EngineStatus>('engine_restart');
-/** Not in the contract yet: answers kind "unknown_command" until the Rust side adds it. */
-export const resetEngineData = () => call<void>('reset_engine_data');
+/** Removes every container, volume, user network and image but the built-in welcome image. */
+export const resetEngineData = () => call<ResetResult>('reset_engine_data');
+/** The tail of the log of the engine this app started (empty when it found one running). */
+export const engineLog = (lines: number) => call<string>('engine_log', { lines });
 
 // Containers
 export const listContainers = () => call<ContainerItem[]>('list_containers');

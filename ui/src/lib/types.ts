@@ -131,3 +131,11 @@ export interface EngineEvent {
   Actor?: { ID?: string; Attributes?: Record<string, string> };
   time?: number;
 }
+
+/** What `reset_engine_data` removed. */
+export interface ResetResult {
+  containers: number;
+  images: number;
+  volumes: number;
+  networks: number;
+}
