@@ -137,6 +137,8 @@ pub fn run() {
             commands::containers::container_stats,
             commands::containers::close_container_streams,
             commands::containers::run_container,
+            commands::files::list_container_dir,
+            commands::files::read_container_file,
             commands::exec::exec_start,
             commands::exec::exec_input,
             commands::exec::exec_resize,

@@ -849,3 +849,95 @@ async fn reset_removes_everything_but_the_built_in_image() {
     d.docker_ok(&["create", "--name", "again", "berth/welcome:latest"]);
     d.docker_ok(&["rm", "again"]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn file_browser_over_the_archive_api() {
+    use berth_desktop::commands::files::EntryKind;
+    let (d, busybox) = berth_tests::engine_with_busybox();
+    let b = backend_for(&d);
+    let id = d
+        .docker_ok(&[
+            "run", "-d", "--name", "files", &busybox, "sh", "-c",
+            "mkdir -p /srv/sub && printf 'hola\\n' > /srv/hello.txt && ln -s hello.txt /srv/link && chmod 600 /srv/hello.txt && touch /srv/ready && sleep 300",
+        ])
+        .trim()
+        .to_string();
+    wait_until("the files", Duration::from_secs(10), || {
+        d.docker(&["exec", "files", "test", "-e", "/srv/ready"])
+            .success()
+    })
+    .await;
+
+    let root = b.list_container_dir(&id, "/").await.expect("list /");
+    assert_eq!(root.path, "/");
+    let names: Vec<&str> = root.entries.iter().map(|e| e.name.as_str()).collect();
+    for want in ["bin", "etc", "srv"] {
+        assert!(names.contains(&want), "{names:?}");
+    }
+    assert!(!root.truncated);
+
+    let srv = b.list_container_dir(&id, "/srv/").await.expect("list /srv");
+    assert_eq!(srv.path, "/srv");
+    let got: Vec<(&str, EntryKind)> = srv
+        .entries
+        .iter()
+        .map(|e| (e.name.as_str(), e.kind))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("sub", EntryKind::Dir),
+            ("hello.txt", EntryKind::File),
+            ("link", EntryKind::Symlink),
+            ("ready", EntryKind::File)
+        ]
+    );
+    let hello = &srv.entries[1];
+    assert_eq!((hello.size, hello.mode), (5, 0o600));
+    assert_eq!(srv.entries[2].link_target.as_deref(), Some("hello.txt"));
+
+    let text = b
+        .read_container_file(&id, "/srv/hello.txt")
+        .await
+        .expect("preview");
+    assert_eq!(
+        (text.size, text.text.as_deref(), text.truncated),
+        (5, Some("hola\n"), false)
+    );
+    let bin = b
+        .read_container_file(&id, "/bin/busybox")
+        .await
+        .expect("binary");
+    assert_eq!(bin.text, None);
+    assert!(bin.truncated && bin.size > 500_000, "{} bytes", bin.size);
+
+    // Errors: a missing path names the field; a missing container says so.
+    let e = b
+        .list_container_dir(&id, "/nope")
+        .await
+        .expect_err("missing path");
+    assert_eq!(
+        (e.kind, e.field.as_deref()),
+        (ErrorKind::NotFound, Some("path")),
+        "{e:?}"
+    );
+    let e = b
+        .list_container_dir("no-such-container", "/")
+        .await
+        .expect_err("missing container");
+    assert_eq!(e.kind, ErrorKind::NotFound, "{e:?}");
+    assert_eq!(e.field, None, "{e:?}");
+    let e = b
+        .list_container_dir(&id, "relative")
+        .await
+        .expect_err("relative");
+    assert_eq!(e.kind, ErrorKind::Invalid);
+
+    // A stopped container is browsed the same way.
+    d.docker_ok(&["stop", "-t", "0", "files"]);
+    let srv = b
+        .list_container_dir(&id, "/srv")
+        .await
+        .expect("list stopped");
+    assert_eq!(srv.entries.len(), 4);
+}

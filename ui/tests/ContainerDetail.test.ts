@@ -120,14 +120,53 @@ describe('Container detail', () => {
     expect(shell.of('close_container_streams').map((c) => c.args.id)).toContain(shell.of('container_stats')[0].args.id);
   });
 
-  it('shows environment and ports from inspect, and a placeholder for files', async () => {
+  it('shows environment and ports from inspect', async () => {
     await setup({ container_logs: () => null });
     await fireEvent.click(screen.getByTestId('tab-env'));
     await settle();
     expect(screen.getByTestId('env-table').textContent).toContain('GREETING');
     await fireEvent.click(screen.getByTestId('tab-ports'));
     expect(screen.getByTestId('ports-table').textContent).toContain('80/tcp');
+  });
+
+  it('browses files: folders, symlinks to folders, text previews, partial listings', async () => {
+    const dirs: Record<string, unknown> = {
+      '/': { path: '/', truncated: false, entries: [
+        { name: 'bin', kind: 'symlink', size: 0, mode: 0o777, modified: 0, linkTarget: 'usr/bin' },
+        { name: 'srv', kind: 'dir', size: 0, mode: 0o755, modified: 0, linkTarget: null },
+      ] },
+      '/srv': { path: '/srv', truncated: false, entries: [
+        { name: 'hello.txt', kind: 'file', size: 5, mode: 0o600, modified: 0, linkTarget: null },
+      ] },
+      '/usr/bin': { path: '/usr/bin', truncated: true, entries: [] },
+    };
+    const shell = await setup({
+      container_logs: () => null,
+      list_container_dir: (a) => {
+        const d = dirs[a.path as string];
+        if (!d) throw { kind: 'not_found', message: `Could not find the file ${a.path}`, field: 'path' };
+        return d;
+      },
+      read_container_file: (a) => ({ path: a.path, size: 5, text: 'hola\n', truncated: false }),
+    });
     await fireEvent.click(screen.getByTestId('tab-files'));
-    expect(screen.getByTestId('files-later')).toBeTruthy();
+    await settle();
+    const rows = () => screen.getAllByTestId('file-row').map((r) => r.getAttribute('data-name'));
+    expect(rows()).toEqual(['bin', 'srv']);
+    await fireEvent.click(screen.getAllByTestId('file-row')[1].querySelector('button')!);
+    await settle();
+    expect(rows()).toEqual(['hello.txt']);
+    expect(screen.getByTestId('file-row').textContent).toContain('-rw-------');
+    await fireEvent.click(screen.getByTestId('file-row').querySelector('button')!);
+    await settle();
+    expect(screen.getByTestId('file-text').textContent).toBe('hola\n');
+    expect(shell.of('read_container_file')[0].args.path).toBe('/srv/hello.txt');
+    await fireEvent.click(screen.getByTestId('files-up'));
+    await settle();
+    await fireEvent.click(screen.getAllByTestId('file-row')[0].querySelector('button')!);
+    await settle();
+    expect(shell.of('list_container_dir').map((c) => c.args.path)).toContain('/usr/bin');
+    expect(screen.getByTestId('files-empty')).toBeTruthy();
+    expect(screen.getByTestId('files-truncated')).toBeTruthy();
   });
 });

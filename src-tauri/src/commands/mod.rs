@@ -5,6 +5,7 @@
 pub mod containers;
 pub mod engine;
 pub mod exec;
+pub mod files;
 pub mod images;
 pub mod networks;
 pub mod reset;

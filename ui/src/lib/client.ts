@@ -6,8 +6,10 @@ import type {
   CommandError,
   ContainerAction,
   ContainerItem,
+  DirListing,
   EngineEvent,
   EngineStatus,
+  FilePreview,
   ImageItem,
   LogLine,
   NetworkItem,
@@ -95,6 +97,10 @@ export const resetEngineData = () => call<ResetResult>('reset_engine_data');
 export const engineLog = (lines: number) => call<string>('engine_log', { lines });
 
 // Containers
+/** A directory of a container, over the archive API (running or stopped containers). */
+export const listContainerDir = (id: string, path: string) => call<DirListing>('list_container_dir', { id, path });
+/** The start of a file of a container (text, or null for binary content). */
+export const readContainerFile = (id: string, path: string) => call<FilePreview>('read_container_file', { id, path });
 export const listContainers = () => call<ContainerItem[]>('list_containers');
 export const containerAction = (id: string, action: ContainerAction) => call<void>('container_action', { id, action });
 export const inspectContainer = (id: string) => call<unknown>('inspect_container', { id });

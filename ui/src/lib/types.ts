@@ -139,3 +139,29 @@ export interface ResetResult {
   volumes: number;
   networks: number;
 }
+
+/** One entry of a container directory (`list_container_dir`). */
+export interface FileEntry {
+  name: string;
+  kind: 'file' | 'dir' | 'symlink' | 'other';
+  size: number;
+  mode: number;
+  /** Unix seconds. */
+  modified: number;
+  linkTarget: string | null;
+}
+
+export interface DirListing {
+  path: string;
+  entries: FileEntry[];
+  /** The directory's archive was too large to read whole: some entries may be missing. */
+  truncated: boolean;
+}
+
+export interface FilePreview {
+  path: string;
+  size: number;
+  /** null for binary content. */
+  text: string | null;
+  truncated: boolean;
+}
