@@ -19,6 +19,7 @@ pub mod rootpath;
 pub mod runtime;
 pub mod spec;
 pub mod start;
+pub mod stats;
 pub mod user;
 
 use std::collections::HashMap;
