@@ -331,3 +331,17 @@ pub async fn remove(
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
+
+#[derive(Deserialize, Default)]
+pub struct TopQuery {
+    ps_args: Option<String>,
+}
+
+pub async fn top(
+    State(e): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Query<TopQuery>,
+) -> Result<Json<crate::api::types::stats::ContainerTopResponse>> {
+    let c = e.containers.get(&id)?;
+    Ok(Json(e.containers.top(&c, q.ps_args.as_deref()).await?))
+}

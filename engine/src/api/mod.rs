@@ -91,9 +91,9 @@ pub fn router(engine: Arc<Engine>) -> Router {
         .route("/containers/{id}/changes", get(archive::changes))
         .route("/containers/{id}/export", get(archive::export))
         .route("/commit", post(archive::commit))
+        .route("/containers/{id}/top", get(container::top))
         .route("/containers/{id}/stats", get(stats::stats))
         // Known endpoints not implemented yet answer 501, not 404, so clients can tell.
-        .route("/containers/{id}/top", get(system::not_implemented))
         .route("/build", post(system::not_implemented))
         .fallback(system::not_found)
         .with_state(engine)

@@ -20,6 +20,7 @@ pub mod runtime;
 pub mod spec;
 pub mod start;
 pub mod stats;
+pub mod top;
 pub mod user;
 
 use std::collections::HashMap;
