@@ -63,7 +63,10 @@ pub fn router(engine: Arc<Engine>) -> Router {
         .route("/containers/{id}/resize", post(container::resize))
         .route("/containers/{id}/attach", post(container::attach))
         .route("/containers/{id}/logs", get(container::logs))
-        .route("/containers/{id}", delete(container::remove))
+        .route(
+            "/containers/{id}",
+            delete(container::remove).post(container::post_bare),
+        )
         .route("/containers/{id}/exec", post(exec::create))
         .route("/networks", get(network::list))
         .route("/networks/create", post(network::create))
