@@ -60,10 +60,31 @@ impl Filters {
 
     /// A `label` filter: every `k` or `k=v` entry must match.
     pub fn labels_match(&self, labels: &std::collections::HashMap<String, String>) -> bool {
-        self.get("label").iter().all(|f| match f.split_once('=') {
+        self.kv_match("label", labels)
+    }
+
+    /// dockerd's `MatchKVList`: every `k` or `k=v` entry under `key` matches (true when none).
+    pub fn kv_match(&self, key: &str, labels: &std::collections::HashMap<String, String>) -> bool {
+        self.get(key).iter().all(|f| match f.split_once('=') {
             Some((k, v)) => labels.get(k).is_some_and(|lv| lv == v),
             None => labels.contains_key(f.as_str()),
         })
+    }
+
+    /// The prune endpoints' label rule: all `label` entries match, and not all `label!` ones do.
+    pub fn prune_labels_match(&self, labels: &std::collections::HashMap<String, String>) -> bool {
+        self.kv_match("label", labels) && !(self.has("label!") && self.kv_match("label!", labels))
+    }
+
+    /// The `until` filter of the prune endpoints: at most one value, a dockerd timestamp.
+    pub fn until(&self) -> Result<Option<chrono::DateTime<chrono::Utc>>> {
+        match self.get("until") {
+            [] => Ok(None),
+            [v] => crate::timestamp::parse(v, chrono::Utc::now())
+                .map(Some)
+                .map_err(|e| EngineError::invalid(e.to_string())),
+            _ => Err(EngineError::invalid("more than one until filter specified")),
+        }
     }
 
     /// Parses a boolean filter (`dangling=true`).
@@ -107,6 +128,28 @@ mod tests {
         assert_eq!(f.get("label"), ["a=b"]);
         assert!(f.only(&["dangling"]).is_err());
         assert!(Filters::parse(Some("nope")).is_err());
+    }
+
+    #[test]
+    fn prune_label_rules() {
+        let labels: std::collections::HashMap<String, String> =
+            [("tier".to_string(), "front".to_string())].into();
+        let f = |raw: &str| Filters::parse(Some(raw)).unwrap();
+        assert!(f(r#"{"label":["tier"]}"#).prune_labels_match(&labels));
+        assert!(f(r#"{"label":["tier=front"]}"#).prune_labels_match(&labels));
+        assert!(!f(r#"{"label":["tier=back"]}"#).prune_labels_match(&labels));
+        assert!(!f(r#"{"label!":["tier"]}"#).prune_labels_match(&labels));
+        assert!(f(r#"{"label!":["tier=back"]}"#).prune_labels_match(&labels));
+        assert!(f(r#"{"label!":["x"]}"#).prune_labels_match(&Default::default()));
+    }
+
+    #[test]
+    fn until_takes_one_timestamp() {
+        let f = |raw: &str| Filters::parse(Some(raw)).unwrap();
+        assert!(f("{}").until().unwrap().is_none());
+        assert!(f(r#"{"until":["1h"]}"#).until().unwrap().is_some());
+        assert!(f(r#"{"until":["1h","2h"]}"#).until().is_err());
+        assert!(f(r#"{"until":["soon"]}"#).until().is_err());
     }
 
     #[test]

@@ -14,5 +14,7 @@ pub mod filters;
 pub mod image;
 pub mod monitor;
 pub mod network;
+pub mod prune;
 pub mod store;
+pub mod timestamp;
 pub mod volume;

@@ -331,3 +331,38 @@ pub async fn remove(
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
+
+#[derive(Deserialize, Default)]
+pub struct TopQuery {
+    ps_args: Option<String>,
+}
+
+pub async fn top(
+    State(e): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Query<TopQuery>,
+) -> Result<Json<crate::api::types::stats::ContainerTopResponse>> {
+    let c = e.containers.get(&id)?;
+    Ok(Json(e.containers.top(&c, q.ps_args.as_deref()).await?))
+}
+
+#[derive(Deserialize, Default)]
+pub struct PruneQuery {
+    filters: Option<String>,
+}
+
+/// `POST /containers/{id}` exists only as `/containers/prune`; it shares the path pattern with
+/// `DELETE /containers/{id}`, so that `docker rm prune` still reaches a container named `prune`.
+pub async fn post_bare(
+    State(e): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Query<PruneQuery>,
+) -> Result<Json<crate::api::types::ContainerPruneResponse>> {
+    if id != "prune" {
+        return Err(EngineError::NotFound(format!(
+            "page not found: /containers/{id}"
+        )));
+    }
+    let f = Filters::parse(q.filters.as_deref())?;
+    Ok(Json(e.containers.prune(&f).await?))
+}

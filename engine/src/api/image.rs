@@ -228,16 +228,22 @@ pub async fn get_dispatch(State(e): State<AppState>, Path(rest): Path<String>) -
 }
 
 #[derive(Deserialize, Default)]
-pub struct TagQuery {
+pub struct PostQuery {
     repo: Option<String>,
     tag: Option<String>,
+    filters: Option<String>,
 }
 
 pub async fn post_dispatch(
     State(e): State<AppState>,
     Path(rest): Path<String>,
-    Query(q): Query<TagQuery>,
+    Query(q): Query<PostQuery>,
 ) -> Result<Response> {
+    // Matched here rather than as its own route, so that GET/DELETE of an image named `prune`
+    // keep working.
+    if rest == "prune" {
+        return prune(&e, q.filters.as_deref()).map(IntoResponse::into_response);
+    }
     if let Some(name) = rest.strip_suffix("/tag") {
         let repo = q.repo.filter(|r| !r.is_empty()).ok_or_else(|| {
             EngineError::invalid("repository name must have at least one component")
@@ -253,6 +259,30 @@ pub async fn post_dispatch(
     Err(EngineError::NotFound(format!(
         "page not found: /images/{rest}"
     )))
+}
+
+/// `docker image prune`: never an image a container (in any state) was created from.
+fn prune(
+    e: &AppState,
+    filters: Option<&str>,
+) -> Result<Json<crate::api::types::ImagePruneResponse>> {
+    let f = Filters::parse(filters)?;
+    let report = e.images.prune(&f, || e.containers.image_users())?;
+    for d in report.images_deleted.iter().flatten() {
+        if let Some(id) = &d.deleted {
+            e.events.emit("image", "delete", id, Default::default());
+        }
+    }
+    e.events.emit(
+        "image",
+        "prune",
+        "",
+        std::collections::HashMap::from([(
+            "reclaimed".to_string(),
+            report.space_reclaimed.to_string(),
+        )]),
+    );
+    Ok(Json(report))
 }
 
 #[derive(Deserialize, Default)]

@@ -7,6 +7,7 @@ pub mod exec;
 pub mod image;
 pub mod network;
 pub mod server;
+pub mod stats;
 pub mod stream;
 pub mod system;
 pub mod types;
@@ -62,7 +63,10 @@ pub fn router(engine: Arc<Engine>) -> Router {
         .route("/containers/{id}/resize", post(container::resize))
         .route("/containers/{id}/attach", post(container::attach))
         .route("/containers/{id}/logs", get(container::logs))
-        .route("/containers/{id}", delete(container::remove))
+        .route(
+            "/containers/{id}",
+            delete(container::remove).post(container::post_bare),
+        )
         .route("/containers/{id}/exec", post(exec::create))
         .route("/networks", get(network::list))
         .route("/networks/create", post(network::create))
@@ -90,9 +94,9 @@ pub fn router(engine: Arc<Engine>) -> Router {
         .route("/containers/{id}/changes", get(archive::changes))
         .route("/containers/{id}/export", get(archive::export))
         .route("/commit", post(archive::commit))
+        .route("/containers/{id}/top", get(container::top))
+        .route("/containers/{id}/stats", get(stats::stats))
         // Known endpoints not implemented yet answer 501, not 404, so clients can tell.
-        .route("/containers/{id}/top", get(system::not_implemented))
-        .route("/containers/{id}/stats", get(system::not_implemented))
         .route("/build", post(system::not_implemented))
         .fallback(system::not_found)
         .with_state(engine)

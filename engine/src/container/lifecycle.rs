@@ -227,6 +227,14 @@ impl ContainerService {
         if *c.removed.borrow() {
             return Ok(());
         }
+        // A start that held the lock while we waited may have made it run again: its files
+        // are in use now (a prune racing a start, or rm racing start).
+        if c.is_running() {
+            return Err(EngineError::Conflict(format!(
+                "cannot remove container \"/{}\": container is running: stop the container before removing or force remove",
+                c.name()
+            )));
+        }
         // Marked first, so a crash mid-removal is finished by the next start of berthd.
         c.update(|d| d.st.state.status = "removing".into())?;
         snapshot::unmount(&c.rootfs())?;

@@ -15,10 +15,13 @@ pub mod model;
 pub mod mounts;
 pub mod names;
 pub mod network;
+pub mod prune;
 pub mod rootpath;
 pub mod runtime;
 pub mod spec;
 pub mod start;
+pub mod stats;
+pub mod top;
 pub mod user;
 
 use std::collections::HashMap;
@@ -163,6 +166,7 @@ pub struct ContainerService {
     by_id: RwLock<HashMap<String, Arc<Container>>>,
     /// name (without slash) → id
     names: Mutex<HashMap<String, String>>,
+    prune: crate::prune::PruneLock,
 }
 
 impl ContainerService {
@@ -184,6 +188,7 @@ impl ContainerService {
             root,
             by_id: RwLock::new(HashMap::new()),
             names: Mutex::new(HashMap::new()),
+            prune: Default::default(),
         });
         svc.load()?;
         Ok(svc)

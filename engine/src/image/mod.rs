@@ -7,6 +7,7 @@ pub mod content;
 pub mod dockerfile_change;
 pub mod import;
 pub mod ops;
+pub mod prune;
 pub mod pull;
 pub mod reference;
 pub mod snapshot;
@@ -30,6 +31,7 @@ pub struct ImageService {
     pub insecure_registries: Vec<String>,
     /// One lock per layer chain, so two pulls sharing a layer unpack it once.
     layer_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    prune: crate::prune::PruneLock,
 }
 
 impl ImageService {
@@ -40,6 +42,7 @@ impl ImageService {
             store: ImageStore::open(data_root)?,
             insecure_registries,
             layer_locks: Mutex::new(HashMap::new()),
+            prune: Default::default(),
         })
     }
 

@@ -189,6 +189,17 @@ impl ImageService {
         force: bool,
         users: &[ImageUser],
     ) -> Result<Vec<ImageDeleteItem>> {
+        self.remove_counting(name, force, users)
+            .map(|(items, _)| items)
+    }
+
+    /// [`Self::remove`], also returning the bytes freed on disk (for `image prune`).
+    pub fn remove_counting(
+        &self,
+        name: &str,
+        force: bool,
+        users: &[ImageUser],
+    ) -> Result<(Vec<ImageDeleteItem>, u64)> {
         let rec = self.store.resolve(name)?;
         let tags = self.store.tags_of(&rec.id);
         let by_id = is_id_like(name, &rec.id);
@@ -231,11 +242,11 @@ impl ImageService {
                 });
             }
             if !last_name || running.is_some() || (stopped.is_some() && !force) {
-                return Ok(out);
+                return Ok((out, 0));
             }
             if stopped.is_some() && force {
                 // dockerd leaves a forced image referenced by stopped containers as dangling.
-                return Ok(out);
+                return Ok((out, 0));
             }
         } else {
             if let Some(c) = &running {
@@ -274,31 +285,43 @@ impl ImageService {
                 deleted: None,
             });
         }
-        self.delete_image(&rec)?;
+        let freed = self.delete_image(&rec)?;
         out.push(ImageDeleteItem {
             untagged: None,
             deleted: Some(rec.id.clone()),
         });
-        Ok(out)
+        Ok((out, freed))
     }
 
-    /// Drops the record, then every layer and blob no other image uses.
-    pub fn delete_image(&self, rec: &ImageRecord) -> Result<()> {
+    /// Drops the record, then every layer and blob no other image uses. Returns the bytes
+    /// that freed (unpacked layers and blobs).
+    pub fn delete_image(&self, rec: &ImageRecord) -> Result<u64> {
         self.store.delete(&rec.id)?;
+        let mut freed = 0u64;
+        let mut remove_blob = |digest: &str| {
+            if !self.store.blob_in_use(digest) {
+                freed += self
+                    .content
+                    .path(digest)
+                    .ok()
+                    .and_then(|p| std::fs::metadata(p).ok())
+                    .map_or(0, |m| m.len());
+                self.content.remove(digest);
+            }
+        };
+        let mut layers_freed = 0u64;
         for l in &rec.layers {
             if !self.store.chain_in_use(&l.chain_id) {
+                let size = self.snapshots.layer_size(&l.chain_id).unwrap_or(0);
                 self.snapshots.remove(&l.chain_id)?;
+                layers_freed += size;
             }
             if let Some(b) = &l.blob {
-                if !self.store.blob_in_use(b) {
-                    self.content.remove(b);
-                }
+                remove_blob(b);
             }
         }
-        if !self.store.blob_in_use(&rec.id) {
-            self.content.remove(&rec.id);
-        }
-        Ok(())
+        remove_blob(&rec.id);
+        Ok(freed + layers_freed)
     }
     /// `docker save`: the archive of the named images, written to `out`.
     pub fn save<W: std::io::Write>(

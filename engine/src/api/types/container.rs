@@ -173,6 +173,14 @@ pub struct ContainerSummary {
     pub mounts: Vec<super::volume::MountPoint>,
 }
 
+/// `POST /containers/prune`. `ContainersDeleted` is `null` when none was, as dockerd writes it.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ContainerPruneResponse {
+    pub containers_deleted: Option<Vec<String>>,
+    pub space_reclaimed: u64,
+}
+
 #[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct ContainerWaitResponse {

@@ -97,3 +97,11 @@ pub struct ImageDeleteItem {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub deleted: Option<String>,
 }
+
+/// `POST /images/prune`. `ImagesDeleted` is `null` when none was, as dockerd writes it.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ImagePruneResponse {
+    pub images_deleted: Option<Vec<ImageDeleteItem>>,
+    pub space_reclaimed: u64,
+}

@@ -7,6 +7,7 @@
 pub mod container;
 pub mod image;
 pub mod network;
+pub mod stats;
 pub mod system;
 pub mod volume;
 
