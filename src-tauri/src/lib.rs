@@ -77,6 +77,7 @@ pub fn run() {
             }
         }))
         .plugin(tauri_plugin_opener::init())
+        .plugin(tauri_plugin_notification::init())
         .setup(move |app| {
             let log_dir = app.path().app_log_dir()?;
             let config_dir = app.path().app_config_dir()?;

@@ -9,12 +9,14 @@ use std::time::Duration;
 use tauri::menu::{IsMenuItem, Menu, MenuEvent, MenuItem, PredefinedMenuItem, Submenu};
 use tauri::tray::TrayIconBuilder;
 use tauri::{AppHandle, Manager, Runtime};
+use tauri_plugin_notification::NotificationExt;
 use tauri_plugin_opener::OpenerExt;
 use tracing::{info, warn};
 
 use crate::backend::{lock, Backend};
 use crate::commands::settings::{locale_from_env, SettingsStore};
-use crate::tray_model::{tray_model, Lang, TrayAction, TrayItem, TrayModel};
+use crate::engine_host::EngineState;
+use crate::tray_model::{failure_notice, tray_model, Lang, TrayAction, TrayItem, TrayModel};
 
 pub const TRAY_ID: &str = "berth";
 /// Events come in bursts (create, connect, start): wait this long before rebuilding.
@@ -166,6 +168,16 @@ pub fn show_main_window<R: Runtime>(app: &AppHandle<R>) {
     }
 }
 
+/// A tray action failed: the window may be hidden, so say it in a desktop notification (and the
+/// log).
+fn report<R: Runtime>(app: &AppHandle<R>, action: &TrayAction, reason: &str) {
+    warn!(?action, "tray action failed: {reason}");
+    let (title, body) = failure_notice(action, reason, language(app));
+    if let Err(e) = app.notification().builder().title(title).body(body).show() {
+        warn!("tray: cannot show a notification: {e}");
+    }
+}
+
 fn perform<R: Runtime>(app: &AppHandle<R>, action: TrayAction) {
     let Some(backend) = app.try_state::<Arc<Backend>>().map(|b| b.inner().clone()) else {
         return;
@@ -179,40 +191,46 @@ fn perform<R: Runtime>(app: &AppHandle<R>, action: TrayAction) {
                 app.exit(0);
             });
         }
-        TrayAction::EngineStart => {
+        TrayAction::EngineStart | TrayAction::EngineStop => {
             tauri::async_runtime::spawn(async move {
-                if let Err(e) = backend.engine_start().await {
-                    warn!("tray: start engine: {}", e.message);
+                let r = if action == TrayAction::EngineStart {
+                    backend.engine_start().await
+                } else {
+                    backend.engine_stop().await
+                };
+                match r {
+                    Err(e) => report(&app, &action, &e.message),
+                    // The engine started and died (bad flags, busy socket): say why.
+                    Ok(s) if s.state == EngineState::Error => {
+                        let reason = s.reason.unwrap_or_default();
+                        report(&app, &action, &reason);
+                    }
+                    Ok(_) => {}
                 }
                 refresh(&app);
             });
         }
-        TrayAction::EngineStop => {
+        TrayAction::ContainerStop(ref id) | TrayAction::ContainerRestart(ref id) => {
+            let verb = if matches!(action, TrayAction::ContainerStop(_)) {
+                "stop"
+            } else {
+                "restart"
+            };
+            let id = id.clone();
             tauri::async_runtime::spawn(async move {
-                if let Err(e) = backend.engine_stop().await {
-                    warn!("tray: stop engine: {}", e.message);
+                if let Err(e) = backend.container_action(&id, verb).await {
+                    report(&app, &action, &e.message);
                 }
-                refresh(&app);
             });
         }
-        TrayAction::ContainerStop(id) => container_action(backend, id, "stop"),
-        TrayAction::ContainerRestart(id) => container_action(backend, id, "restart"),
         TrayAction::OpenPort(_, port) => {
             let url = format!("http://localhost:{port}");
             if let Err(e) = app.opener().open_url(&url, None::<&str>) {
-                warn!("tray: open {url}: {e}");
+                report(&app, &action, &e.to_string());
             }
         }
         TrayAction::CopyId(id) => copy_to_clipboard(&app, id),
     }
-}
-
-fn container_action(backend: Arc<Backend>, id: String, verb: &'static str) {
-    tauri::async_runtime::spawn(async move {
-        if let Err(e) = backend.container_action(&id, verb).await {
-            warn!("tray: {verb} {id}: {}", e.message);
-        }
-    });
 }
 
 #[cfg(target_os = "linux")]

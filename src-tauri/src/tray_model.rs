@@ -117,62 +117,69 @@ impl TrayModel {
     }
 }
 
+/// The tray's strings, read from the UI's locale files (`tray.*` keys) so every string the
+/// user sees lives in `ui/src/locales/{en,es}.json`; compiled in, parsed once per language.
 struct Texts {
-    engine: &'static str,
-    starting: &'static str,
-    running: &'static str,
-    stopped: &'static str,
-    error: &'static str,
-    open: &'static str,
-    running_containers: &'static str,
-    no_containers: &'static str,
-    stop: &'static str,
-    restart: &'static str,
-    open_port: &'static str,
-    copy_id: &'static str,
-    start_engine: &'static str,
-    stop_engine: &'static str,
-    engine_starting: &'static str,
-    quit: &'static str,
+    engine: String,
+    starting: String,
+    running: String,
+    stopped: String,
+    error: String,
+    open: String,
+    running_containers: String,
+    no_containers: String,
+    stop: String,
+    restart: String,
+    open_port: String,
+    copy_id: String,
+    start_engine: String,
+    stop_engine: String,
+    engine_starting: String,
+    quit: String,
+    notify_title: String,
+    failed: String,
 }
 
-const EN: Texts = Texts {
-    engine: "Engine",
-    starting: "starting…",
-    running: "running",
-    stopped: "stopped",
-    error: "error",
-    open: "Open Berth",
-    running_containers: "Running containers",
-    no_containers: "No running containers",
-    stop: "Stop",
-    restart: "Restart",
-    open_port: "Open localhost:{port} in the browser",
-    copy_id: "Copy ID",
-    start_engine: "Start engine",
-    stop_engine: "Stop engine",
-    engine_starting: "Engine is starting…",
-    quit: "Quit Berth",
-};
+const LOCALE_EN: &str = include_str!("../../ui/src/locales/en.json");
+const LOCALE_ES: &str = include_str!("../../ui/src/locales/es.json");
 
-const ES: Texts = Texts {
-    engine: "Motor",
-    starting: "iniciando…",
-    running: "en marcha",
-    stopped: "detenido",
-    error: "error",
-    open: "Abrir Berth",
-    running_containers: "Contenedores en marcha",
-    no_containers: "Ningún contenedor en marcha",
-    stop: "Detener",
-    restart: "Reiniciar",
-    open_port: "Abrir localhost:{port} en el navegador",
-    copy_id: "Copiar ID",
-    start_engine: "Iniciar motor",
-    stop_engine: "Detener motor",
-    engine_starting: "El motor se está iniciando…",
-    quit: "Salir de Berth",
-};
+/// `tray.<key>` of one locale file; English, then the key itself, when it is missing.
+fn locale_text(lang: Lang, key: &str) -> String {
+    let lookup = |src: &str| -> Option<String> {
+        let v: serde_json::Value = serde_json::from_str(src).ok()?;
+        v.get(format!("tray.{key}"))?.as_str().map(str::to_string)
+    };
+    let own = match lang {
+        Lang::En => LOCALE_EN,
+        Lang::Es => LOCALE_ES,
+    };
+    lookup(own)
+        .or_else(|| lookup(LOCALE_EN))
+        .unwrap_or_else(|| format!("tray.{key}"))
+}
+
+fn load_texts(lang: Lang) -> Texts {
+    Texts {
+        engine: locale_text(lang, "engine"),
+        starting: locale_text(lang, "starting"),
+        running: locale_text(lang, "running"),
+        stopped: locale_text(lang, "stopped"),
+        error: locale_text(lang, "error"),
+        open: locale_text(lang, "open"),
+        running_containers: locale_text(lang, "running_containers"),
+        no_containers: locale_text(lang, "no_containers"),
+        stop: locale_text(lang, "stop"),
+        restart: locale_text(lang, "restart"),
+        open_port: locale_text(lang, "open_port"),
+        copy_id: locale_text(lang, "copy_id"),
+        start_engine: locale_text(lang, "start_engine"),
+        stop_engine: locale_text(lang, "stop_engine"),
+        engine_starting: locale_text(lang, "engine_starting"),
+        quit: locale_text(lang, "quit"),
+        notify_title: locale_text(lang, "notify_title"),
+        failed: locale_text(lang, "failed"),
+    }
+}
 
 /// Longest reason shown in the menu (the full one is in the app).
 const MAX_REASON: usize = 60;
@@ -199,12 +206,12 @@ fn action(action: TrayAction, text: impl Into<String>, enabled: bool) -> TrayIte
 pub fn engine_line(status: &EngineStatus, lang: Lang) -> String {
     let t = texts(lang);
     let state = match status.state {
-        EngineState::Starting => t.starting,
-        EngineState::Running => t.running,
-        EngineState::Stopped => t.stopped,
-        EngineState::Error => t.error,
+        EngineState::Starting => t.starting.as_str(),
+        EngineState::Running => t.running.as_str(),
+        EngineState::Stopped => t.stopped.as_str(),
+        EngineState::Error => t.error.as_str(),
     };
-    let mut line = format!("{}: {state}", t.engine);
+    let mut line = format!("{}: {state}", t.engine.as_str());
     match (status.state, &status.version, &status.reason) {
         (EngineState::Running, Some(v), _) => line.push_str(&format!(" ({v})")),
         (EngineState::Error, _, Some(r)) => {
@@ -216,10 +223,41 @@ pub fn engine_line(status: &EngineStatus, lang: Lang) -> String {
 }
 
 fn texts(lang: Lang) -> &'static Texts {
+    static EN: std::sync::OnceLock<Texts> = std::sync::OnceLock::new();
+    static ES: std::sync::OnceLock<Texts> = std::sync::OnceLock::new();
     match lang {
-        Lang::En => &EN,
-        Lang::Es => &ES,
+        Lang::En => EN.get_or_init(|| load_texts(Lang::En)),
+        Lang::Es => ES.get_or_init(|| load_texts(Lang::Es)),
     }
+}
+
+/// The menu text of an action (for messages about it).
+pub fn action_label(action: &TrayAction, lang: Lang) -> String {
+    let t = texts(lang);
+    match action {
+        TrayAction::OpenWindow => t.open.clone(),
+        TrayAction::Quit => t.quit.clone(),
+        TrayAction::EngineStart => t.start_engine.clone(),
+        TrayAction::EngineStop => t.stop_engine.clone(),
+        TrayAction::ContainerStop(id) => format!("{} {}", t.stop, short(id)),
+        TrayAction::ContainerRestart(id) => format!("{} {}", t.restart, short(id)),
+        TrayAction::OpenPort(_, port) => t.open_port.replace("{port}", &port.to_string()),
+        TrayAction::CopyId(id) => format!("{} {}", t.copy_id, short(id)),
+    }
+}
+
+fn short(id: &str) -> &str {
+    id.get(..12).unwrap_or(id)
+}
+
+/// A failed action's notification: (title, body).
+pub fn failure_notice(action: &TrayAction, reason: &str, lang: Lang) -> (String, String) {
+    let t = texts(lang);
+    let body = t
+        .failed
+        .replace("{action}", &action_label(action, lang))
+        .replace("{reason}", reason);
+    (t.notify_title.clone(), body)
 }
 
 /// The whole tray menu. See the module docs.
@@ -228,7 +266,7 @@ pub fn tray_model(status: &EngineStatus, containers: &[ContainerItem], lang: Lan
     let mut items = vec![
         TrayItem::Label(engine_line(status, lang)),
         TrayItem::Separator,
-        action(TrayAction::OpenWindow, t.open, true),
+        action(TrayAction::OpenWindow, t.open.as_str(), true),
         TrayItem::Separator,
     ];
 
@@ -237,13 +275,21 @@ pub fn tray_model(status: &EngineStatus, containers: &[ContainerItem], lang: Lan
             containers.iter().filter(|c| c.is_running()).collect();
         running.sort_by(|a, b| a.name.cmp(&b.name).then(a.id.cmp(&b.id)));
         if running.is_empty() {
-            items.push(TrayItem::Label(t.no_containers.into()));
+            items.push(TrayItem::Label(t.no_containers.as_str().into()));
         } else {
-            items.push(TrayItem::Label(t.running_containers.into()));
+            items.push(TrayItem::Label(t.running_containers.as_str().into()));
             for c in running {
                 let mut sub = vec![
-                    action(TrayAction::ContainerStop(c.id.clone()), t.stop, true),
-                    action(TrayAction::ContainerRestart(c.id.clone()), t.restart, true),
+                    action(
+                        TrayAction::ContainerStop(c.id.clone()),
+                        t.stop.as_str(),
+                        true,
+                    ),
+                    action(
+                        TrayAction::ContainerRestart(c.id.clone()),
+                        t.restart.as_str(),
+                        true,
+                    ),
                 ];
                 let ports = c.published_tcp_ports();
                 if !ports.is_empty() {
@@ -251,13 +297,17 @@ pub fn tray_model(status: &EngineStatus, containers: &[ContainerItem], lang: Lan
                     for port in ports {
                         sub.push(action(
                             TrayAction::OpenPort(c.id.clone(), port),
-                            t.open_port.replace("{port}", &port.to_string()),
+                            t.open_port.as_str().replace("{port}", &port.to_string()),
                             true,
                         ));
                     }
                 }
                 sub.push(TrayItem::Separator);
-                sub.push(action(TrayAction::CopyId(c.id.clone()), t.copy_id, true));
+                sub.push(action(
+                    TrayAction::CopyId(c.id.clone()),
+                    t.copy_id.as_str(),
+                    true,
+                ));
                 let name = if c.name.is_empty() {
                     c.id.chars().take(12).collect()
                 } else {
@@ -274,14 +324,20 @@ pub fn tray_model(status: &EngineStatus, containers: &[ContainerItem], lang: Lan
     }
 
     items.push(match status.state {
-        EngineState::Running => action(TrayAction::EngineStop, t.stop_engine, status.can_manage),
-        EngineState::Starting => TrayItem::Label(t.engine_starting.into()),
-        EngineState::Stopped | EngineState::Error => {
-            action(TrayAction::EngineStart, t.start_engine, status.can_manage)
-        }
+        EngineState::Running => action(
+            TrayAction::EngineStop,
+            t.stop_engine.as_str(),
+            status.can_manage,
+        ),
+        EngineState::Starting => TrayItem::Label(t.engine_starting.as_str().into()),
+        EngineState::Stopped | EngineState::Error => action(
+            TrayAction::EngineStart,
+            t.start_engine.as_str(),
+            status.can_manage,
+        ),
     });
     items.push(TrayItem::Separator);
-    items.push(action(TrayAction::Quit, t.quit, true));
+    items.push(action(TrayAction::Quit, t.quit.as_str(), true));
 
     TrayModel {
         tooltip: format!("Berth — {}", engine_line(status, lang)),
@@ -293,6 +349,44 @@ pub fn tray_model(status: &EngineStatus, containers: &[ContainerItem], lang: Lan
 mod tests {
     use super::*;
     use crate::commands::containers::PortItem;
+
+    #[test]
+    fn every_tray_string_is_in_both_locale_files() {
+        for (name, src) in [("en", LOCALE_EN), ("es", LOCALE_ES)] {
+            let v: serde_json::Value = serde_json::from_str(src).expect("locale json");
+            let t = load_texts(if name == "en" { Lang::En } else { Lang::Es });
+            for text in [
+                &t.engine,
+                &t.stop,
+                &t.quit,
+                &t.failed,
+                &t.notify_title,
+                &t.open_port,
+            ] {
+                assert!(!text.starts_with("tray."), "{name}: missing {text}");
+            }
+            let keys = v
+                .as_object()
+                .expect("object")
+                .keys()
+                .filter(|k| k.starts_with("tray."))
+                .count();
+            assert_eq!(keys, 18, "{name}");
+        }
+    }
+
+    #[test]
+    fn failure_notices_name_the_action_in_the_users_language() {
+        let stop = TrayAction::ContainerStop("0123456789abcdef".into());
+        let (title, body) = failure_notice(&stop, "No such container: 0123", Lang::En);
+        assert_eq!(title, "Berth");
+        assert_eq!(
+            body,
+            "“Stop 0123456789ab” did not work: No such container: 0123"
+        );
+        let (_, body) = failure_notice(&TrayAction::EngineStart, "socket busy", Lang::Es);
+        assert_eq!(body, "«Iniciar motor» no funcionó: socket busy");
+    }
 
     fn status(state: EngineState) -> EngineStatus {
         EngineStatus {

@@ -346,15 +346,21 @@ async fn follow_streams_until_the_container_exits() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn stats_stream_or_unavailable() {
+async fn stats_stream_cpu_memory_network() {
     let (d, image) = berth_tests::engine_with_busybox();
     let b = Arc::new(backend_for(&d));
+    // Busy, and talking to the engine's own bridge gateway.
+    let gateway = d.net().gateway();
     let id = b
         .run_container(&run_req(
             &image,
             Some("busy"),
             serde_json::json!([]),
-            &["sleep", "300"],
+            &[
+                "sh",
+                "-c",
+                &format!("ping -c 3 -i 0.2 {gateway} >/dev/null; while :; do :; done"),
+            ],
         ))
         .await
         .expect("run");
@@ -364,18 +370,26 @@ async fn stats_stream_or_unavailable() {
         let id = id.clone();
         tokio::spawn(async move { b.container_stats(&id, sink).await })
     };
-    tokio::time::sleep(Duration::from_secs(3)).await;
-    if task.is_finished() {
-        // berthd does not serve stats yet (501): the UI gets `unavailable`.
-        let e = task.await.expect("join").expect_err("stats unsupported");
-        assert_eq!(e.kind, ErrorKind::Unavailable, "{e:?}");
-    } else {
-        b.close_container_streams(&id);
-        task.await.expect("join").expect("stats");
-        let samples: Vec<berth_desktop::commands::containers::StatsSample> =
-            samples.lock().expect("lock").clone();
-        assert!(!samples.is_empty());
-    }
+    wait_until("three stats samples", Duration::from_secs(15), || {
+        samples.lock().expect("lock").len() >= 3
+    })
+    .await;
+    b.close_container_streams(&id);
+    task.await.expect("join").expect("stats");
+    let samples: Vec<berth_desktop::commands::containers::StatsSample> =
+        samples.lock().expect("lock").clone();
+    let last = samples.last().expect("a sample");
+    assert!(last.cpu_percent > 5.0, "{samples:?}");
+    assert!(
+        last.mem_usage > 1e5 && last.mem_limit >= last.mem_usage,
+        "{samples:?}"
+    );
+    assert!(last.net_rx > 0.0 && last.net_tx > 0.0, "{samples:?}");
+    assert!(
+        samples.windows(2).all(|w| w[1].time > w[0].time),
+        "{samples:?}"
+    );
+    d.docker_ok(&["rm", "-f", "busy"]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

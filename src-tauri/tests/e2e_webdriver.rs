@@ -421,9 +421,25 @@ async fn desktop_app_end_to_end() {
     ui.click("[data-testid=tab-inspect]").await;
     ui.el("[data-testid=inspect-summary]").await;
     ui.shot("container-inspect").await;
+    // Stats: the charts fill from the engine's stats stream.
     ui.click("[data-testid=tab-stats]").await;
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    ui.el("[data-testid=stats-charts]").await;
+    ui.wait_text("[data-testid=chart-mem]", Duration::from_secs(20), |t| {
+        t.contains("kB") || t.contains("MB")
+    })
+    .await;
     ui.shot("container-stats").await;
+    // Files: browse to the page the server serves and preview it.
+    ui.click("[data-testid=tab-files]").await;
+    ui.click("[data-testid=file-row][data-name=www] button")
+        .await;
+    ui.click("[data-testid=file-row][data-name=\"index.html\"] button")
+        .await;
+    ui.wait_text("[data-testid=file-text]", Duration::from_secs(20), |t| {
+        t.contains("hello-from-the-app")
+    })
+    .await;
+    ui.shot("container-files").await;
     ui.click("[data-testid=tab-terminal]").await;
     ui.el("[data-testid=terminal] .xterm-helper-textarea").await;
     ui.wait_text(

@@ -63,6 +63,47 @@ impl Watcher {
     }
 }
 
+/// The shell's notification server: records (summary, body) of every `Notify`.
+#[derive(Clone, Default)]
+struct Notifications {
+    shown: Arc<Mutex<Vec<(String, String)>>>,
+}
+
+#[zbus::interface(name = "org.freedesktop.Notifications")]
+impl Notifications {
+    #[allow(clippy::too_many_arguments)]
+    fn notify(
+        &self,
+        _app_name: &str,
+        _replaces_id: u32,
+        _app_icon: &str,
+        summary: &str,
+        body: &str,
+        _actions: Vec<String>,
+        _hints: HashMap<String, OwnedValue>,
+        _expire_timeout: i32,
+    ) -> u32 {
+        let mut shown = self.shown.lock().expect("lock");
+        shown.push((summary.to_string(), body.to_string()));
+        shown.len() as u32
+    }
+
+    fn get_capabilities(&self) -> Vec<String> {
+        vec!["body".into()]
+    }
+
+    fn get_server_information(&self) -> (String, String, String, String) {
+        (
+            "berth-test".into(),
+            "berth".into(),
+            "1".into(),
+            "1.2".into(),
+        )
+    }
+
+    fn close_notification(&self, _id: u32) {}
+}
+
 /// `GetLayout`'s answer: revision, then the root `(id, properties, children)`.
 type LayoutReply = (u32, (i32, HashMap<String, OwnedValue>, Vec<OwnedValue>));
 
@@ -155,11 +196,21 @@ fn tray_menu_over_dbus_follows_containers_and_clicks_act() {
 
     // The shell side: a StatusNotifierWatcher on that bus.
     let watcher = Watcher::default();
+    let notifications = Notifications::default();
     let conn = zbus::blocking::connection::Builder::address(bus_addr.as_str())
         .expect("bus address")
         .name("org.kde.StatusNotifierWatcher")
         .expect("name")
         .serve_at("/StatusNotifierWatcher", watcher.clone())
+        .expect("serve")
+        .build()
+        .expect("connect to the test bus");
+    // And its notification server, on a connection of its own (one well-known name each).
+    let _notify_conn = zbus::blocking::connection::Builder::address(bus_addr.as_str())
+        .expect("bus address")
+        .name("org.freedesktop.Notifications")
+        .expect("name")
+        .serve_at("/org/freedesktop/Notifications", notifications.clone())
         .expect("serve")
         .build()
         .expect("connect to the test bus");
@@ -306,10 +357,42 @@ fn tray_menu_over_dbus_follows_containers_and_clicks_act() {
         );
         std::thread::sleep(Duration::from_millis(200));
     };
+    // A start that fails (something else sits at the engine's socket path) is told in a
+    // desktop notification, since the window may be hidden; the menu stays usable.
+    let socket = d.socket_path();
+    let _ = std::fs::remove_file(&socket);
+    std::fs::create_dir(&socket).expect("block the socket path");
+    click(&start_engine);
+    let deadline = Instant::now() + Duration::from_secs(40);
+    let (title, body) = loop {
+        if let Some(n) = notifications.shown.lock().expect("lock").first().cloned() {
+            break n;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no notification of the failed start\n--- app log ---\n{}",
+            app_log()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!(title, "Berth");
+    assert!(
+        body.starts_with("“Start engine” did not work:") && body.contains("Address already in use"),
+        "{body}"
+    );
+    std::fs::remove_dir(&socket).expect("unblock the socket path");
+    let start_engine = loop {
+        if let Some(n) = layout().find("Start engine") {
+            break n.clone();
+        }
+        assert!(Instant::now() < deadline, "{:?}", layout().labels());
+        std::thread::sleep(Duration::from_millis(200));
+    };
     click(&start_engine);
     wait_for("the engine running again", Duration::from_secs(40), || {
         layout().find("Engine: running").is_some()
     });
+    assert_eq!(notifications.shown.lock().expect("lock").len(), 1);
     d.docker_ok(&["info"]);
     drop(session);
 }

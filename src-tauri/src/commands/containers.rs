@@ -202,7 +202,8 @@ pub struct StatsSample {
 }
 
 /// The docker CLI's arithmetic: CPU % = container delta / system delta × CPUs × 100; memory
-/// without the page cache (`inactive_file` on cgroup v2, `cache` on v1); network bytes summed.
+/// without the inactive page cache (`inactive_file` on cgroup v2, `total_inactive_file` on v1);
+/// network bytes summed.
 pub fn stats_sample(s: &ContainerStatsResponse, now: f64) -> StatsSample {
     let cpu = s.cpu_stats.as_ref();
     let pre = s.precpu_stats.as_ref();

@@ -237,58 +237,27 @@ impl Backend {
         Ok(())
     }
 
-    /// Removes dangling images. Engines without `/images/prune` (404/501) get the same done
-    /// image by image: every untagged image no container uses.
+    /// Removes dangling images (untagged, used by no container) with `/images/prune`.
     pub async fn prune_images(&self) -> CommandResult<PruneResult> {
         let docker = self.docker().await?;
         let filters = HashMap::from([("dangling".to_string(), vec!["true".to_string()])]);
-        let pruned = tokio::time::timeout(
+        let r = timed(
+            "prune images",
             limits::STOP,
             docker.prune_images(Some(PruneImagesOptions {
-                filters: Some(filters.clone()),
+                filters: Some(filters),
             })),
         )
-        .await
-        .map_err(|_| CommandError::timed_out("prune images", limits::STOP.as_secs()))?;
-        match pruned {
-            Ok(r) => Ok(PruneResult {
-                deleted: r
-                    .images_deleted
-                    .unwrap_or_default()
-                    .iter()
-                    .filter(|d| d.deleted.is_some())
-                    .count() as u64,
-                space_reclaimed: r.space_reclaimed.unwrap_or(0),
-            }),
-            // Not served (berthd today answers 404 "page not found"; dockerd never would).
-            Err(bollard::errors::Error::DockerResponseServerError {
-                status_code: 404 | 501,
-                ..
-            }) => {
-                let dangling = timed(
-                    "the image list",
-                    limits::QUICK,
-                    docker.list_images(Some(ListImagesOptions {
-                        filters: Some(filters),
-                        ..Default::default()
-                    })),
-                )
-                .await?;
-                let used = self.image_ids_in_use(&docker).await?;
-                let mut result = PruneResult {
-                    deleted: 0,
-                    space_reclaimed: 0,
-                };
-                for img in dangling.iter().filter(|i| !used.contains(&i.id)) {
-                    if self.remove_image(&img.id, false).await.is_ok() {
-                        result.deleted += 1;
-                        result.space_reclaimed += img.size;
-                    }
-                }
-                Ok(result)
-            }
-            Err(e) => Err(e.into()),
-        }
+        .await?;
+        Ok(PruneResult {
+            deleted: r
+                .images_deleted
+                .unwrap_or_default()
+                .iter()
+                .filter(|d| d.deleted.is_some())
+                .count() as u64,
+            space_reclaimed: r.space_reclaimed.unwrap_or(0),
+        })
     }
 
     pub async fn inspect_image(&self, id: &str) -> CommandResult<serde_json::Value> {

@@ -80,6 +80,42 @@ impl NativeConfig {
     }
 }
 
+/// The last line of an engine log that is not a tracing INFO/DEBUG line (berthd prints its fatal
+/// error last, as `berthd: …`), read from at most the log's last 64 KiB.
+pub fn last_error_line(log: &Path) -> Option<String> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut f = std::fs::File::open(log).ok()?;
+    let len = f.metadata().ok()?.len();
+    f.seek(SeekFrom::Start(len.saturating_sub(64 << 10))).ok()?;
+    let mut buf = Vec::new();
+    f.read_to_end(&mut buf).ok()?;
+    let text = String::from_utf8_lossy(&buf);
+    text.lines()
+        .rev()
+        .map(str::trim)
+        .map(strip_ansi)
+        .find(|l| !l.is_empty() && !["INFO", "DEBUG", "TRACE"].iter().any(|lvl| l.contains(lvl)))
+        .map(|l| l.chars().take(300).collect())
+}
+
+/// Drops terminal colour sequences (`ESC [ … m`) that tracing writes even into files.
+fn strip_ansi(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for d in chars.by_ref() {
+                if d.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out.trim().to_string()
+}
+
 /// `unix:///run/berth.sock` or `/run/berth.sock` → the path; other schemes are not served here.
 pub fn socket_from_host(host: &str) -> Result<PathBuf, String> {
     if let Some(path) = host.strip_prefix("unix://") {
@@ -237,8 +273,12 @@ impl NativeHost {
         match spawned.child.try_wait() {
             Ok(None) => Some(spawned.started),
             Ok(Some(status)) => {
+                // berthd's last words say why (a busy socket, a bad flag): lead with them.
+                let why = last_error_line(&self.config.log_path)
+                    .map(|l| format!("{l} — "))
+                    .unwrap_or_default();
                 let msg = format!(
-                    "berthd exited ({status}); see {}",
+                    "{why}berthd exited ({status}); see {}",
                     self.config.log_path.display()
                 );
                 warn!("{msg}");
@@ -548,6 +588,25 @@ impl EngineHost for NativeHost {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_engines_last_words_lead_the_reason() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let log = dir.path().join("berthd.log");
+        std::fs::write(
+            &log,
+            "\u{1b}[2m2026-11-23T16:11:50Z\u{1b}[0m \u{1b}[32m INFO\u{1b}[0m loaded the welcome image\n\
+             berthd is ready: export DOCKER_HOST=unix:///x.sock\n\
+             berthd: binding /x.sock: Address already in use (os error 98)\n\
+             \u{1b}[32m INFO\u{1b}[0m shutting down\n\n",
+        )
+        .expect("write");
+        assert_eq!(
+            last_error_line(&log).as_deref(),
+            Some("berthd: binding /x.sock: Address already in use (os error 98)")
+        );
+        assert_eq!(last_error_line(&dir.path().join("none")), None);
+    }
 
     #[test]
     fn hosts() {
