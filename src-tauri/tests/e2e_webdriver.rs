@@ -552,3 +552,179 @@ async fn select(ui: &Ui, css: &str, value: &str) {
         ui.fail(&format!("select {value} in {css}: {err}")).await;
     }
 }
+
+/// `(pid, ppid, comm, utime+stime ticks)` of every process.
+fn processes() -> Vec<(u32, u32, String, u64)> {
+    let mut out = Vec::new();
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return out;
+    };
+    for e in dir.flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        // comm is in parentheses and may hold spaces: split after the last ')'.
+        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
+            continue;
+        };
+        let comm = stat[open + 1..close].to_string();
+        let rest: Vec<&str> = stat[close + 2..].split(' ').collect();
+        let num = |i: usize| rest.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+        // After comm: state(0) ppid(1) … utime(11) stime(12).
+        out.push((pid, num(1) as u32, comm, num(11) + num(12)));
+    }
+    out
+}
+
+/// The app and everything below it (WebKit's web and network processes).
+fn app_tree(app: u32) -> Vec<u32> {
+    let procs = processes();
+    let mut tree = vec![app];
+    let mut i = 0;
+    while i < tree.len() {
+        let parent = tree[i];
+        tree.extend(procs.iter().filter(|p| p.1 == parent).map(|p| p.0));
+        i += 1;
+    }
+    tree
+}
+
+fn pss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Pss:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// The app's footprint with 20 containers listed: time from launch to the list showing them,
+/// PSS and RSS of the app's processes together, and idle CPU. A measurement, not a test:
+/// `bench/desktop-footprint.sh` runs it (release build) and prints the figures; nothing here
+/// asserts a time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement: bench/desktop-footprint.sh runs it"]
+async fn footprint_with_20_containers() {
+    let (d, busybox) = berth_tests::engine_with_busybox();
+    for i in 0..20 {
+        d.docker_ok(&[
+            "run",
+            "-d",
+            "--name",
+            &format!("app-{i:02}"),
+            &busybox,
+            "sleep",
+            "3600",
+        ]);
+    }
+    let tmp = d.dir().join("desktop");
+    let mut session = Session::start(&tmp);
+    // A returning user: the tour is done, the app opens on the containers.
+    let config = tmp.join("home/.config/dev.berth.desktop");
+    std::fs::create_dir_all(&config).expect("mkdir");
+    std::fs::write(config.join("settings.json"), br#"{"onboardingDone": true}"#).expect("settings");
+    let browser = browser_stand_in(&tmp);
+    let (driver_port, log) = start_driver(&mut session, &d, &browser);
+    let launched = Instant::now();
+    let ui = Ui {
+        c: connect(driver_port).await,
+        shots: artifacts_dir(),
+        log,
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let rows =
+            ui.c.find_all(Locator::Css(
+                "[data-testid=container-row][data-state=running]",
+            ))
+            .await
+            .map(|v| v.len())
+            .unwrap_or(0);
+        if rows >= 20 {
+            break;
+        }
+        if Instant::now() > deadline {
+            ui.fail(&format!("only {rows} containers listed")).await;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let to_list = launched.elapsed();
+    ui.shot("footprint-20-containers").await;
+
+    let exe = std::fs::canonicalize(env!("CARGO_BIN_EXE_berth-desktop")).expect("exe");
+    let app = processes()
+        .into_iter()
+        .find(|p| {
+            std::fs::read_link(format!("/proc/{}/exe", p.0))
+                .ok()
+                .as_ref()
+                == Some(&exe)
+        })
+        .map(|p| p.0)
+        .expect("the app's process");
+    // Settle, then measure idle CPU over 10 s with nothing changing.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let ticks = |tree: &[u32]| -> u64 {
+        processes()
+            .iter()
+            .filter(|p| tree.contains(&p.0))
+            .map(|p| p.3)
+            .sum()
+    };
+    let tree = app_tree(app);
+    let before = ticks(&tree);
+    let window = Duration::from_secs(10);
+    tokio::time::sleep(window).await;
+    let after = ticks(&tree);
+    let hz = clk_tck();
+    let idle_cpu = (after - before) as f64 / hz / window.as_secs_f64() * 100.0;
+    let names: Vec<String> = processes()
+        .iter()
+        .filter(|p| tree.contains(&p.0))
+        .map(|p| p.2.clone())
+        .collect();
+    let pss: u64 = tree.iter().map(|p| pss_kib(*p)).sum();
+    let rss: u64 = tree.iter().map(|p| rss_kib(*p)).sum();
+    let report = format!(
+        "launch -> 20 containers listed: {} ms\n\
+         PSS of the app's processes ({}): {:.1} MB\n\
+         RSS of the app's processes: {:.1} MB (app alone {:.1} MB)\n\
+         idle CPU over {} s: {:.2} %\n",
+        to_list.as_millis(),
+        names.join(", "),
+        pss as f64 / 1024.0,
+        rss as f64 / 1024.0,
+        rss_kib(app) as f64 / 1024.0,
+        window.as_secs(),
+        idle_cpu,
+    );
+    print!("{report}");
+    std::fs::write(ui.shots.join("footprint.txt"), &report).expect("write footprint.txt");
+    let _ = ui.c.close().await;
+}
+
+/// Clock ticks per second of /proc/<pid>/stat's times (`getconf CLK_TCK`).
+fn clk_tck() -> f64 {
+    Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
+        .unwrap_or(100.0)
+}

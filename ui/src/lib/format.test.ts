@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatAgo, formatBytes, shortId, toMillis } from './format';
+import { formatAgo, formatBytes, shortId, toMillis, statusSince } from './format';
 
 describe('format', () => {
   it('prints sizes in decimal units like the docker CLI', () => {
@@ -31,5 +31,19 @@ describe('format', () => {
     expect(formatAgo(1_700_000_000 - 180, 'es', now)).toBe('hace 3 minutos');
     expect(formatAgo(1_700_000_000 - 2 * 86400, 'en', now)).toBe('2 days ago');
     expect(formatAgo(null, 'en', now)).toBe('—');
+  });
+});
+
+describe('statusSince', () => {
+  const t = (key: string, v: Record<string, string | number> = {}) => `${key}:${JSON.stringify(v)}`;
+  const now = Date.parse('2026-11-23T16:10:00Z');
+  it('says since when a container runs or when it exited, from inspect times', () => {
+    expect(statusSince({ state: 'running', startedAt: '2026-11-23T16:07:00Z', finishedAt: null, exitCode: 0 }, 'en', t, now)).toBe(
+      'status.started:{"ago":"3 minutes ago"}',
+    );
+    expect(statusSince({ state: 'exited', startedAt: null, finishedAt: '2026-11-23T14:10:00Z', exitCode: 137 }, 'es', t, now)).toBe(
+      'status.exited:{"code":137,"ago":"hace 2 horas"}',
+    );
+    expect(statusSince({ state: 'created', startedAt: null, finishedAt: null, exitCode: null }, 'en', t, now)).toBeNull();
   });
 });

@@ -51,3 +51,18 @@ export function formatDate(created: number | string | null | undefined, locale: 
 export function formatPercent(v: number): string {
   return `${(Number.isFinite(v) ? v : 0).toFixed(1)} %`;
 }
+
+/**
+ * The detail header's status from inspect: "Started 3 minutes ago" / "Exited (137) 2 minutes
+ * ago", kept current by the caller's clock instead of the engine's text frozen at list time.
+ */
+export function statusSince(
+  s: { state: string; startedAt: string | null; finishedAt: string | null; exitCode: number | null },
+  locale: string,
+  t: (key: string, vars?: Record<string, string | number>) => string,
+  now = Date.now(),
+): string | null {
+  if ((s.state === 'running' || s.state === 'paused') && s.startedAt) return t('status.started', { ago: formatAgo(s.startedAt, locale, now) });
+  if (s.state === 'exited' && s.finishedAt) return t('status.exited', { code: s.exitCode ?? 0, ago: formatAgo(s.finishedAt, locale, now) });
+  return null;
+}
