@@ -117,8 +117,10 @@ fn run(args: Args) -> anyhow::Result<()> {
             welcome_image: args.welcome_image,
         })
         .await?;
+        // "ready" only once the socket is bound: scripts and the desktop wait for this line.
+        let listener = berth_engine::api::server::bind(&socket)?;
         println!("berthd is ready: export DOCKER_HOST=unix://{}", socket.display());
-        let serve = berth_engine::api::server::serve(engine, &socket);
+        let serve = berth_engine::api::server::serve_on(engine, listener);
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
         tokio::select! {
             r = serve => r,

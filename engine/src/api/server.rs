@@ -109,8 +109,8 @@ fn hv(s: &str) -> axum::http::HeaderValue {
     axum::http::HeaderValue::from_str(s).unwrap_or(axum::http::HeaderValue::from_static(""))
 }
 
-/// Binds the socket (0660, group `berth` when it exists) and serves until the process ends.
-pub async fn serve(engine: Arc<Engine>, socket: &Path) -> anyhow::Result<()> {
+/// Binds the API socket (0660, group `berth` when it exists), replacing a stale one.
+pub fn bind(socket: &Path) -> anyhow::Result<tokio::net::UnixListener> {
     if let Some(parent) = socket.parent() {
         std::fs::create_dir_all(parent)?;
     }
@@ -123,6 +123,14 @@ pub async fn serve(engine: Arc<Engine>, socket: &Path) -> anyhow::Result<()> {
         let _ = nix::unistd::chown(socket, None, Some(g.gid));
     }
     tracing::info!(socket = %socket.display(), "API listening");
+    Ok(listener)
+}
+
+/// Serves the API on a bound socket until the process ends.
+pub async fn serve_on(
+    engine: Arc<Engine>,
+    listener: tokio::net::UnixListener,
+) -> anyhow::Result<()> {
     let router = super::router(engine);
     loop {
         let (stream, _) = match listener.accept().await {
