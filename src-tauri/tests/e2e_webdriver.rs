@@ -339,7 +339,7 @@ async fn desktop_app_end_to_end() {
         })
         .await;
     assert!(
-        err.to_lowercase().contains("not found") || err.contains("nope"),
+        err.contains("does not exist here or in its registry") && err.contains("nope"),
         "pull error: {err}"
     );
     ui.fill("[data-testid=pull-reference]", &reg.image("layers:latest"))
@@ -511,6 +511,19 @@ async fn desktop_app_end_to_end() {
     )
     .await;
     ui.shot("settings-es").await;
+    // Errors speak the user's language too.
+    ui.click("[data-testid=nav-images]").await;
+    ui.fill("[data-testid=pull-reference]", &reg.image("nope:latest"))
+        .await;
+    ui.click("[data-testid=btn-pull]").await;
+    let err = ui
+        .wait_text("[data-testid=pull-error]", Duration::from_secs(30), |t| {
+            !t.is_empty()
+        })
+        .await;
+    assert!(err.contains("no existe ni aquí ni en su registro"), "{err}");
+    ui.shot("images-error-es").await;
+    ui.click("[data-testid=nav-settings]").await;
     select(&ui, "[data-testid=settings-language]", "en").await;
     ui.wait_text(
         "[data-testid=nav-containers]",
