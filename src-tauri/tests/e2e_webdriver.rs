@@ -707,21 +707,21 @@ async fn footprint_with_20_containers() {
     let after = ticks(&tree);
     let hz = clk_tck();
     let idle_cpu = (after - before) as f64 / hz / window.as_secs_f64() * 100.0;
-    let names: Vec<String> = processes()
+    let pss: u64 = tree.iter().map(|p| pss_kib(*p)).sum();
+    let each: Vec<String> = processes()
         .iter()
         .filter(|p| tree.contains(&p.0))
-        .map(|p| p.2.clone())
+        .map(|p| format!("{} {:.1} MB", p.2, pss_kib(p.0) as f64 / 1024.0))
         .collect();
-    let pss: u64 = tree.iter().map(|p| pss_kib(*p)).sum();
     let rss: u64 = tree.iter().map(|p| rss_kib(*p)).sum();
     let report = format!(
         "launch -> 20 containers listed: {} ms\n\
-         PSS of the app's processes ({}): {:.1} MB\n\
+         PSS of the app's processes: {:.1} MB ({})\n\
          RSS of the app's processes: {:.1} MB (app alone {:.1} MB)\n\
          idle CPU over {} s: {:.2} %\n",
         to_list.as_millis(),
-        names.join(", "),
         pss as f64 / 1024.0,
+        each.join(", "),
         rss as f64 / 1024.0,
         rss_kib(app) as f64 / 1024.0,
         window.as_secs(),
