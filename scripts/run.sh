@@ -57,7 +57,12 @@ if $engine_only; then
     exec ./target/release/berthd --data-root "$DATA_ROOT" -H "unix://$SOCK" "$@"
 fi
 
-(cd ui && npm ci --no-audit --no-fund --loglevel=error && npm run build)
+# The UI is embedded in the app: rebuild it (and so the app) only when its sources changed.
+if [[ ! -f ui/dist/index.html ]] ||
+    [[ -n $(find ui/src ui/index.html ui/package-lock.json ui/vite.config.ts \
+        -newer ui/dist/index.html -print -quit) ]]; then
+    (cd ui && npm ci --no-audit --no-fund --loglevel=error && npm run build)
+fi
 cargo build --release -j2 -p berth-engine -p berth-desktop
 echo "Berth desktop starting; it starts the engine (its log: Troubleshoot in the app)."
 echo "The docker CLI works alongside it:  export DOCKER_HOST=unix://$SOCK"
