@@ -533,22 +533,28 @@ impl Backend {
             ContainerAction::Unpause => {
                 timed("unpause", limits::QUICK, docker.unpause_container(id)).await
             }
-            ContainerAction::Remove => {
-                self.streams.close_container(id);
-                timed(
-                    "remove",
-                    limits::STOP,
-                    docker.remove_container(
-                        id,
-                        Some(RemoveContainerOptions {
-                            force: true,
-                            ..Default::default()
-                        }),
-                    ),
-                )
-                .await
-            }
+            ContainerAction::Remove => self.remove_container(id, false).await,
         }
+    }
+
+    /// Force-removes a container after closing its streams; `with_volumes` also removes its
+    /// anonymous volumes (`docker rm -fv`).
+    pub async fn remove_container(&self, id: &str, with_volumes: bool) -> CommandResult<()> {
+        let docker = self.docker().await?;
+        self.streams.close_container(id);
+        timed(
+            "remove",
+            limits::STOP,
+            docker.remove_container(
+                id,
+                Some(RemoveContainerOptions {
+                    force: true,
+                    v: with_volumes,
+                    ..Default::default()
+                }),
+            ),
+        )
+        .await
     }
 
     pub async fn inspect_container(&self, id: &str) -> CommandResult<serde_json::Value> {

@@ -3,20 +3,16 @@
 //! VM, and never needs the app to touch the engine's files). The built-in welcome image stays:
 //! it ships with the engine, and the tour needs it offline.
 
-use bollard::models::ImageSummary;
-use bollard::query_parameters::{
-    ListContainersOptions, ListImagesOptions, ListNetworksOptions, ListVolumesOptions,
-    RemoveContainerOptions, RemoveImageOptions, RemoveVolumeOptions,
-};
 use serde::Serialize;
 use tauri::State;
-use tracing::{info, warn};
+use tracing::info;
 
-use crate::backend::{limits, timed, Backend};
+use crate::backend::Backend;
+use crate::commands::images::ImageItem;
 use crate::error::{CommandResult, ErrorKind};
 
 /// The image the engine ships with (loaded on its first start); kept by a reset.
-pub const BUILT_IN_IMAGE: &str = "berth/welcome:latest";
+pub const BUILT_IN_IMAGE: (&str, &str) = ("berth/welcome", "latest");
 /// Networks every engine has; they cannot be removed.
 const PREDEFINED_NETWORKS: [&str; 3] = ["bridge", "host", "none"];
 
@@ -30,13 +26,21 @@ pub struct ResetResult {
     pub networks: u64,
 }
 
-/// Images a reset removes: all but the built-in one.
-pub fn images_to_remove(images: &[ImageSummary]) -> Vec<String> {
-    images
+/// Images a reset removes: all but the built-in one, each id once (the list has a row per tag).
+pub fn images_to_remove(images: &[ImageItem]) -> Vec<String> {
+    let keep = |i: &ImageItem| (i.repository.as_str(), i.tag.as_str()) == BUILT_IN_IMAGE;
+    let kept: Vec<&str> = images
         .iter()
-        .filter(|i| !i.repo_tags.iter().any(|t| t == BUILT_IN_IMAGE))
-        .map(|i| i.id.clone())
-        .collect()
+        .filter(|i| keep(i))
+        .map(|i| i.id.as_str())
+        .collect();
+    let mut ids: Vec<String> = Vec::new();
+    for i in images {
+        if !kept.contains(&i.id.as_str()) && !ids.contains(&i.id) {
+            ids.push(i.id.clone());
+        }
+    }
+    ids
 }
 
 impl Backend {
@@ -45,100 +49,29 @@ impl Backend {
     /// is visible in every list and can simply be run again.
     pub async fn reset_engine_data(&self) -> CommandResult<ResetResult> {
         info!("engine data reset requested");
-        let docker = self.docker().await?;
         let mut done = ResetResult::default();
         self.streams().close_all();
 
-        let containers = timed(
-            "the container list",
-            limits::QUICK,
-            docker.list_containers(Some(ListContainersOptions {
-                all: true,
-                ..Default::default()
-            })),
-        )
-        .await?;
-        for c in containers.iter().filter_map(|c| c.id.as_deref()) {
-            timed(
-                "remove container",
-                limits::STOP,
-                docker.remove_container(
-                    c,
-                    Some(RemoveContainerOptions {
-                        force: true,
-                        v: true,
-                        ..Default::default()
-                    }),
-                ),
-            )
-            .await?;
+        for c in self.list_containers().await? {
+            self.remove_container(&c.id, true).await?;
             done.containers += 1;
         }
-
-        let volumes = timed(
-            "the volume list",
-            limits::QUICK,
-            docker.list_volumes(None::<ListVolumesOptions>),
-        )
-        .await?;
-        for v in volumes.volumes.unwrap_or_default() {
-            timed(
-                "remove volume",
-                limits::QUICK,
-                docker.remove_volume(&v.name, Some(RemoveVolumeOptions { force: true })),
-            )
-            .await?;
+        for v in self.list_volumes().await? {
+            self.remove_volume(&v.name).await?;
             done.volumes += 1;
         }
-
-        let networks = timed(
-            "the network list",
-            limits::QUICK,
-            docker.list_networks(None::<ListNetworksOptions>),
-        )
-        .await?;
-        for n in networks {
-            let name = n.name.unwrap_or_default();
-            if PREDEFINED_NETWORKS.contains(&name.as_str()) {
-                continue;
+        for n in self.list_networks().await? {
+            if !PREDEFINED_NETWORKS.contains(&n.name.as_str()) {
+                self.remove_network(&n.id).await?;
+                done.networks += 1;
             }
-            let id = n.id.unwrap_or(name);
-            timed("remove network", limits::QUICK, docker.remove_network(&id)).await?;
-            done.networks += 1;
         }
-
-        let images = timed(
-            "the image list",
-            limits::QUICK,
-            docker.list_images(Some(ListImagesOptions {
-                all: false,
-                ..Default::default()
-            })),
-        )
-        .await?;
-        for id in images_to_remove(&images) {
-            let removed = timed(
-                "remove image",
-                limits::QUICK,
-                docker.remove_image(
-                    &id,
-                    Some(RemoveImageOptions {
-                        force: true,
-                        noprune: false,
-                        ..Default::default()
-                    }),
-                    None,
-                ),
-            )
-            .await;
-            match removed {
-                Ok(_) => done.images += 1,
+        for id in images_to_remove(&self.list_images().await?) {
+            match self.remove_image(&id, true).await {
+                Ok(()) => done.images += 1,
                 // A parent removed with its child already: nothing left to do.
                 Err(e) if e.kind == ErrorKind::NotFound => {}
-                Err(e) => {
-                    warn!("reset: removing image {id}: {}", e.message);
-                    return Err(e);
-                }
+                Err(e) => return Err(e),
             }
         }
         info!(?done, "engine data reset");
@@ -157,20 +90,24 @@ pub async fn reset_engine_data(
 mod tests {
     use super::*;
 
-    fn img(id: &str, tags: &[&str]) -> ImageSummary {
-        ImageSummary {
+    fn img(id: &str, repository: &str, tag: &str) -> ImageItem {
+        ImageItem {
             id: id.into(),
-            repo_tags: tags.iter().map(|t| t.to_string()).collect(),
-            ..Default::default()
+            repository: repository.into(),
+            tag: tag.into(),
+            size: 0,
+            created: 0,
+            in_use: false,
         }
     }
 
     #[test]
     fn keeps_only_the_built_in_image() {
         let images = [
-            img("sha256:a", &["berth/welcome:latest"]),
-            img("sha256:b", &["busybox:latest", "busybox:1"]),
-            img("sha256:c", &[]),
+            img("sha256:a", "berth/welcome", "latest"),
+            img("sha256:b", "busybox", "latest"),
+            img("sha256:b", "busybox", "1"),
+            img("sha256:c", "<none>", "<none>"),
         ];
         assert_eq!(images_to_remove(&images), vec!["sha256:b", "sha256:c"]);
     }
