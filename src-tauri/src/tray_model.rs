@@ -143,41 +143,41 @@ struct Texts {
 const LOCALE_EN: &str = include_str!("../../ui/src/locales/en.json");
 const LOCALE_ES: &str = include_str!("../../ui/src/locales/es.json");
 
-/// `tray.<key>` of one locale file; English, then the key itself, when it is missing.
-fn locale_text(lang: Lang, key: &str) -> String {
-    let lookup = |src: &str| -> Option<String> {
-        let v: serde_json::Value = serde_json::from_str(src).ok()?;
-        v.get(format!("tray.{key}"))?.as_str().map(str::to_string)
-    };
-    let own = match lang {
+/// The `tray.*` strings of one language, each locale file parsed once: the language's own
+/// text, else English, else the key itself.
+fn load_texts(lang: Lang) -> Texts {
+    let parse = |src: &str| serde_json::from_str::<serde_json::Value>(src).unwrap_or_default();
+    let own = parse(match lang {
         Lang::En => LOCALE_EN,
         Lang::Es => LOCALE_ES,
+    });
+    let english = parse(LOCALE_EN);
+    let text = |key: &str| {
+        let key = format!("tray.{key}");
+        [&own, &english]
+            .iter()
+            .find_map(|v| v.get(&key)?.as_str().map(str::to_string))
+            .unwrap_or(key)
     };
-    lookup(own)
-        .or_else(|| lookup(LOCALE_EN))
-        .unwrap_or_else(|| format!("tray.{key}"))
-}
-
-fn load_texts(lang: Lang) -> Texts {
     Texts {
-        engine: locale_text(lang, "engine"),
-        starting: locale_text(lang, "starting"),
-        running: locale_text(lang, "running"),
-        stopped: locale_text(lang, "stopped"),
-        error: locale_text(lang, "error"),
-        open: locale_text(lang, "open"),
-        running_containers: locale_text(lang, "running_containers"),
-        no_containers: locale_text(lang, "no_containers"),
-        stop: locale_text(lang, "stop"),
-        restart: locale_text(lang, "restart"),
-        open_port: locale_text(lang, "open_port"),
-        copy_id: locale_text(lang, "copy_id"),
-        start_engine: locale_text(lang, "start_engine"),
-        stop_engine: locale_text(lang, "stop_engine"),
-        engine_starting: locale_text(lang, "engine_starting"),
-        quit: locale_text(lang, "quit"),
-        notify_title: locale_text(lang, "notify_title"),
-        failed: locale_text(lang, "failed"),
+        engine: text("engine"),
+        starting: text("starting"),
+        running: text("running"),
+        stopped: text("stopped"),
+        error: text("error"),
+        open: text("open"),
+        running_containers: text("running_containers"),
+        no_containers: text("no_containers"),
+        stop: text("stop"),
+        restart: text("restart"),
+        open_port: text("open_port"),
+        copy_id: text("copy_id"),
+        start_engine: text("start_engine"),
+        stop_engine: text("stop_engine"),
+        engine_starting: text("engine_starting"),
+        quit: text("quit"),
+        notify_title: text("notify_title"),
+        failed: text("failed"),
     }
 }
 
