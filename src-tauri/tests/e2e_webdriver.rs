@@ -55,18 +55,23 @@ impl Ui {
         );
     }
 
-    /// The first element matching `css`, waiting up to 30 s for it to appear.
-    async fn el(&self, css: &str) -> Element {
+    /// The first element `at` finds, waiting up to 30 s for it to appear.
+    async fn find(&self, at: Locator<'_>) -> Element {
         match self
             .c
             .wait()
             .at_most(Duration::from_secs(30))
-            .for_element(Locator::Css(css))
+            .for_element(at)
             .await
         {
             Ok(e) => e,
-            Err(e) => self.fail(&format!("no element {css}: {e}")).await,
+            Err(e) => self.fail(&format!("no element {at:?}: {e}")).await,
         }
+    }
+
+    /// The first element matching `css`, waiting up to 30 s for it to appear.
+    async fn el(&self, css: &str) -> Element {
+        self.find(Locator::Css(css)).await
     }
 
     async fn click(&self, css: &str) {
@@ -124,6 +129,30 @@ impl Ui {
             }
             tokio::time::sleep(Duration::from_millis(150)).await;
         }
+    }
+
+    /// The message that appears at `css` (an error next to a field), waiting up to 30 s.
+    async fn message(&self, css: &str) -> String {
+        self.wait_text(css, Duration::from_secs(30), |t| !t.is_empty())
+            .await
+    }
+
+    /// Starts a pull of `reference` from the Images view's pull form.
+    async fn pull(&self, reference: &str) {
+        self.fill("[data-testid=pull-reference]", reference).await;
+        self.click("[data-testid=btn-pull]").await;
+    }
+
+    /// Picks the language in Settings and waits until the sidebar speaks it.
+    async fn set_language(&self, value: &str, containers_label: &str) {
+        self.click("[data-testid=nav-settings]").await;
+        select(self, "[data-testid=settings-language]", value).await;
+        self.wait_text(
+            "[data-testid=nav-containers]",
+            Duration::from_secs(10),
+            |t| t.contains(containers_label),
+        )
+        .await;
     }
 
     async fn wait_gone(&self, css: &str, limit: Duration) {
@@ -345,21 +374,13 @@ async fn desktop_app_end_to_end() {
     // Images: pull with per-layer progress; a missing image says so next to the field.
     ui.click("[data-testid=nav-images]").await;
     ui.el("[data-testid=view-images]").await;
-    ui.fill("[data-testid=pull-reference]", &reg.image("nope:latest"))
-        .await;
-    ui.click("[data-testid=btn-pull]").await;
-    let err = ui
-        .wait_text("[data-testid=pull-error]", Duration::from_secs(30), |t| {
-            !t.is_empty()
-        })
-        .await;
+    ui.pull(&reg.image("nope:latest")).await;
+    let err = ui.message("[data-testid=pull-error]").await;
     assert!(
         err.contains("does not exist here or in its registry") && err.contains("nope"),
         "pull error: {err}"
     );
-    ui.fill("[data-testid=pull-reference]", &reg.image("layers:latest"))
-        .await;
-    ui.click("[data-testid=btn-pull]").await;
+    ui.pull(&reg.image("layers:latest")).await;
     ui.el("[data-testid=pull-done]").await;
     let layers =
         ui.c.find_all(Locator::Css("[data-testid=pull-layer]"))
@@ -380,13 +401,7 @@ async fn desktop_app_end_to_end() {
     ui.fill("[data-testid=run-port-host]", "99999").await;
     ui.fill("[data-testid=run-port-container]", "80").await;
     ui.click("[data-testid=btn-run-submit]").await;
-    let port_err = ui
-        .wait_text(
-            "[data-testid=run-port-error]",
-            Duration::from_secs(10),
-            |t| !t.is_empty(),
-        )
-        .await;
+    let port_err = ui.message("[data-testid=run-port-error]").await;
     assert!(port_err.contains("65535"), "port error: {port_err}");
     let web_port = free_port();
     ui.fill("[data-testid=run-port-host]", &web_port.to_string())
@@ -397,13 +412,7 @@ async fn desktop_app_end_to_end() {
     )
     .await;
     ui.click("[data-testid=btn-run-submit]").await;
-    let name_err = ui
-        .wait_text(
-            "[data-testid=run-name-error]",
-            Duration::from_secs(20),
-            |t| !t.is_empty(),
-        )
-        .await;
+    let name_err = ui.message("[data-testid=run-name-error]").await;
     assert!(name_err.contains("from-cli"), "name error: {name_err}");
     ui.shot("run-dialog-errors").await;
     ui.fill("[data-testid=run-name]", "web-ui").await;
@@ -498,16 +507,10 @@ async fn desktop_app_end_to_end() {
     ui.click("[data-testid=nav-networks]").await;
     ui.fill("[data-testid=network-name]", "app-net").await;
     ui.click("[data-testid=btn-network-create]").await;
-    if let Err(e) =
-        ui.c.wait()
-            .at_most(Duration::from_secs(30))
-            .for_element(Locator::XPath(
-                "//tr[@data-testid='network-row'][contains(., 'app-net')]",
-            ))
-            .await
-    {
-        ui.fail(&format!("network app-net never listed: {e}")).await;
-    }
+    ui.find(Locator::XPath(
+        "//tr[@data-testid='network-row'][contains(., 'app-net')]",
+    ))
+    .await;
     ui.shot("networks").await;
     let vols = d.docker_ok(&["volume", "ls", "-q"]);
     assert!(vols.lines().any(|l| l == "app-data"), "{vols}");
@@ -518,34 +521,15 @@ async fn desktop_app_end_to_end() {
     ui.click("[data-testid=nav-settings]").await;
     ui.el("[data-testid=view-settings]").await;
     ui.shot("settings").await;
-    select(&ui, "[data-testid=settings-language]", "es").await;
-    ui.wait_text(
-        "[data-testid=nav-containers]",
-        Duration::from_secs(10),
-        |t| t.contains("Contenedores"),
-    )
-    .await;
+    ui.set_language("es", "Contenedores").await;
     ui.shot("settings-es").await;
     // Errors speak the user's language too.
     ui.click("[data-testid=nav-images]").await;
-    ui.fill("[data-testid=pull-reference]", &reg.image("nope:latest"))
-        .await;
-    ui.click("[data-testid=btn-pull]").await;
-    let err = ui
-        .wait_text("[data-testid=pull-error]", Duration::from_secs(30), |t| {
-            !t.is_empty()
-        })
-        .await;
+    ui.pull(&reg.image("nope:latest")).await;
+    let err = ui.message("[data-testid=pull-error]").await;
     assert!(err.contains("no existe ni aquí ni en su registro"), "{err}");
     ui.shot("images-error-es").await;
-    ui.click("[data-testid=nav-settings]").await;
-    select(&ui, "[data-testid=settings-language]", "en").await;
-    ui.wait_text(
-        "[data-testid=nav-containers]",
-        Duration::from_secs(10),
-        |t| t.contains("Containers"),
-    )
-    .await;
+    ui.set_language("en", "Containers").await;
 
     // Troubleshoot: the engine was already running, so the log card says where its log is;
     // reset asks for the word, then everything but the built-in image is gone.
