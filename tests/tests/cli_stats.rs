@@ -139,6 +139,20 @@ fn percent(v: &Value) -> f64 {
         .unwrap_or_else(|| panic!("not a percentage: {v}"))
 }
 
+/// `burner`: a container that keeps one CPU busy.
+fn run_burner(d: &Berthd, img: &str) {
+    d.docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "burner",
+        img,
+        "sh",
+        "-c",
+        "while :; do :; done",
+    ]);
+}
+
 fn wait_for_log(d: &Berthd, name: &str, needle: &str) {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
@@ -157,16 +171,7 @@ fn wait_for_log(d: &Berthd, name: &str, needle: &str) {
 #[test]
 fn cli_stats_show_cpu_memory_pids_and_network() {
     let (d, img) = engine_with_busybox();
-    d.docker_ok(&[
-        "run",
-        "-d",
-        "--name",
-        "burner",
-        &img,
-        "sh",
-        "-c",
-        "while :; do :; done",
-    ]);
+    run_burner(&d, &img);
     // 8 MiB written to a file in the container: page cache charged to its cgroup.
     d.docker_ok(&[
         "run",
@@ -193,10 +198,9 @@ fn cli_stats_show_cpu_memory_pids_and_network() {
     wait_for_log(&d, "writer", "written");
     wait_for_log(&d, "pinger", "pinged");
 
-    let t0 = Instant::now();
+    // Two samples a second apart (CPU % needs both), within the CLI's 2 s patience: a slower
+    // answer leaves the CLI's columns empty and the checks below fail.
     let rows = cli_stats(&d, &["burner", "writer", "pinger"]);
-    // Two samples a second apart (CPU % needs both), well within the CLI's 2 s patience.
-    assert!(t0.elapsed() < Duration::from_secs(10), "{:?}", t0.elapsed());
     assert_eq!(rows.len(), 3, "{rows:?}");
     let row = |name: &str| {
         rows.iter()
@@ -315,16 +319,7 @@ fn cli_stats_show_cpu_memory_pids_and_network() {
 #[test]
 fn stats_stream_two_samples_and_stopped_containers() {
     let (d, img) = engine_with_busybox();
-    d.docker_ok(&[
-        "run",
-        "-d",
-        "--name",
-        "burner",
-        &img,
-        "sh",
-        "-c",
-        "while :; do :; done",
-    ]);
+    run_burner(&d, &img);
 
     // Streamed: one object per line, about a second apart, each carrying the previous one.
     let (status, mut stream) = JsonStream::get(&d, "/containers/burner/stats");
