@@ -14,15 +14,13 @@ pub struct LogOptions {
     pub until: Option<DateTime<Utc>>,
 }
 
-/// Parses `since`/`until`: Unix seconds with optional fraction (the CLI converts durations/dates).
+/// Parses `since`/`until` as dockerd does (the CLI sends Unix seconds with a fraction; the API
+/// also takes durations and dates); empty or `0` means no bound.
 pub fn parse_time(s: &str) -> Option<DateTime<Utc>> {
-    if s.is_empty() || s == "0" {
+    if s == "0" {
         return None;
     }
-    let (secs, frac) = s.split_once('.').unwrap_or((s, "0"));
-    let secs: i64 = secs.parse().ok()?;
-    let nanos: u32 = format!("{frac:0<9}")[..9].parse().ok()?;
-    DateTime::from_timestamp(secs, nanos)
+    crate::timestamp::parse(s, Utc::now()).ok()
 }
 
 fn keep(e: &LogEntry, o: &LogOptions) -> bool {
