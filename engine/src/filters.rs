@@ -1,10 +1,34 @@
 //! The `filters` query parameter: JSON `{"key": {"value": true}}` (or the legacy `{"key": ["value"]}`).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use serde_json::Value;
 
 use crate::error::{EngineError, Result};
+
+/// Labels as the objects keep them (containers and images in a `HashMap`, volumes in an
+/// optional `BTreeMap`), for the `label` filters.
+pub trait LabelSet {
+    fn label(&self, key: &str) -> Option<&str>;
+}
+
+impl LabelSet for HashMap<String, String> {
+    fn label(&self, key: &str) -> Option<&str> {
+        self.get(key).map(String::as_str)
+    }
+}
+
+impl LabelSet for BTreeMap<String, String> {
+    fn label(&self, key: &str) -> Option<&str> {
+        self.get(key).map(String::as_str)
+    }
+}
+
+impl<L: LabelSet> LabelSet for Option<L> {
+    fn label(&self, key: &str) -> Option<&str> {
+        self.as_ref()?.label(key)
+    }
+}
 
 #[derive(Debug, Default, Clone)]
 pub struct Filters {
@@ -59,20 +83,20 @@ impl Filters {
     }
 
     /// A `label` filter: every `k` or `k=v` entry must match.
-    pub fn labels_match(&self, labels: &std::collections::HashMap<String, String>) -> bool {
+    pub fn labels_match(&self, labels: &impl LabelSet) -> bool {
         self.kv_match("label", labels)
     }
 
     /// dockerd's `MatchKVList`: every `k` or `k=v` entry under `key` matches (true when none).
-    pub fn kv_match(&self, key: &str, labels: &std::collections::HashMap<String, String>) -> bool {
+    pub fn kv_match(&self, key: &str, labels: &impl LabelSet) -> bool {
         self.get(key).iter().all(|f| match f.split_once('=') {
-            Some((k, v)) => labels.get(k).is_some_and(|lv| lv == v),
-            None => labels.contains_key(f.as_str()),
+            Some((k, v)) => labels.label(k) == Some(v),
+            None => labels.label(f).is_some(),
         })
     }
 
     /// The prune endpoints' label rule: all `label` entries match, and not all `label!` ones do.
-    pub fn prune_labels_match(&self, labels: &std::collections::HashMap<String, String>) -> bool {
+    pub fn prune_labels_match(&self, labels: &impl LabelSet) -> bool {
         self.kv_match("label", labels) && !(self.has("label!") && self.kv_match("label!", labels))
     }
 
@@ -140,7 +164,7 @@ mod tests {
         assert!(!f(r#"{"label":["tier=back"]}"#).prune_labels_match(&labels));
         assert!(!f(r#"{"label!":["tier"]}"#).prune_labels_match(&labels));
         assert!(f(r#"{"label!":["tier=back"]}"#).prune_labels_match(&labels));
-        assert!(f(r#"{"label!":["x"]}"#).prune_labels_match(&Default::default()));
+        assert!(f(r#"{"label!":["x"]}"#).prune_labels_match(&HashMap::<String, String>::new()));
     }
 
     #[test]

@@ -10,7 +10,6 @@ pub mod store;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::api::types::{Volume, VolumePruneResponse};
@@ -40,7 +39,7 @@ pub struct VolumeService {
     dirs: VolumeDirs,
     events: Arc<EventBus>,
     state: Mutex<State>,
-    prune_running: AtomicBool,
+    prune: crate::prune::PruneLock,
 }
 
 #[derive(Default)]
@@ -88,7 +87,7 @@ impl VolumeService {
             dirs,
             events,
             state: Mutex::new(state),
-            prune_running: AtomicBool::new(false),
+            prune: crate::prune::PruneLock::default(),
         })
     }
 
@@ -278,7 +277,7 @@ impl VolumeService {
             {
                 continue;
             }
-            if !labels_match(filters.get("label"), rec.labels.as_ref()) {
+            if !filters.labels_match(&rec.labels) {
                 continue;
             }
             if let Some(d) = dangling {
@@ -395,11 +394,7 @@ impl VolumeService {
                 )))
             }
         };
-        if self.prune_running.swap(true, Ordering::SeqCst) {
-            return Err(EngineError::Conflict(
-                "a prune operation is already running".into(),
-            ));
-        }
+        let _running = self.prune.try_start()?;
         let candidates: Vec<String> = {
             let st = self.lock();
             st.volumes
@@ -407,11 +402,7 @@ impl VolumeService {
                 .filter(|r| r.options.as_ref().is_none_or(|o| o.is_empty()))
                 .filter(|r| st.refs.get(&r.name).is_none_or(|x| x.is_empty()))
                 .filter(|r| all || r.is_anonymous())
-                .filter(|r| labels_match(filters.get("label"), r.labels.as_ref()))
-                .filter(|r| {
-                    !filters.has("label!")
-                        || !labels_match(filters.get("label!"), r.labels.as_ref())
-                })
+                .filter(|r| filters.prune_labels_match(&r.labels))
                 .map(|r| r.name.clone())
                 .collect()
         };
@@ -430,7 +421,6 @@ impl VolumeService {
                 Err(e) => tracing::warn!(volume = %name, error = %e, "could not prune volume"),
             }
         }
-        self.prune_running.store(false, Ordering::SeqCst);
         self.events.emit(
             "volume",
             "prune",
@@ -518,19 +508,6 @@ fn parse_bool(s: &str) -> Option<bool> {
 }
 
 /// dockerd's `MatchKVList`: every `key` or `key=value` must be present.
-fn labels_match(wanted: &[String], labels: Option<&BTreeMap<String, String>>) -> bool {
-    if wanted.is_empty() {
-        return true;
-    }
-    let Some(labels) = labels else {
-        return false;
-    };
-    wanted.iter().all(|w| match w.split_once('=') {
-        Some((k, v)) => labels.get(k).is_some_and(|x| x == v),
-        None => labels.contains_key(w.as_str()),
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
