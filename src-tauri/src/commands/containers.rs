@@ -489,9 +489,11 @@ fn is_port_clash(message: &str) -> bool {
 }
 
 impl Backend {
-    pub async fn list_containers(&self) -> CommandResult<Vec<ContainerItem>> {
+    /// Every container, in any state, as the engine lists it (what the other lists count
+    /// usage from).
+    pub async fn all_containers(&self) -> CommandResult<Vec<ContainerSummary>> {
         let docker = self.docker().await?;
-        let list = timed(
+        timed(
             "the container list",
             limits::QUICK,
             docker.list_containers(Some(ListContainersOptions {
@@ -499,8 +501,16 @@ impl Backend {
                 ..Default::default()
             })),
         )
-        .await?;
-        Ok(list.iter().map(container_item).collect())
+        .await
+    }
+
+    pub async fn list_containers(&self) -> CommandResult<Vec<ContainerItem>> {
+        Ok(self
+            .all_containers()
+            .await?
+            .iter()
+            .map(container_item)
+            .collect())
     }
 
     pub async fn container_action(&self, id: &str, action: &str) -> CommandResult<()> {

@@ -4,8 +4,7 @@ use std::collections::{HashMap, HashSet};
 
 use bollard::models::{CreateImageInfo, ImageSummary};
 use bollard::query_parameters::{
-    CreateImageOptions, ListContainersOptions, ListImagesOptions, PruneImagesOptions,
-    RemoveImageOptions,
+    CreateImageOptions, ListImagesOptions, PruneImagesOptions, RemoveImageOptions,
 };
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
@@ -159,17 +158,13 @@ fn pull_error(e: CommandError) -> CommandError {
 
 impl Backend {
     /// Image ids some container (running or not) was created from.
-    async fn image_ids_in_use(&self, docker: &bollard::Docker) -> CommandResult<HashSet<String>> {
-        let containers = timed(
-            "the container list",
-            limits::QUICK,
-            docker.list_containers(Some(ListContainersOptions {
-                all: true,
-                ..Default::default()
-            })),
-        )
-        .await?;
-        Ok(containers.into_iter().filter_map(|c| c.image_id).collect())
+    async fn image_ids_in_use(&self) -> CommandResult<HashSet<String>> {
+        Ok(self
+            .all_containers()
+            .await?
+            .into_iter()
+            .filter_map(|c| c.image_id)
+            .collect())
     }
 
     pub async fn list_images(&self) -> CommandResult<Vec<ImageItem>> {
@@ -180,7 +175,7 @@ impl Backend {
             docker.list_images(None::<ListImagesOptions>),
         )
         .await?;
-        let used = self.image_ids_in_use(&docker).await?;
+        let used = self.image_ids_in_use().await?;
         Ok(image_items(&images, &used))
     }
 

@@ -4,9 +4,7 @@ use std::collections::HashMap;
 use std::net::Ipv4Addr;
 
 use bollard::models::{ContainerSummary, Ipam, IpamConfig, Network, NetworkCreateRequest};
-use bollard::query_parameters::{
-    InspectNetworkOptions, ListContainersOptions, ListNetworksOptions, PruneNetworksOptions,
-};
+use bollard::query_parameters::{InspectNetworkOptions, ListNetworksOptions, PruneNetworksOptions};
 use serde::{Deserialize, Serialize};
 use tauri::State;
 
@@ -87,17 +85,8 @@ pub fn check_subnet(subnet: &str) -> CommandResult<String> {
 }
 
 impl Backend {
-    async fn attached(&self, docker: &bollard::Docker) -> CommandResult<HashMap<String, u32>> {
-        let containers = timed(
-            "the container list",
-            limits::QUICK,
-            docker.list_containers(Some(ListContainersOptions {
-                all: true,
-                ..Default::default()
-            })),
-        )
-        .await?;
-        Ok(attached_counts(&containers))
+    async fn attached(&self) -> CommandResult<HashMap<String, u32>> {
+        Ok(attached_counts(&self.all_containers().await?))
     }
 
     pub async fn list_networks(&self) -> CommandResult<Vec<NetworkItem>> {
@@ -108,7 +97,7 @@ impl Backend {
             docker.list_networks(None::<ListNetworksOptions>),
         )
         .await?;
-        let attached = self.attached(&docker).await?;
+        let attached = self.attached().await?;
         let mut items: Vec<NetworkItem> = list.iter().map(|n| network_item(n, &attached)).collect();
         items.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(items)

@@ -3,9 +3,7 @@
 use std::collections::{BTreeMap, HashSet};
 
 use bollard::models::{ContainerSummary, Volume, VolumeCreateRequest};
-use bollard::query_parameters::{
-    ListContainersOptions, ListVolumesOptions, PruneVolumesOptions, RemoveVolumeOptions,
-};
+use bollard::query_parameters::{ListVolumesOptions, PruneVolumesOptions, RemoveVolumeOptions};
 use serde::{Deserialize, Serialize};
 use tauri::State;
 
@@ -63,17 +61,8 @@ pub fn volumes_in_use(containers: &[ContainerSummary]) -> HashSet<String> {
 }
 
 impl Backend {
-    async fn used_volumes(&self, docker: &bollard::Docker) -> CommandResult<HashSet<String>> {
-        let containers = timed(
-            "the container list",
-            limits::QUICK,
-            docker.list_containers(Some(ListContainersOptions {
-                all: true,
-                ..Default::default()
-            })),
-        )
-        .await?;
-        Ok(volumes_in_use(&containers))
+    async fn used_volumes(&self) -> CommandResult<HashSet<String>> {
+        Ok(volumes_in_use(&self.all_containers().await?))
     }
 
     pub async fn list_volumes(&self) -> CommandResult<Vec<VolumeItem>> {
@@ -84,7 +73,7 @@ impl Backend {
             docker.list_volumes(None::<ListVolumesOptions>),
         )
         .await?;
-        let used = self.used_volumes(&docker).await?;
+        let used = self.used_volumes().await?;
         let mut items: Vec<VolumeItem> = list
             .volumes
             .unwrap_or_default()
@@ -119,7 +108,7 @@ impl Backend {
         )
         .await
         .map_err(|e| e.field_if(ErrorKind::Conflict, "name"))?;
-        let used = self.used_volumes(&docker).await?;
+        let used = self.used_volumes().await?;
         Ok(volume_item(&v, &used))
     }
 
