@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 use crate::http::unix_http_request;
 use crate::process::{cleanup_dir, signal, spawn_tied, terminate};
 
-const READY_TIMEOUT: Duration = Duration::from_secs(20);
+/// Generous: under the cgroup v2 test VM's software emulation a first start takes ~25 s.
+const READY_TIMEOUT: Duration = Duration::from_secs(90);
 const STOP_GRACE: Duration = Duration::from_secs(10);
 const DEFAULT_DOCKER_TIMEOUT_SECS: u64 = 120;
 

@@ -20,6 +20,7 @@ mod http;
 pub mod netenv;
 mod process;
 mod registry;
+pub mod vm;
 
 pub use berthd::{berthd_bin, docker_bin, Berthd, Output};
 pub use http::{basic_auth, http_request, unix_http_request, HttpResponse};
@@ -77,7 +78,12 @@ pub fn workspace_root() -> PathBuf {
 }
 
 /// Prefixes of the temp dirs the harness makes (swept when their owner process is gone).
-const TEMP_PREFIXES: &[&str] = &["berth-e2e-", "berth-registry-", "berth-harness-selftest-"];
+const TEMP_PREFIXES: &[&str] = &[
+    "berth-e2e-",
+    "berth-registry-",
+    "berth-harness-selftest-",
+    "berth-vm-",
+];
 
 fn temp_base() -> PathBuf {
     std::env::var_os("BERTH_TEST_TMPDIR")
