@@ -1132,9 +1132,14 @@ impl ContainerService {
         let mut temp_mount = None;
         if !is_mount_point(&rootfs) {
             c.monitor_gone().await?;
-            let layers = c.lock().rec.layers.clone();
+            let (layers, disposable) = {
+                let d = c.lock();
+                (d.rec.layers.clone(), d.rec.host_config.auto_remove)
+            };
             snapshot::unmount(&rootfs)?;
-            self.images.snapshots.mount(&c.id, &layers, &rootfs)?;
+            self.images
+                .snapshots
+                .mount(&c.id, &layers, &rootfs, disposable)?;
             tracing::debug!(id = %c.id, "mounted rootfs for a file operation");
             temp_mount = Some(TempMount(rootfs.clone()));
         }

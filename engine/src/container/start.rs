@@ -57,7 +57,10 @@ impl ContainerService {
         let d = c.snapshot();
         let rootfs = c.rootfs();
         snapshot::unmount(&rootfs)?;
-        self.images.snapshots.mount(&c.id, &d.rec.layers, &rootfs)?;
+        let disposable = d.rec.host_config.auto_remove;
+        self.images
+            .snapshots
+            .mount(&c.id, &d.rec.layers, &rootfs, disposable)?;
         let result: Result<PathBuf> = (|| {
             let u = user::resolve(&rootfs, &d.rec.config.user)?;
             let cwd = if d.rec.config.working_dir.is_empty() {

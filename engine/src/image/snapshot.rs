@@ -130,22 +130,51 @@ impl Snapshotter {
         Ok(opts)
     }
 
+    /// Mounts a container's rootfs at `target`. `disposable` is for a writable layer that is
+    /// deleted when the container exits (`--rm`): it is mounted `volatile`, because unmounting an
+    /// ordinary overlay syncs the whole filesystem under the upper dir (`syncfs`), which costs
+    /// from a few to hundreds of milliseconds on the path of every `docker run --rm`, for data
+    /// that is about to be thrown away. Kernels without `volatile` (before 5.10) get a plain mount.
     pub fn mount(
         &self,
         container_id: &str,
         layers: &[String],
         target: &Path,
+        disposable: bool,
     ) -> anyhow::Result<()> {
         let opts = self.overlay_options(container_id, layers)?;
         std::fs::create_dir_all(target)?;
-        nix::mount::mount(
-            Some("overlay"),
-            target,
-            Some("overlay"),
-            nix::mount::MsFlags::empty(),
-            Some(opts.as_str()),
-        )
-        .with_context(|| format!("mounting overlay at {} ({opts})", target.display()))
+        // A volatile mount leaves this marker, and overlayfs refuses the next mount of the same
+        // dirs while it exists (the upper may be inconsistent after a crash). Only disposable
+        // layers were ever mounted volatile, so their contents are not worth refusing over.
+        let marker = self.dir(container_id).join("work/work/incompat/volatile");
+        if marker.exists() {
+            std::fs::remove_dir_all(&marker)
+                .with_context(|| format!("removing {}", marker.display()))?;
+        }
+        let overlay = |opts: &str| {
+            nix::mount::mount(
+                Some("overlay"),
+                target,
+                Some("overlay"),
+                nix::mount::MsFlags::empty(),
+                Some(opts),
+            )
+        };
+        if disposable {
+            match overlay(&format!("{opts},volatile")) {
+                Ok(()) => return Ok(()),
+                Err(nix::errno::Errno::EINVAL) => {
+                    tracing::debug!("overlayfs has no volatile option; plain mount");
+                }
+                Err(e) => {
+                    return Err(e).with_context(|| {
+                        format!("mounting overlay at {} ({opts},volatile)", target.display())
+                    })
+                }
+            }
+        }
+        overlay(&opts).with_context(|| format!("mounting overlay at {} ({opts})", target.display()))
     }
 }
 
