@@ -8,7 +8,7 @@ use std::os::unix::fs::MetadataExt;
 
 use oci_spec::runtime::{
     LinuxBlockIo, LinuxCpu, LinuxMemory, LinuxPids, LinuxResources, LinuxThrottleDevice,
-    LinuxThrottleDeviceBuilder, LinuxWeightDeviceBuilder, Spec,
+    LinuxThrottleDeviceBuilder, LinuxWeightDeviceBuilder, Process, Spec,
 };
 
 use crate::api::types::{Resources, ThrottleDevice};
@@ -152,9 +152,8 @@ fn block_io(r: &Resources) -> Result<Option<LinuxBlockIo>, String> {
 /// sections it already has (the device allowlist) are kept.
 pub fn apply(spec: &mut Spec, r: &Resources) -> Result<(), String> {
     let block_io = block_io(r)?;
-    let rlimits = super::ulimit::rlimits(r.ulimits.as_deref().unwrap_or_default())?;
     if let Some(p) = spec.process_mut().as_mut() {
-        p.set_rlimits((!rlimits.is_empty()).then_some(rlimits));
+        set_rlimits(p, r)?;
     }
     let linux = spec.linux_mut().get_or_insert_with(Default::default);
     let res = linux
@@ -164,6 +163,14 @@ pub fn apply(spec: &mut Spec, r: &Resources) -> Result<(), String> {
     res.set_cpu(cpu(r));
     res.set_pids(pids(r));
     res.set_block_io(block_io);
+    Ok(())
+}
+
+/// The container's ulimits on a process: its init, or an exec (dockerd runs execs with the
+/// container's process settings).
+pub fn set_rlimits(p: &mut Process, r: &Resources) -> Result<(), String> {
+    let rlimits = super::ulimit::rlimits(r.ulimits.as_deref().unwrap_or_default())?;
+    p.set_rlimits((!rlimits.is_empty()).then_some(rlimits));
     Ok(())
 }
 
