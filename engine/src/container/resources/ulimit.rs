@@ -102,7 +102,7 @@ mod tests {
         assert_eq!((r[0].soft(), r[0].hard()), (1024, 2048));
         assert_eq!(r[1].typ(), PosixRlimitType::RlimitCore);
         assert_eq!((r[1].soft(), r[1].hard()), (u64::MAX, u64::MAX));
-        let json = serde_json::to_value(&r[0]).unwrap();
+        let json = serde_json::to_value(r[0]).unwrap();
         assert_eq!(json["type"], "RLIMIT_NOFILE");
         assert!(rlimits(&[]).unwrap().is_empty());
     }

@@ -443,25 +443,27 @@ mod tests {
         Ok((r, w))
     }
 
+    type Edit = Box<dyn FnOnce(&mut Resources)>;
+
     fn create_err(edit: impl FnOnce(&mut Resources)) -> String {
         create(&all(), edit).expect_err("should be refused")
     }
 
     #[test]
     fn each_refusal_has_dockerds_words() {
-        let mib = 1024 * 1024;
-        let cases: Vec<(Box<dyn FnOnce(&mut Resources)>, &str)> = vec![
-            (Box::new(|r| r.memory = 4 * mib), "Minimum memory limit allowed is 6MB"),
+        const MIB: i64 = 1024 * 1024;
+        let cases: Vec<(Edit, &str)> = vec![
+            (Box::new(|r| r.memory = 4 * MIB), "Minimum memory limit allowed is 6MB"),
             (Box::new(|r| r.memory = -1), "Minimum memory limit allowed is 6MB"),
             (
                 Box::new(|r| {
-                    r.memory = 64 * mib;
-                    r.memory_swap = 32 * mib;
+                    r.memory = 64 * MIB;
+                    r.memory_swap = 32 * MIB;
                 }),
                 "Minimum memoryswap limit should be larger than memory limit, see usage",
             ),
             (
-                Box::new(|r| r.memory_swap = 64 * mib),
+                Box::new(|r| r.memory_swap = 64 * MIB),
                 "You should always set the Memory limit when using Memoryswap limit, see usage",
             ),
             (
@@ -469,13 +471,13 @@ mod tests {
                 "Invalid value: 101, valid memory swappiness range is 0-100",
             ),
             (
-                Box::new(|r| r.memory_reservation = mib),
+                Box::new(|r| r.memory_reservation = MIB),
                 "Minimum memory reservation allowed is 6MB",
             ),
             (
                 Box::new(|r| {
-                    r.memory = 16 * mib;
-                    r.memory_reservation = 32 * mib;
+                    r.memory = 16 * MIB;
+                    r.memory_reservation = 32 * MIB;
                 }),
                 "Minimum memory limit can not be less than memory reservation limit, see usage",
             ),
