@@ -409,12 +409,14 @@ fn oom_kill_is_reported() {
     }
     while events.next(Duration::from_millis(200)).is_some() {}
 
-    // The shell holds 50 MB in a variable under an 8 MiB limit.
+    // The shell holds 50 MB in a variable under an 8 MiB limit, with no swap to spill into.
     let out = d.docker(&[
         "run",
         "--name",
         "oomy",
         "-m",
+        "8m",
+        "--memory-swap",
         "8m",
         &img,
         "sh",
