@@ -224,6 +224,23 @@ fn update_changes_live_limits_and_survives_restart() {
     d.docker_ok(&["restart", "-t", "0", "upd"]);
     check("after restart");
 
+    // Swap alone: the stored memory limit still applies.
+    if swap_limit_supported(&d) {
+        d.docker_ok(&["update", "--memory-swap", "384m", "upd"]);
+        let (file, want) = if unified() {
+            (
+                read_cgroup(&id, ("memory", ""), "memory.swap.max"),
+                256 * MIB,
+            )
+        } else {
+            let f = read_cgroup(&id, ("memory", "memory.memsw.limit_in_bytes"), "");
+            (f, 384 * MIB)
+        };
+        assert_eq!(file, want.to_string());
+        assert_eq!(memory_limit(&id), 128 * MIB);
+        d.docker_ok(&["update", "--memory-swap", "256m", "upd"]);
+    }
+
     // --cpus on a running container, and a restart policy.
     d.docker_ok(&[
         "update",

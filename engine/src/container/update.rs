@@ -42,13 +42,19 @@ impl ContainerService {
         let mut new = old.clone();
         validate::merge_update(&mut new, &resources, &restart_policy)
             .map_err(|m| EngineError::Conflict(cannot(&m)))?;
+        let mut live = resources;
+        if live.memory_swap > 0 && live.memory == 0 {
+            // cgroup v2 keeps swap apart from memory: the runtime needs the memory limit to
+            // work out `memory.swap.max` from a memory+swap total.
+            live.memory = new.resources.memory;
+        }
         c.lock().rec.host_config = new;
         if let Err(e) = c.save_record() {
             c.lock().rec.host_config = old;
             return Err(e);
         }
         if running {
-            if let Err(e) = self.runtime_update(&c, &oci::for_update(&resources)).await {
+            if let Err(e) = self.runtime_update(&c, &oci::for_update(&live)).await {
                 if c.is_running() {
                     c.lock().rec.host_config = old;
                     if let Err(se) = c.save_record() {
