@@ -70,6 +70,16 @@ pub async fn start(State(e): State<AppState>, Path(id): Path<String>) -> Result<
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// `docker update`: the settings are checked before the container is looked up, as dockerd does.
+pub async fn update(
+    State(e): State<AppState>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Json<crate::api::types::ContainerUpdateResponse>> {
+    let req: crate::api::types::ContainerUpdateRequest = super::parse_json(&body)?;
+    Ok(Json(e.containers.update(&id, req).await?))
+}
+
 #[derive(Deserialize, Default)]
 pub struct StopQuery {
     t: Option<i64>,

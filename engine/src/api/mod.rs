@@ -63,6 +63,7 @@ pub fn router(engine: Arc<Engine>) -> Router {
         .route("/containers/{id}/resize", post(container::resize))
         .route("/containers/{id}/attach", post(container::attach))
         .route("/containers/{id}/logs", get(container::logs))
+        .route("/containers/{id}/update", post(container::update))
         .route(
             "/containers/{id}",
             delete(container::remove).post(container::post_bare),

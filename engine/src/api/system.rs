@@ -112,6 +112,9 @@ pub async fn info(State(engine): State<AppState>) -> Json<Value> {
         .iter()
         .map(|(k, v)| (k.clone(), json!({"path": v})))
         .collect();
+    // What the machine's cgroups can enforce, probed from their files.
+    let cg = crate::container::resources::CgroupFeatures::host(&engine.runtimes.cgroup);
+    let warnings = cg.info_warnings();
     let hostname = nix::unistd::gethostname()
         .map(|h| h.to_string_lossy().into_owned())
         .unwrap_or_default();
@@ -126,17 +129,17 @@ pub async fn info(State(engine): State<AppState>) -> Json<Value> {
         "DriverStatus": [["Backing Filesystem", "extfs"], ["Supports d_type", "true"]],
         "Plugins": {"Volume": ["local"], "Network": ["bridge", "host", "null"], "Authorization": Value::Null,
                     "Log": ["json-file"]},
-        "MemoryLimit": true,
-        "SwapLimit": false,
-        "CpuCfsPeriod": true,
-        "CpuCfsQuota": true,
-        "CPUShares": true,
-        "CPUSet": true,
-        "PidsLimit": true,
+        "MemoryLimit": cg.memory_limit,
+        "SwapLimit": cg.swap_limit,
+        "CpuCfsPeriod": cg.cpu_cfs,
+        "CpuCfsQuota": cg.cpu_cfs,
+        "CPUShares": cg.cpu_shares,
+        "CPUSet": cg.cpuset,
+        "PidsLimit": cg.pids_limit,
         "IPv4Forwarding": true,
         "Debug": false,
         "NFd": 0,
-        "OomKillDisable": false,
+        "OomKillDisable": cg.oom_kill_disable,
         "NGoroutines": 0,
         "SystemTime": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
         "LoggingDriver": "json-file",
@@ -150,7 +153,7 @@ pub async fn info(State(engine): State<AppState>) -> Json<Value> {
         "Architecture": std::env::consts::ARCH,
         "IndexServerAddress": "https://index.docker.io/v1/",
         "RegistryConfig": {"IndexConfigs": {}, "InsecureRegistryCIDRs": ["127.0.0.0/8", "::1/128"], "Mirrors": []},
-        "NCPU": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        "NCPU": crate::container::resources::online_cpus(),
         "MemTotal": mem,
         "DockerRootDir": engine.data_root,
         "Name": hostname,
@@ -163,7 +166,7 @@ pub async fn info(State(engine): State<AppState>) -> Json<Value> {
         "Isolation": "",
         "InitBinary": "",
         "SecurityOptions": ["name=seccomp,profile=builtin"],
-        "Warnings": Value::Null,
+        "Warnings": if warnings.is_empty() { Value::Null } else { json!(warnings) },
     }))
 }
 

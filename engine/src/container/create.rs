@@ -84,7 +84,7 @@ impl ContainerService {
     ) -> Result<ContainerCreateResponse> {
         let ContainerCreateRequest {
             mut config,
-            host_config,
+            mut host_config,
             networking_config,
         } = req;
         if let Some(n) = name {
@@ -100,14 +100,7 @@ impl ContainerService {
             ));
         }
         let image = self.images.store.resolve(&config.image)?;
-        match host_config.restart_policy.name.as_str() {
-            "" | "no" | "always" | "unless-stopped" | "on-failure" => {}
-            other => {
-                return Err(EngineError::invalid(format!(
-                    "invalid restart policy '{other}'"
-                )))
-            }
-        }
+        super::restart_policy::validate(&host_config.restart_policy)?;
         if host_config.auto_remove && !matches!(host_config.restart_policy.name.as_str(), "" | "no")
         {
             return Err(EngineError::invalid(
@@ -141,6 +134,12 @@ impl ContainerService {
                 super::spec::parse_capability(c).map_err(EngineError::invalid)?;
             }
         }
+        // Checked before anything is reserved or written: bad limits leave nothing behind.
+        let warnings = super::resources::validate::for_create(
+            &mut host_config.resources,
+            &self.resource_host(),
+        )
+        .map_err(EngineError::invalid)?;
         if let Some(img_cfg) = &image.config.config {
             merge_image_config(&mut config, img_cfg);
         }
@@ -178,7 +177,6 @@ impl ContainerService {
                 id[..12].to_string()
             };
         }
-        let mut host_config = host_config;
         if host_config.network_mode.is_empty() {
             host_config.network_mode = "bridge".into();
         }
@@ -238,10 +236,7 @@ impl ContainerService {
         };
         self.insert(Arc::clone(&c));
         self.emit(&c, "create", &[]);
-        Ok(ContainerCreateResponse {
-            id,
-            warnings: vec![],
-        })
+        Ok(ContainerCreateResponse { id, warnings })
     }
 }
 

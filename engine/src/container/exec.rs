@@ -184,6 +184,8 @@ impl ExecService {
             exec.cfg.tty,
             caps,
         );
+        super::resources::oci::set_rlimits(&mut process, &d.rec.host_config.resources)
+            .map_err(EngineError::invalid)?;
         if let Some(size) = exec.cfg.console_size.as_ref().filter(|s| s.len() == 2) {
             process.set_console_size(spec::console_box(size[0] as u64, size[1] as u64));
         }

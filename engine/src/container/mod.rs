@@ -16,12 +16,15 @@ pub mod mounts;
 pub mod names;
 pub mod network;
 pub mod prune;
+pub mod resources;
+pub mod restart_policy;
 pub mod rootpath;
 pub mod runtime;
 pub mod spec;
 pub mod start;
 pub mod stats;
 pub mod top;
+pub mod update;
 pub mod user;
 
 use std::collections::HashMap;

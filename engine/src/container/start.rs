@@ -137,6 +137,7 @@ impl ContainerService {
                 netns_path: plan.netns.clone(),
             };
             let mut oci = spec::build(&input).map_err(EngineError::invalid)?;
+            super::resources::oci::apply(&mut oci, &hc.resources).map_err(EngineError::invalid)?;
             if let (Some(size), Some(p)) = (console_size(hc), oci.process_mut().as_mut()) {
                 p.set_console_size(Some(size));
             }
@@ -357,6 +358,10 @@ impl ContainerService {
         });
         self.release_mounts(c);
         c.io.publish(Output::Closed);
+        if rec.as_ref().is_some_and(|r| r.oom_killed) {
+            // dockerd reports the kill before the exit it caused.
+            self.emit(c, "oom", &[]);
+        }
         c.exits.send_modify(|n| *n += 1);
         self.emit(c, "die", &[("exitCode", code.to_string())]);
     }

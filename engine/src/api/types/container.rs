@@ -105,6 +105,9 @@ pub struct HostConfig {
     pub dns_options: Vec<String>,
     #[serde(deserialize_with = "null_as_default")]
     pub extra_hosts: Vec<String>,
+    /// Cgroup limits and ulimits. Declared before `extra` so that it takes its fields first.
+    #[serde(flatten)]
+    pub resources: super::resources::Resources,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }

@@ -7,11 +7,13 @@
 pub mod container;
 pub mod image;
 pub mod network;
+pub mod resources;
 pub mod stats;
 pub mod system;
 pub mod volume;
 
 pub use container::*;
 pub use image::*;
+pub use resources::*;
 pub use system::*;
 pub use volume::*;

@@ -76,7 +76,7 @@ fn collect_procs(dir: &Path, out: &mut Vec<u32>) -> std::io::Result<()> {
 }
 
 /// The cgroup mounts, read once: they do not move while berthd runs.
-fn mounts() -> &'static CgroupMounts {
+pub(crate) fn mounts() -> &'static CgroupMounts {
     static MOUNTS: OnceLock<CgroupMounts> = OnceLock::new();
     MOUNTS.get_or_init(|| {
         read_text(Path::new("/proc/self/mountinfo"))
