@@ -206,20 +206,40 @@ const PASSED_ENV: &[&str] = &[
     "HOME",
 ];
 
-/// Boots the cgroup v2 VM, runs `argv` in it (cwd: the job dir; env: [`PASSED_ENV`] plus `env`),
-/// and returns what it printed and its exit code. The VM is killed after `timeout`.
-pub fn run_in_cgroup_v2_vm(argv: &[String], env: &[(&str, &str)], timeout: Duration) -> VmRun {
+/// Boots the cgroup v2 VM and runs `commands` in it one after the other (cwd: the job dir; env:
+/// [`PASSED_ENV`] plus `env`); returns what they printed and an exit code that is 0 only when
+/// every command succeeded. The VM is killed after `timeout`.
+pub fn run_in_cgroup_v2_vm(
+    commands: &[Vec<String>],
+    env: &[(&str, &str)],
+    timeout: Duration,
+) -> VmRun {
     let kernel = GuestKernel::fetch();
     let job = crate::make_temp_dir("berth-vm-");
-    let run = boot(&kernel, &job, argv, env, timeout);
+    let run = boot(&kernel, &job, commands, env, timeout);
     cleanup_dir(&job);
     run
+}
+
+/// The guest's job: each command in turn, a failure noted but not stopping the rest.
+fn job_script(commands: &[Vec<String>]) -> String {
+    let mut script = String::from("status=0\n");
+    for argv in commands {
+        let line: Vec<String> = argv.iter().map(|a| shell_quote(a)).collect();
+        let line = line.join(" ");
+        script.push_str(&format!(
+            "echo {}\n{line} || status=1\n",
+            shell_quote(&format!("=== {line}"))
+        ));
+    }
+    script.push_str("exit $status\n");
+    script
 }
 
 fn boot(
     kernel: &GuestKernel,
     job: &Path,
-    argv: &[String],
+    commands: &[Vec<String>],
     env: &[(&str, &str)],
     timeout: Duration,
 ) -> VmRun {
@@ -248,9 +268,7 @@ fn boot(
         vars.push_str(&format!("export {k}={}\n", shell_quote(v)));
     }
     std::fs::write(job.join("env"), vars).expect("write job env");
-    let script: Vec<String> = argv.iter().map(|a| shell_quote(a)).collect();
-    std::fs::write(job.join("job.sh"), format!("exec {}\n", script.join(" ")))
-        .expect("write job.sh");
+    std::fs::write(job.join("job.sh"), job_script(commands)).expect("write job.sh");
 
     let console_path = job.join("console.log");
     let console = std::fs::File::create(&console_path).expect("create console.log");
@@ -310,6 +328,25 @@ mod tests {
         assert_eq!(
             module_name("kernel/drivers/virtio/virtio-pci.ko.xz"),
             "virtio_pci"
+        );
+    }
+
+    #[test]
+    fn job_runs_every_command_and_fails_if_one_did() {
+        let cmds = vec![
+            vec!["false".to_string()],
+            vec!["echo".to_string(), "a b".to_string()],
+        ];
+        let script = job_script(&cmds);
+        let out = Command::new("sh")
+            .arg("-c")
+            .arg(&script)
+            .output()
+            .expect("sh");
+        assert_eq!(out.status.code(), Some(1));
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            "=== 'false'\n=== 'echo' 'a b'\na b\n"
         );
     }
 

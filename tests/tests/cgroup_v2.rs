@@ -5,7 +5,8 @@
 //! and runs this same test binary's `guest_*` tests inside it; on a host that is already pure v2
 //! it runs them directly. The `guest_*` tests are ignored in normal runs because they need v2.
 
-use std::path::PathBuf;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
@@ -27,43 +28,89 @@ fn guest_tests(exe: &str) -> Vec<String> {
         .collect()
 }
 
+/// Tests of other files that read or write cgroup files, run in the guest as well: resource
+/// limits (`memory.max`, `cpu.max`, `pids.max`, `docker update` through crun), OOM kills
+/// (`memory.events`) and `docker info`'s cgroup flags.
+const OTHER_SUITES: &[(&str, &[&str])] = &[(
+    "cli_resources",
+    &[
+        "limits_reach_the_container_its_cgroup_inspect_and_stats",
+        "update_changes_live_limits_and_survives_restart",
+        "pids_limit_stops_forks",
+        "oom_kill_is_reported",
+        "info_reports_what_the_cgroups_offer",
+    ],
+)];
+
+/// The test binary `name` that cargo built beside this one (`deps/<name>-<hash>`; the newest if
+/// old builds left several).
+fn sibling_test_binary(exe: &Path, name: &str) -> PathBuf {
+    let dir = exe.parent().expect("test binary dir");
+    let prefix = format!("{name}-");
+    std::fs::read_dir(dir)
+        .expect("read test binary dir")
+        .flatten()
+        .filter(|e| {
+            let n = e.file_name().to_string_lossy().into_owned();
+            n.starts_with(&prefix)
+                && !n.contains('.')
+                && e.metadata()
+                    .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
+        .max_by_key(|e| e.metadata().and_then(|m| m.modified()).ok())
+        .map(|e| e.path())
+        .unwrap_or_else(|| {
+            panic!(
+                "no {name} test binary in {} (cargo test builds it)",
+                dir.display()
+            )
+        })
+}
+
 #[test]
 fn engine_works_on_a_pure_cgroup_v2_kernel() {
     let exe = std::env::current_exe().expect("current exe");
-    let exe = exe.to_string_lossy().into_owned();
-    let expected = guest_tests(&exe);
+    let exe_s = exe.to_string_lossy().into_owned();
+    let mut expected = guest_tests(&exe_s);
     assert!(!expected.is_empty(), "no guest_ tests listed");
-    let argv: Vec<String> = [
-        exe.as_str(),
+    let strings = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let mut commands = vec![strings(&[
+        &exe_s,
         "--ignored",
         "--test-threads=1",
-        "--nocapture",
         GUEST_FILTER,
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
+    ])];
+    for (suite, tests) in OTHER_SUITES {
+        let bin = sibling_test_binary(&exe, suite);
+        let mut argv = strings(&[&bin.to_string_lossy(), "--exact", "--test-threads=1"]);
+        argv.extend(strings(tests));
+        commands.push(argv);
+        expected.extend(strings(tests));
+    }
 
     let run = if host_is_cgroup_v2() {
-        let out = Command::new(&argv[0])
-            .args(&argv[1..])
-            .output()
-            .expect("run guest tests");
+        let mut output = String::new();
+        let mut ok = true;
+        for argv in &commands {
+            let out = Command::new(&argv[0])
+                .args(&argv[1..])
+                .output()
+                .expect("run guest tests");
+            ok &= out.status.success();
+            output.push_str(&String::from_utf8_lossy(&out.stdout));
+            output.push_str(&String::from_utf8_lossy(&out.stderr));
+        }
         VmRun {
-            status: out.status.code(),
-            output: format!(
-                "{}{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            ),
+            status: Some(if ok { 0 } else { 1 }),
+            output,
             console: String::new(),
         }
     } else {
         let secs = std::env::var("BERTH_VM_TIMEOUT_SECS")
             .ok()
             .and_then(|s| s.parse().ok())
-            .unwrap_or(1500);
-        run_in_cgroup_v2_vm(&argv, &[], Duration::from_secs(secs))
+            .unwrap_or(1800);
+        run_in_cgroup_v2_vm(&commands, &[], Duration::from_secs(secs))
     };
     eprintln!("----- guest output -----\n{}", run.output);
     if !run.success() {
