@@ -45,13 +45,16 @@ for _ in $(seq 50); do curl -fs "http://$REGISTRY/v2/" >/dev/null && break; slee
 tests/fixtures/build-images.sh "$REGISTRY"
 IMAGE=$REGISTRY/busybox:latest
 
-start_berthd() { # sets ENGINE (a DOCKER_HOST)
-  ./target/release/berthd --data-root "$work/berth" -H "unix://$work/berth.sock" \
+start_berthd() { # sets ENGINE (a DOCKER_HOST); BERTH_RUNTIME=runc|crun picks the runtime
+  runtime_flag=()
+  [ -n "${BERTH_RUNTIME:-}" ] && runtime_flag=(--default-runtime "$BERTH_RUNTIME")
+  ./target/release/berthd "${runtime_flag[@]}" --data-root "$work/berth" -H "unix://$work/berth.sock" \
     --bridge "$BERTH_BRIDGE" --bip 10.199.0.1/24 --default-address-pool base=10.199.128.0/17,size=24 \
     >"$work/berthd.log" 2>&1 &
   pids+=($!)
   for _ in $(seq 100); do [ -S "$work/berth.sock" ] && break; sleep 0.1; done
   ENGINE="unix://$work/berth.sock"
+  DOCKER_HOST=$ENGINE docker version >/dev/null || { cat "$work/berthd.log" >&2; exit 1; }
 }
 
 # dockerd on a bridge of its own without iptables, so the host's firewall is left alone (its

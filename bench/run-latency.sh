@@ -14,7 +14,7 @@ measure() { # $1 = DOCKER_HOST
   DOCKER_HOST=$1 docker run --rm "$IMAGE" true # warm-up
   for _ in $(seq "$N"); do
     s=$(date +%s%N)
-    DOCKER_HOST=$1 docker run --rm "$IMAGE" true
+    DOCKER_HOST=$1 docker run --rm "$IMAGE" true || exit 1 # a failed run is not a fast one
     e=$(date +%s%N)
     echo $(( (e - s) / 1000 ))
   done | median

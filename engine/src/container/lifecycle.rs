@@ -252,6 +252,9 @@ impl ContainerService {
         self.forget(c);
         let mounts = c.lock().rec.mount_points.clone();
         self.drop_volume_refs(&c.id, &mounts, volumes);
+        // Removed means gone from the host too: its veths, which have been going away in the
+        // background since it stopped, while the files above went.
+        self.net.wait_drained(&c.id).await;
         c.removed.send_replace(true);
         self.emit(c, "destroy", &[]);
         Ok(())

@@ -10,7 +10,8 @@ use futures_util::TryStreamExt;
 use rtnetlink::packet_route::link::{InfoData, InfoVeth, LinkAttribute, LinkMessage};
 use rtnetlink::{Handle, LinkBridge, LinkMessageBuilder, LinkUnspec, LinkVeth};
 
-/// A netlink connection bound to one network namespace.
+/// A netlink connection bound to one network namespace (clones share the connection).
+#[derive(Clone)]
 pub struct Netlink {
     handle: Handle,
 }

@@ -83,6 +83,9 @@ pub(crate) struct Shared {
     pub active: HashMap<String, Active>,
     /// Addresses handed out but not yet recorded in `active` (a start in progress).
     pub pending: HashSet<Ipv4Addr>,
+    /// Sandboxes of stopped containers whose veths and namespace are still being removed in
+    /// the background (see `NetworkService::teardown`): their addresses and names stay taken.
+    pub draining: HashMap<String, model::SandboxState>,
 }
 
 pub struct NetworkService {
@@ -97,6 +100,8 @@ pub struct NetworkService {
     admin: tokio::sync::Mutex<()>,
     events: Arc<EventBus>,
     upstreams: Vec<SocketAddr>,
+    /// Bumped each time a background teardown finishes (`draining` shrank).
+    drained: tokio::sync::watch::Sender<u64>,
 }
 
 /// The DNS server's view: names on the networks a container is attached to.
@@ -186,11 +191,13 @@ impl NetworkService {
                 nets,
                 active: HashMap::new(),
                 pending: HashSet::new(),
+                draining: HashMap::new(),
             })),
             firewall: tokio::sync::Mutex::new(()),
             admin: tokio::sync::Mutex::new(()),
             events,
             upstreams,
+            drained: tokio::sync::watch::channel(0).0,
         });
         svc.ensure_predefined()?;
         link::enable_ip_forward()?;
@@ -732,9 +739,16 @@ impl NetworkService {
             (
                 s.active
                     .values()
-                    .flat_map(|a| a.state.endpoints.values().map(|e| e.veth.clone()))
+                    .map(|a| &a.state)
+                    .chain(s.draining.values())
+                    .flat_map(|st| st.endpoints.values().map(|e| e.veth.clone()))
                     .collect(),
-                s.active.values().map(|a| a.state.netns.clone()).collect(),
+                s.active
+                    .values()
+                    .map(|a| &a.state)
+                    .chain(s.draining.values())
+                    .map(|st| st.netns.clone())
+                    .collect(),
                 s.nets
                     .values()
                     .filter(|n| n.is_bridge())
