@@ -264,6 +264,11 @@ fn start_driver(
     wait_for("tauri-driver to listen", Duration::from_secs(20), || {
         TcpStream::connect(("127.0.0.1", port)).is_ok()
     });
+    // tauri-driver listens before the WebKitWebDriver it started does, and a session request
+    // that arrives in between is dropped (seen on a loaded machine): wait for both.
+    wait_for("WebKitWebDriver to listen", Duration::from_secs(30), || {
+        TcpStream::connect(("127.0.0.1", native)).is_ok()
+    });
     (port, log)
 }
 

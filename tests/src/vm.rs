@@ -261,9 +261,10 @@ fn boot(
             vars.push_str(&format!("export {k}={}\n", shell_quote(&v)));
         }
     }
-    // Not /tmp: the job dir is there, and a harness in the guest would sweep it as a dir whose
-    // owner (a host process) is gone.
-    vars.push_str("export BERTH_TEST_TMPDIR=/run/berth-tests\n");
+    // The guest's tmpfs (tests/vm/init), not /tmp: the engine's overlays cannot sit on the
+    // guest's overlay root, and a harness in the guest would sweep the job dir (under the host's
+    // temp dir) as one whose owner is gone.
+    vars.push_str("export BERTH_TEST_TMPDIR=/berth-vm/tests TMPDIR=/berth-vm/tmp\n");
     for (k, v) in env {
         vars.push_str(&format!("export {k}={}\n", shell_quote(v)));
     }

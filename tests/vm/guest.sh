@@ -17,6 +17,7 @@ ln -sf /proc/self/fd/2 /dev/stderr
 # modprobe, from the unpacked kernel package.
 mkdir -p /lib/modules
 ln -sfn "$(cat "$job/modules-dir")" "/lib/modules/$(uname -r)"
+mkdir -p /berth-vm/tests /berth-vm/tmp
 hostname berth-vm
 ip link set lo up
 echo "berth-vm: $(uname -r), cgroup controllers: $(cat /sys/fs/cgroup/cgroup.controllers)"

@@ -66,7 +66,7 @@ pub async fn inspect(
 
 pub async fn start(State(e): State<AppState>, Path(id): Path<String>) -> Result<StatusCode> {
     let c = e.containers.get(&id)?;
-    e.containers.start(&c).await?;
+    e.containers.start_by_user(&c).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

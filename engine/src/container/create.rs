@@ -200,7 +200,6 @@ impl ContainerService {
             config,
             host_config,
             layers: image.chain_ids(),
-            restart_count: 0,
             networks,
             mount_points: mount_points.clone(),
         };
@@ -211,8 +210,7 @@ impl ContainerService {
                 finished_at: ZERO_TIME.into(),
                 ..Default::default()
             },
-            monitor_pid: 0,
-            net: None,
+            ..Default::default()
         };
         let dir = self.container_dir(&id);
         let made: Result<Arc<Container>> = (|| {

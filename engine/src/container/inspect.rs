@@ -26,7 +26,7 @@ impl ContainerService {
             "HostsPath": c.dir.join("hosts"),
             "LogPath": c.log_path(),
             "Name": r.name,
-            "RestartCount": r.restart_count,
+            "RestartCount": d.st.restart_count,
             "Driver": "overlay2",
             "Platform": "linux",
             "MountLabel": "",
@@ -89,7 +89,9 @@ impl ContainerService {
             let s = &d.st.state;
             let status = s.status.clone();
             let explicit_status = filters.has("status");
-            if !all && !s.running && !explicit_status && !filters.has("exited") {
+            // dockerd counts a container waiting for its policy restart as running.
+            let listed = s.running || s.restarting;
+            if !all && !listed && !explicit_status && !filters.has("exited") {
                 continue;
             }
             if explicit_status && !filters.get("status").contains(&status) {

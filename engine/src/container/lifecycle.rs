@@ -100,6 +100,12 @@ impl ContainerService {
             Some(s) => parse_signal(s)?,
             None => libc::SIGKILL,
         };
+        // dockerd marks any kill as a manual stop: the policy does not bring it back.
+        if !c.is_running() && c.lock().st.state.restarting {
+            let _ = c.update(|d| d.st.manually_stopped = true);
+            self.cancel_restart(c);
+            return Ok(());
+        }
         if !c.is_running() {
             return Err(EngineError::Conflict(format!(
                 "cannot kill container: {}: container {} is not running",
@@ -111,6 +117,7 @@ impl ContainerService {
             // A frozen process cannot die; thaw it so the kill lands.
             let _ = self.runtime_cmd(c, &["resume"]).await;
         }
+        c.update(|d| d.st.manually_stopped = true)?;
         self.signal(c, sig)?;
         self.emit(c, "kill", &[("signal", sig.to_string())]);
         Ok(())
@@ -123,9 +130,17 @@ impl ContainerService {
         signal: Option<&str>,
     ) -> Result<()> {
         let _op = c.op.lock().await;
+        if !c.is_running() && c.lock().st.state.restarting {
+            // Waiting to be restarted by its policy: stopping it cancels that.
+            c.update(|d| d.st.manually_stopped = true)?;
+            self.cancel_restart(c);
+            self.emit(c, "stop", &[]);
+            return Ok(());
+        }
         if !c.is_running() {
             return Err(EngineError::NotModified("container already stopped".into()));
         }
+        c.update(|d| d.st.manually_stopped = true)?;
         let (stop_signal, default_timeout) = {
             let d = c.lock();
             (
@@ -171,7 +186,7 @@ impl ContainerService {
             Ok(()) | Err(EngineError::NotModified(_)) => {}
             Err(e) => return Err(e),
         }
-        self.start(c).await?;
+        self.start_by_user(c).await?;
         self.emit(c, "restart", &[]);
         Ok(())
     }
@@ -203,38 +218,58 @@ impl ContainerService {
     /// `docker rm`. `force` kills a running container first.
     /// `volumes` (`-v`, and `--rm`) also removes the anonymous volumes nothing else uses.
     pub async fn remove(&self, c: &Arc<Container>, force: bool, volumes: bool) -> Result<()> {
-        if c.is_running() {
-            if !force {
+        if !c.is_running() && c.lock().st.state.restarting && !force {
+            return Err(EngineError::Conflict(format!(
+                "cannot remove container \"/{}\": container is restarting: stop the container before removing or force remove",
+                c.name()
+            )));
+        }
+        if force {
+            // No restart policy may bring it back while it goes.
+            let _ = c.update(|d| d.st.manually_stopped = true);
+            self.cancel_restart(c);
+        }
+        // A forced removal kills what runs; a start racing it (a policy restart already under
+        // way, a client's start) can make it run again, so it tries a few times.
+        let mut attempts = 0;
+        let _op = loop {
+            attempts += 1;
+            if c.is_running() {
+                if !force {
+                    return Err(EngineError::Conflict(format!(
+                        "cannot remove container \"/{}\": container is running: stop the container before removing or force remove",
+                        c.name()
+                    )));
+                }
+                if c.lock().st.state.paused {
+                    let _ = self.runtime_cmd(c, &["resume"]).await;
+                }
+                self.signal(c, libc::SIGKILL)?;
+                if !self.wait_stopped(c, Duration::from_secs(30)).await {
+                    return Err(EngineError::internal(
+                        "container did not exit after SIGKILL",
+                    ));
+                }
+            }
+            // The monitor's own cleanup (runtime delete, unmount) finishes before the files go.
+            let mut active = c.monitor_active.subscribe();
+            let _ = tokio::time::timeout(Duration::from_secs(30), active.wait_for(|a| !*a)).await;
+            let op = c.op.lock().await;
+            if *c.removed.borrow() {
+                return Ok(());
+            }
+            if !c.is_running() {
+                break op;
+            }
+            // A start that held the lock while we waited made it run again: its files are in
+            // use now (a prune racing a start, or rm racing start).
+            if !force || attempts >= 3 {
                 return Err(EngineError::Conflict(format!(
                     "cannot remove container \"/{}\": container is running: stop the container before removing or force remove",
                     c.name()
                 )));
             }
-            if c.lock().st.state.paused {
-                let _ = self.runtime_cmd(c, &["resume"]).await;
-            }
-            self.signal(c, libc::SIGKILL)?;
-            if !self.wait_stopped(c, Duration::from_secs(30)).await {
-                return Err(EngineError::internal(
-                    "container did not exit after SIGKILL",
-                ));
-            }
-        }
-        // The monitor's own cleanup (runtime delete, unmount) finishes before the files go.
-        let mut active = c.monitor_active.subscribe();
-        let _ = tokio::time::timeout(Duration::from_secs(30), active.wait_for(|a| !*a)).await;
-        let _op = c.op.lock().await;
-        if *c.removed.borrow() {
-            return Ok(());
-        }
-        // A start that held the lock while we waited may have made it run again: its files
-        // are in use now (a prune racing a start, or rm racing start).
-        if c.is_running() {
-            return Err(EngineError::Conflict(format!(
-                "cannot remove container \"/{}\": container is running: stop the container before removing or force remove",
-                c.name()
-            )));
-        }
+        };
         // Marked first, so a crash mid-removal is finished by the next start of berthd.
         c.update(|d| d.st.state.status = "removing".into())?;
         snapshot::unmount(&c.rootfs())?;

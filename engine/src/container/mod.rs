@@ -17,6 +17,7 @@ pub mod names;
 pub mod network;
 pub mod prune;
 pub mod resources;
+pub mod restart;
 pub mod restart_policy;
 pub mod rootpath;
 pub mod runtime;
@@ -54,6 +55,8 @@ pub struct Container {
     pub(crate) monitor_active: watch::Sender<bool>,
     /// Serializes start/stop/remove of this container.
     pub op: tokio::sync::Mutex<()>,
+    /// The restart policy's last delay (zero: none yet); see `restart.rs`.
+    pub(crate) restart_delay: Mutex<std::time::Duration>,
 }
 
 #[derive(Clone)]
@@ -73,6 +76,7 @@ impl Container {
             removed: watch::channel(false).0,
             monitor_active: watch::channel(false).0,
             op: tokio::sync::Mutex::new(()),
+            restart_delay: Mutex::new(std::time::Duration::ZERO),
         })
     }
 

@@ -19,8 +19,6 @@ pub struct ContainerRecord {
     pub host_config: HostConfig,
     /// Layer chain IDs of the image, bottom first (the overlay's lower dirs).
     pub layers: Vec<String>,
-    #[serde(default)]
-    pub restart_count: i64,
     /// The networks the container joins when it starts, by network name.
     #[serde(default)]
     pub networks: std::collections::BTreeMap<String, crate::api::types::network::EndpointRequest>,
@@ -38,6 +36,13 @@ pub struct PersistedState {
     /// The network sandbox of the current run (namespace, endpoints, published ports).
     #[serde(default)]
     pub net: Option<crate::network::model::SandboxState>,
+    /// Restarts made by the restart policy since the last start by hand (`RestartCount`).
+    #[serde(default)]
+    pub restart_count: i64,
+    /// Stopped or killed by hand (dockerd's `HasBeenManuallyStopped`): no restart policy applies
+    /// until the next start by hand, except `always` when berthd itself starts.
+    #[serde(default)]
+    pub manually_stopped: bool,
 }
 
 pub fn now_rfc3339() -> String {

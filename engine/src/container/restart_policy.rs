@@ -1,5 +1,5 @@
 //! Restart policies as dockerd checks them (moby's `ValidateRestartPolicy`), at create and at
-//! update. The engine stores the policy; it does not restart containers on its own yet.
+//! update. `restart.rs` carries them out.
 
 use crate::api::types::RestartPolicy;
 use crate::error::{EngineError, Result};

@@ -184,6 +184,18 @@ impl ContainerService {
         result
     }
 
+    /// `docker start`/`restart`: a start by hand clears the manual stop and the restart count
+    /// (dockerd resets its restart manager) and cancels a pending policy restart.
+    pub async fn start_by_user(self: &Arc<Self>, c: &Arc<Container>) -> Result<()> {
+        self.cancel_restart(c);
+        *c.restart_delay.lock().unwrap_or_else(|e| e.into_inner()) = std::time::Duration::ZERO;
+        c.update(|d| {
+            d.st.manually_stopped = false;
+            d.st.restart_count = 0;
+        })?;
+        self.start(c).await
+    }
+
     pub async fn start(self: &Arc<Self>, c: &Arc<Container>) -> Result<()> {
         let _op = c.op.lock().await;
         {
@@ -366,10 +378,11 @@ impl ContainerService {
         self.emit(c, "die", &[("exitCode", code.to_string())]);
     }
 
-    /// After the monitor is gone: `--rm` removal.
+    /// After the monitor is gone: `--rm` removal, or the restart policy.
     async fn after_exit(self: &Arc<Self>, c: &Arc<Container>) {
         let auto_remove = c.lock().rec.host_config.auto_remove;
         if !auto_remove {
+            self.schedule_restart(c);
             return;
         }
         // `docker run --rm` waits for this removal: a transient failure gets retried rather
@@ -386,8 +399,12 @@ impl ContainerService {
         }
     }
 
-    /// Brings containers that were running when berthd stopped back under management.
-    pub async fn reconcile(self: &Arc<Self>) {
+    /// Brings containers that were running when berthd stopped back under management. Returns
+    /// the stopped ones their restart policy starts with the engine: they are started by
+    /// [`Self::start_with_engine`] once the network sweep is done (it would take a half-made
+    /// sandbox for a stray).
+    pub async fn reconcile(self: &Arc<Self>) -> Vec<Arc<Container>> {
+        let mut policy_starts = Vec::new();
         for c in self.all() {
             let (running, status) = {
                 let d = c.lock();
@@ -402,6 +419,9 @@ impl ContainerService {
                 // A stopped container has no rootfs mount or network; leftovers are stale.
                 let _ = snapshot::unmount(&c.rootfs());
                 self.teardown_network(&c).await;
+                if self.restarts_with_engine(&c) {
+                    policy_starts.push(Arc::clone(&c));
+                }
                 continue;
             }
             let sock = self.monitor_socket(&c.id);
@@ -433,9 +453,30 @@ impl ContainerService {
                     let _ = snapshot::unmount(&c.rootfs());
                     self.teardown_network(&c).await;
                     self.on_exit(&c, code);
-                    self.after_exit(&c).await;
+                    if c.lock().rec.host_config.auto_remove {
+                        self.after_exit(&c).await;
+                    } else if self.restarts_with_engine(&c) {
+                        // Exited while berthd was away: restarted like any exit, but only once
+                        // the sweep is done (see above).
+                        let _ = c.update(|d| d.st.restart_count += 1);
+                        policy_starts.push(Arc::clone(&c));
+                    }
                 }
             }
+        }
+        policy_starts
+    }
+
+    /// Starts the containers [`Self::reconcile`] picked, in the background.
+    pub fn start_with_engine(self: &Arc<Self>, containers: Vec<Arc<Container>>) {
+        for c in containers {
+            let svc = Arc::clone(self);
+            tokio::spawn(async move {
+                tracing::info!(id = %c.id, "starting again with the engine (restart policy)");
+                if let Err(e) = svc.start(&c).await {
+                    tracing::warn!(id = %c.id, error = %e, "restart policy start failed");
+                }
+            });
         }
     }
 

@@ -1,0 +1,188 @@
+//! Restart policies carried out (`--restart no|always|unless-stopped|on-failure[:N]`), with
+//! dockerd's rules (moby's `restartmanager`): after an exit the container is started again
+//! after a delay that starts at 100 ms, doubles with each restart up to a minute, and goes back
+//! to 100 ms once a run lasted 10 s. `docker stop`/`kill` mark the container manually stopped,
+//! which cancels a pending restart; a manual start or restart clears the mark and the count.
+//! When berthd itself starts, `always` containers start again even if they were stopped by
+//! hand, `unless-stopped` ones only if they were not.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::{Container, ContainerService};
+use crate::api::types::RestartPolicy;
+
+const FIRST_DELAY: Duration = Duration::from_millis(100);
+const MAX_DELAY: Duration = Duration::from_secs(60);
+/// A run at least this long resets the delay.
+const STEADY_RUN: Duration = Duration::from_secs(10);
+
+/// Whether an exit (`code`) calls for a restart under `policy`.
+pub fn wants_restart(
+    policy: &RestartPolicy,
+    code: i64,
+    manually_stopped: bool,
+    restart_count: i64,
+) -> bool {
+    match policy.name.as_str() {
+        "always" => true,
+        "unless-stopped" => !manually_stopped,
+        "on-failure" => {
+            let max = policy.maximum_retry_count;
+            code != 0 && (max == 0 || restart_count < max)
+        }
+        _ => false,
+    }
+}
+
+/// The delay before the next restart, given the last one (zero before the first) and how long
+/// the run that just ended lasted.
+pub fn next_delay(last: Duration, ran_for: Duration) -> Duration {
+    if last.is_zero() || ran_for >= STEADY_RUN {
+        FIRST_DELAY
+    } else {
+        (last * 2).min(MAX_DELAY)
+    }
+}
+
+/// How long the run that just ended lasted (StartedAt to FinishedAt of the state).
+fn run_length(started: &str, finished: &str) -> Duration {
+    let parse = |s: &str| chrono::DateTime::parse_from_rfc3339(s).ok();
+    match (parse(started), parse(finished)) {
+        (Some(a), Some(b)) => (b - a).to_std().unwrap_or_default(),
+        _ => Duration::ZERO,
+    }
+}
+
+impl ContainerService {
+    /// After an exit: schedules the restart the policy asks for. Returns whether it did.
+    pub(super) fn schedule_restart(self: &Arc<Self>, c: &Arc<Container>) -> bool {
+        let (policy, code, manual, count, ran_for) = {
+            let d = c.lock();
+            let s = &d.st.state;
+            (
+                d.rec.host_config.restart_policy.clone(),
+                s.exit_code,
+                d.st.manually_stopped,
+                d.st.restart_count,
+                run_length(&s.started_at, &s.finished_at),
+            )
+        };
+        // A stop or kill by hand cancels any restart (dockerd cancels its restart manager).
+        if manual || !wants_restart(&policy, code, manual, count) {
+            return false;
+        }
+        let delay = {
+            let mut last = c.restart_delay.lock().unwrap_or_else(|e| e.into_inner());
+            *last = next_delay(*last, ran_for);
+            *last
+        };
+        let marked = c.update(|d| {
+            d.st.restart_count += 1;
+            d.st.state.restarting = true;
+            d.st.state.status = "restarting".into();
+        });
+        if let Err(e) = marked {
+            tracing::warn!(id = %c.id, error = %e, "recording a restart");
+            return false;
+        }
+        tracing::debug!(id = %c.id, ?delay, "restarting after exit");
+        let svc = Arc::clone(self);
+        let c = Arc::clone(c);
+        tokio::spawn(async move {
+            tokio::time::sleep(delay).await;
+            // Stopped, killed or removed while waiting: nothing to do.
+            if !c.lock().st.state.restarting || *c.removed().borrow() {
+                return;
+            }
+            if let Err(e) = svc.start(&c).await {
+                tracing::warn!(id = %c.id, error = %e, "restart failed");
+                let _ = c.update(|d| {
+                    d.st.state.restarting = false;
+                    d.st.state.status = "exited".into();
+                });
+            }
+        });
+        true
+    }
+
+    /// Drops a pending restart; true if there was one. The container stays exited.
+    pub(super) fn cancel_restart(&self, c: &Container) -> bool {
+        let mut was = false;
+        let _ = c.update(|d| {
+            was = d.st.state.restarting;
+            if was {
+                d.st.state.restarting = false;
+                d.st.state.status = "exited".into();
+            }
+        });
+        was
+    }
+
+    /// At berthd's start, for a container that is not running: is it one the policy brings back
+    /// (dockerd's daemon-start rule: `always` regardless of a manual stop)?
+    pub(super) fn restarts_with_engine(&self, c: &Container) -> bool {
+        let d = c.lock();
+        let s = &d.st.state;
+        if s.status == "created" {
+            return false;
+        }
+        let policy = &d.rec.host_config.restart_policy;
+        wants_restart(
+            policy,
+            s.exit_code,
+            d.st.manually_stopped,
+            d.st.restart_count,
+        ) || (s.restarting && policy.name != "no" && !policy.name.is_empty())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy(name: &str, max: i64) -> RestartPolicy {
+        RestartPolicy {
+            name: name.into(),
+            maximum_retry_count: max,
+        }
+    }
+
+    #[test]
+    fn policies_decide_like_dockerd() {
+        assert!(!wants_restart(&policy("no", 0), 1, false, 0));
+        assert!(!wants_restart(&policy("", 0), 1, false, 0));
+        assert!(wants_restart(&policy("always", 0), 0, false, 7));
+        assert!(wants_restart(&policy("always", 0), 0, true, 0));
+        assert!(wants_restart(&policy("unless-stopped", 0), 0, false, 0));
+        assert!(!wants_restart(&policy("unless-stopped", 0), 0, true, 0));
+        assert!(!wants_restart(&policy("on-failure", 0), 0, false, 0));
+        assert!(wants_restart(&policy("on-failure", 0), 2, false, 99));
+        assert!(wants_restart(&policy("on-failure", 3), 2, false, 2));
+        assert!(!wants_restart(&policy("on-failure", 3), 2, false, 3));
+    }
+
+    #[test]
+    fn delay_doubles_to_a_minute_and_resets_after_a_steady_run() {
+        let short = Duration::from_secs(1);
+        let mut d = Duration::ZERO;
+        let mut seen = Vec::new();
+        for _ in 0..12 {
+            d = next_delay(d, short);
+            seen.push(d.as_millis());
+        }
+        assert_eq!(&seen[..4], &[100, 200, 400, 800]);
+        assert_eq!(*seen.last().unwrap(), 60_000);
+        assert_eq!(next_delay(d, Duration::from_secs(10)).as_millis(), 100);
+    }
+
+    #[test]
+    fn run_length_from_state_times() {
+        let d = run_length(
+            "2026-11-23T10:00:00.000000000Z",
+            "2026-11-23T10:00:12.500000000Z",
+        );
+        assert_eq!(d, Duration::from_millis(12_500));
+        assert_eq!(run_length("0001-01-01T00:00:00Z", "bad"), Duration::ZERO);
+    }
+}
