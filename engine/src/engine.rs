@@ -170,9 +170,8 @@ impl Engine {
                 tracing::warn!(error = %e, "could not load the welcome image");
             }
         }
-        let policy_starts = containers.reconcile().await;
+        containers.reconcile().await;
         networks.sweep().await;
-        containers.start_with_engine(policy_starts);
         let id_path = root.join("engine-id");
         let id = match std::fs::read_to_string(&id_path) {
             Ok(s) if !s.trim().is_empty() => s.trim().to_string(),

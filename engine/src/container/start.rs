@@ -399,12 +399,9 @@ impl ContainerService {
         }
     }
 
-    /// Brings containers that were running when berthd stopped back under management. Returns
-    /// the stopped ones their restart policy starts with the engine: they are started by
-    /// [`Self::start_with_engine`] once the network sweep is done (it would take a half-made
-    /// sandbox for a stray).
-    pub async fn reconcile(self: &Arc<Self>) -> Vec<Arc<Container>> {
-        let mut policy_starts = Vec::new();
+    /// Brings containers that were running when berthd stopped back under management, and
+    /// starts the stopped ones their restart policy brings back with the engine.
+    pub async fn reconcile(self: &Arc<Self>) {
         for c in self.all() {
             let (running, status) = {
                 let d = c.lock();
@@ -420,7 +417,14 @@ impl ContainerService {
                 let _ = snapshot::unmount(&c.rootfs());
                 self.teardown_network(&c).await;
                 if self.restarts_with_engine(&c) {
-                    policy_starts.push(Arc::clone(&c));
+                    let svc = Arc::clone(self);
+                    let c = Arc::clone(&c);
+                    tokio::spawn(async move {
+                        tracing::info!(id = %c.id, "starting again with the engine (restart policy)");
+                        if let Err(e) = svc.start(&c).await {
+                            tracing::warn!(id = %c.id, error = %e, "restart policy start failed");
+                        }
+                    });
                 }
                 continue;
             }
@@ -453,30 +457,9 @@ impl ContainerService {
                     let _ = snapshot::unmount(&c.rootfs());
                     self.teardown_network(&c).await;
                     self.on_exit(&c, code);
-                    if c.lock().rec.host_config.auto_remove {
-                        self.after_exit(&c).await;
-                    } else if self.restarts_with_engine(&c) {
-                        // Exited while berthd was away: restarted like any exit, but only once
-                        // the sweep is done (see above).
-                        let _ = c.update(|d| d.st.restart_count += 1);
-                        policy_starts.push(Arc::clone(&c));
-                    }
+                    self.after_exit(&c).await;
                 }
             }
-        }
-        policy_starts
-    }
-
-    /// Starts the containers [`Self::reconcile`] picked, in the background.
-    pub fn start_with_engine(self: &Arc<Self>, containers: Vec<Arc<Container>>) {
-        for c in containers {
-            let svc = Arc::clone(self);
-            tokio::spawn(async move {
-                tracing::info!(id = %c.id, "starting again with the engine (restart policy)");
-                if let Err(e) = svc.start(&c).await {
-                    tracing::warn!(id = %c.id, error = %e, "restart policy start failed");
-                }
-            });
         }
     }
 

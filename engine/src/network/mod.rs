@@ -98,6 +98,10 @@ pub struct NetworkService {
     firewall: tokio::sync::Mutex<()>,
     /// Serialises network create/remove (subnet and name uniqueness).
     admin: tokio::sync::Mutex<()>,
+    /// Sandbox setups hold it shared, the sweep exclusively: a sandbox being built has links
+    /// and a namespace before it is recorded in `active`, and the sweep must not take them for
+    /// strays.
+    building: tokio::sync::RwLock<()>,
     events: Arc<EventBus>,
     upstreams: Vec<SocketAddr>,
     /// Bumped each time a background teardown finishes (`draining` shrank).
@@ -195,6 +199,7 @@ impl NetworkService {
             })),
             firewall: tokio::sync::Mutex::new(()),
             admin: tokio::sync::Mutex::new(()),
+            building: tokio::sync::RwLock::new(()),
             events,
             upstreams,
             drained: tokio::sync::watch::channel(0).0,
@@ -734,6 +739,7 @@ impl NetworkService {
     /// Links, namespaces and rules nobody owns any more (a kill -9 during setup, a container
     /// that stopped while berthd was down). Called once the running containers are re-adopted.
     pub async fn sweep(&self) {
+        let _no_setups = self.building.write().await;
         let (owned_veths, owned_ns, bridges): (HashSet<String>, HashSet<PathBuf>, Vec<String>) = {
             let s = self.lock();
             (

@@ -274,6 +274,7 @@ impl NetworkService {
         let nets = self.resolve_endpoints(req.primary, req.endpoints)?;
         // The veth and namespace names are the container's: a restart waits for the last run's.
         self.wait_drained(req.container_id).await;
+        let _building = self.building.read().await;
         let path = self.netns_path(req.container_id);
         let _ = netns::remove(&path);
         netns::create(&path)?;
