@@ -100,24 +100,22 @@ impl ContainerService {
             Some(s) => parse_signal(s)?,
             None => libc::SIGKILL,
         };
-        // dockerd marks any kill as a manual stop: the policy does not bring it back.
-        if !c.is_running() && c.lock().st.state.restarting {
-            let _ = c.update(|d| d.st.manually_stopped = true);
-            self.cancel_restart(c);
-            return Ok(());
-        }
-        if !c.is_running() {
+        if !c.is_running() && !c.lock().st.state.restarting {
             return Err(EngineError::Conflict(format!(
                 "cannot kill container: {}: container {} is not running",
                 c.name(),
                 c.id
             )));
         }
+        // dockerd marks any kill as a manual stop: the policy does not bring it back. A container
+        // waiting for its restart has no process to signal.
+        if super::restart::stop_by_hand(c)? {
+            return Ok(());
+        }
         if c.lock().st.state.paused && sig == libc::SIGKILL {
             // A frozen process cannot die; thaw it so the kill lands.
             let _ = self.runtime_cmd(c, &["resume"]).await;
         }
-        c.update(|d| d.st.manually_stopped = true)?;
         self.signal(c, sig)?;
         self.emit(c, "kill", &[("signal", sig.to_string())]);
         Ok(())
@@ -130,17 +128,14 @@ impl ContainerService {
         signal: Option<&str>,
     ) -> Result<()> {
         let _op = c.op.lock().await;
-        if !c.is_running() && c.lock().st.state.restarting {
-            // Waiting to be restarted by its policy: stopping it cancels that.
-            c.update(|d| d.st.manually_stopped = true)?;
-            self.cancel_restart(c);
+        if !c.is_running() && !c.lock().st.state.restarting {
+            return Err(EngineError::NotModified("container already stopped".into()));
+        }
+        if super::restart::stop_by_hand(c)? {
+            // It was only waiting to be restarted by its policy: that is cancelled.
             self.emit(c, "stop", &[]);
             return Ok(());
         }
-        if !c.is_running() {
-            return Err(EngineError::NotModified("container already stopped".into()));
-        }
-        c.update(|d| d.st.manually_stopped = true)?;
         let (stop_signal, default_timeout) = {
             let d = c.lock();
             (
@@ -226,8 +221,7 @@ impl ContainerService {
         }
         if force {
             // No restart policy may bring it back while it goes.
-            let _ = c.update(|d| d.st.manually_stopped = true);
-            self.cancel_restart(c);
+            super::restart::stop_by_hand(c)?;
         }
         // A forced removal kills what runs; a start racing it (a policy restart already under
         // way, a client's start) can make it run again, so it tries a few times.

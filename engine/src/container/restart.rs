@@ -9,7 +9,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::{Container, ContainerService};
+use super::{Container, ContainerData, ContainerService};
 use crate::api::types::RestartPolicy;
 
 const FIRST_DELAY: Duration = Duration::from_millis(100);
@@ -52,6 +52,27 @@ fn run_length(started: &str, finished: &str) -> Duration {
         (Some(a), Some(b)) => (b - a).to_std().unwrap_or_default(),
         _ => Duration::ZERO,
     }
+}
+
+/// Drops a pending restart (the container stays exited); true if there was one.
+pub(super) fn drop_pending(d: &mut ContainerData) -> bool {
+    let pending = d.st.state.restarting;
+    if pending {
+        d.st.state.restarting = false;
+        d.st.state.status = "exited".into();
+    }
+    pending
+}
+
+/// `docker stop`, `kill`, `rm -f`: the policy no longer applies (dockerd's manual stop) and a
+/// pending restart is dropped, in one state write. True if a restart was pending.
+pub(super) fn stop_by_hand(c: &Container) -> crate::error::Result<bool> {
+    let mut pending = false;
+    c.update(|d| {
+        d.st.manually_stopped = true;
+        pending = drop_pending(d);
+    })?;
+    Ok(pending)
 }
 
 impl ContainerService {
@@ -98,25 +119,11 @@ impl ContainerService {
             if let Err(e) = svc.start(&c).await {
                 tracing::warn!(id = %c.id, error = %e, "restart failed");
                 let _ = c.update(|d| {
-                    d.st.state.restarting = false;
-                    d.st.state.status = "exited".into();
+                    drop_pending(d);
                 });
             }
         });
         true
-    }
-
-    /// Drops a pending restart; true if there was one. The container stays exited.
-    pub(super) fn cancel_restart(&self, c: &Container) -> bool {
-        let mut was = false;
-        let _ = c.update(|d| {
-            was = d.st.state.restarting;
-            if was {
-                d.st.state.restarting = false;
-                d.st.state.status = "exited".into();
-            }
-        });
-        was
     }
 
     /// At berthd's start, for a container that is not running: is it one the policy brings back

@@ -187,12 +187,20 @@ impl ContainerService {
     /// `docker start`/`restart`: a start by hand clears the manual stop and the restart count
     /// (dockerd resets its restart manager) and cancels a pending policy restart.
     pub async fn start_by_user(self: &Arc<Self>, c: &Arc<Container>) -> Result<()> {
-        self.cancel_restart(c);
         *c.restart_delay.lock().unwrap_or_else(|e| e.into_inner()) = std::time::Duration::ZERO;
-        c.update(|d| {
-            d.st.manually_stopped = false;
-            d.st.restart_count = 0;
-        })?;
+        let reset = {
+            let d = c.lock();
+            d.st.manually_stopped || d.st.restart_count != 0 || d.st.state.restarting
+        };
+        // Only when there is something to reset: `docker run` comes through here, and a state
+        // write is a file created on its path; start writes the state anyway.
+        if reset {
+            c.update(|d| {
+                super::restart::drop_pending(d);
+                d.st.manually_stopped = false;
+                d.st.restart_count = 0;
+            })?;
+        }
         self.start(c).await
     }
 
