@@ -244,6 +244,13 @@ impl Berthd {
         self.run_docker(args, Some(input.as_ref().to_vec()))
     }
 
+    /// `docker inspect -f FORMAT TARGET`, trimmed (panics like [`Self::docker_ok`]).
+    pub fn inspect_format(&self, target: &str, format: &str) -> String {
+        self.docker_ok(&["inspect", "-f", format, target])
+            .trim()
+            .to_string()
+    }
+
     /// Runs `docker ARGS`; returns stdout, or panics with the full output (and the engine log's
     /// tail) if it fails.
     pub fn docker_ok(&self, args: &[&str]) -> String {

@@ -154,6 +154,25 @@ pub fn make_temp_dir(prefix: &str) -> PathBuf {
     dir.canonicalize().expect("canonicalize temp dir")
 }
 
+/// Polls `probe` every 50 ms until it gives a value; panics after `timeout`, saying `what` was
+/// awaited and what the last probe saw. For states reached asynchronously (restarts, logs).
+pub fn wait_until<T>(
+    what: &str,
+    timeout: std::time::Duration,
+    mut probe: impl FnMut() -> Result<T, String>,
+) -> T {
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        match probe() {
+            Ok(v) => return v,
+            Err(seen) if std::time::Instant::now() >= deadline => {
+                panic!("{what}: not after {timeout:?} (last seen: {seen})")
+            }
+            Err(_) => std::thread::sleep(std::time::Duration::from_millis(50)),
+        }
+    }
+}
+
 /// A fresh engine with the fixture registry's `busybox:latest` already pulled; returns the engine
 /// and the image reference (the start of most end-to-end tests).
 pub fn engine_with_busybox() -> (Berthd, String) {

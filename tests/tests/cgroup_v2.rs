@@ -246,22 +246,14 @@ fn guest_stats_top_exec_and_pause_read_the_v2_cgroup() {
     assert_eq!(cg_line.trim(), "0::/", "exec joins the cgroup namespace");
 
     d.docker_ok(&["pause", id]);
-    assert_eq!(
-        d.docker_ok(&["inspect", "-f", "{{.State.Status}}", id])
-            .trim(),
-        "paused"
-    );
+    assert_eq!(d.inspect_format(id, "{{.State.Status}}"), "paused");
     assert!(read(cg.join("cgroup.events")).contains("frozen 1"));
     d.docker_ok(&["unpause", id]);
     assert!(read(cg.join("cgroup.events")).contains("frozen 0"));
 
     // sh as PID 1 has no SIGTERM handler, so stop ends with SIGKILL after the timeout.
     d.docker_ok(&["stop", "-t", "1", id]);
-    assert_eq!(
-        d.docker_ok(&["inspect", "-f", "{{.State.ExitCode}}", id])
-            .trim(),
-        "137"
-    );
+    assert_eq!(d.inspect_format(id, "{{.State.ExitCode}}"), "137");
     assert!(!cg.exists(), "cgroup of a stopped container remains");
     d.docker_ok(&["rm", id]);
 }
@@ -293,11 +285,7 @@ fn guest_engine_crash_keeps_containers_and_readopts_them() {
     d.kill9();
     assert!(cgroup_of(&id).exists(), "container died with the engine");
     d.restart();
-    assert_eq!(
-        d.docker_ok(&["inspect", "-f", "{{.State.Status}}", &id])
-            .trim(),
-        "running"
-    );
+    assert_eq!(d.inspect_format(&id, "{{.State.Status}}"), "running");
     let top = d.docker_ok(&["top", &id]);
     assert!(top.contains("sleep 1000"), "top after restart: {top}");
     d.docker_ok(&["stop", "-t", "1", &id]);

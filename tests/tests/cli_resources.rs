@@ -13,9 +13,7 @@ use berth_tests::*;
 
 const MIB: u64 = 1024 * 1024;
 
-fn unified() -> bool {
-    Path::new("/sys/fs/cgroup/cgroup.controllers").exists()
-}
+use berth_tests::vm::host_is_cgroup_v2 as unified;
 
 /// A file of the container's cgroup, where the runtime puts it (`cgroupsPath` `/berth/<id>`):
 /// under each controller's mount on cgroup v1 and hybrid hosts, in the one unified tree on v2.
@@ -65,12 +63,6 @@ fn pids_max(id: &str) -> String {
 
 fn id_of(d: &Berthd, name: &str) -> String {
     d.docker_ok(&["inspect", "-f", "{{.Id}}", name])
-        .trim()
-        .to_string()
-}
-
-fn inspect(d: &Berthd, name: &str, format: &str) -> String {
-    d.docker_ok(&["inspect", "-f", format, name])
         .trim()
         .to_string()
 }
@@ -131,21 +123,19 @@ fn limits_reach_the_container_its_cgroup_inspect_and_stats() {
 
     // Inspect shows them as dockerd does.
     assert_eq!(
-        inspect(
-            &d,
-            "lim",
+        d.inspect_format("lim",
             "{{.HostConfig.Memory}} {{.HostConfig.NanoCpus}} {{.HostConfig.PidsLimit}} {{.HostConfig.CpuShares}}"
         ),
         "67108864 500000000 50 512"
     );
     let ulimits: serde_json::Value =
-        serde_json::from_str(&inspect(&d, "lim", "{{json .HostConfig.Ulimits}}")).unwrap();
+        serde_json::from_str(&d.inspect_format("lim", "{{json .HostConfig.Ulimits}}")).unwrap();
     assert_eq!(
         ulimits,
         serde_json::json!([{"Name": "nofile", "Soft": 1024, "Hard": 2048}])
     );
     assert_eq!(
-        inspect(&d, "lim", "{{.HostConfig.OomKillDisable}}"),
+        d.inspect_format("lim", "{{.HostConfig.OomKillDisable}}"),
         "false"
     );
 
@@ -156,9 +146,7 @@ fn limits_reach_the_container_its_cgroup_inspect_and_stats() {
     // A container without limits shows dockerd's zero values, nulls and defaults.
     d.docker_ok(&["create", "--name", "plain", &img, "true"]);
     assert_eq!(
-        inspect(
-            &d,
-            "plain",
+        d.inspect_format("plain",
             "{{.HostConfig.Memory}} {{.HostConfig.NanoCpus}} {{.HostConfig.MemorySwap}} {{json .HostConfig.MemorySwappiness}} {{.HostConfig.OomKillDisable}}"
         ),
         "0 0 0 null false"
@@ -197,17 +185,13 @@ fn update_changes_live_limits_and_survives_restart() {
         assert_eq!(memory_limit(&id), 128 * MIB, "{when}");
         assert_eq!(pids_max(&id), "80", "{when}");
         assert_eq!(
-            inspect(
-                &d,
-                "upd",
-                "{{.HostConfig.Memory}} {{.HostConfig.PidsLimit}}"
-            ),
+            d.inspect_format("upd", "{{.HostConfig.Memory}} {{.HostConfig.PidsLimit}}"),
             "134217728 80",
             "{when}"
         );
         if swap_limit_supported(&d) {
             assert_eq!(
-                inspect(&d, "upd", "{{.HostConfig.MemorySwap}}"),
+                d.inspect_format("upd", "{{.HostConfig.MemorySwap}}"),
                 "268435456",
                 "{when}"
             );
@@ -252,9 +236,7 @@ fn update_changes_live_limits_and_survives_restart() {
     ]);
     assert_eq!(cpu_quota(&id), ("150000".into(), "100000".into()));
     assert_eq!(
-        inspect(
-            &d,
-            "upd",
+        d.inspect_format("upd",
             "{{.HostConfig.NanoCpus}} {{.HostConfig.RestartPolicy.Name}} {{.HostConfig.RestartPolicy.MaximumRetryCount}}"
         ),
         "1500000000 on-failure 3"
@@ -286,7 +268,10 @@ fn update_changes_live_limits_and_survives_restart() {
     let out = d.docker(&["update", "--memory", "100m", "nosuch"]);
     assert!(out.stderr.contains("No such container: nosuch"), "{out}");
     assert_eq!(memory_limit(&id), 128 * MIB);
-    assert_eq!(inspect(&d, "upd", "{{.HostConfig.Memory}}"), "134217728");
+    assert_eq!(
+        d.inspect_format("upd", "{{.HostConfig.Memory}}"),
+        "134217728"
+    );
 
     // A stopped container only gets the new record; its start applies it.
     d.docker_ok(&[
@@ -303,11 +288,7 @@ fn update_changes_live_limits_and_survives_restart() {
         "later",
     ]);
     assert_eq!(
-        inspect(
-            &d,
-            "later",
-            "{{.HostConfig.Memory}} {{.HostConfig.PidsLimit}}"
-        ),
+        d.inspect_format("later", "{{.HostConfig.Memory}} {{.HostConfig.PidsLimit}}"),
         (96 * MIB).to_string() + " 20"
     );
     d.docker_ok(&["start", "later"]);
@@ -317,17 +298,13 @@ fn update_changes_live_limits_and_survives_restart() {
     // `--pids-limit -1` lifts the limit.
     d.docker_ok(&["update", "--pids-limit", "-1", "later"]);
     assert_eq!(pids_max(&later), "max");
-    assert_eq!(inspect(&d, "later", "{{.HostConfig.PidsLimit}}"), "0");
+    assert_eq!(d.inspect_format("later", "{{.HostConfig.PidsLimit}}"), "0");
 
     // The record survives an engine restart too.
     let mut d = d;
     d.restart();
     assert_eq!(
-        inspect(
-            &d,
-            "upd",
-            "{{.HostConfig.Memory}} {{.HostConfig.PidsLimit}}"
-        ),
+        d.inspect_format("upd", "{{.HostConfig.Memory}} {{.HostConfig.PidsLimit}}"),
         "134217728 80"
     );
 }
@@ -442,7 +419,7 @@ fn oom_kill_is_reported() {
     ]);
     assert_eq!(out.status, 137, "{out}");
     assert_eq!(
-        inspect(&d, "oomy", "{{.State.OOMKilled}} {{.State.ExitCode}}"),
+        d.inspect_format("oomy", "{{.State.OOMKilled}} {{.State.ExitCode}}"),
         "true 137"
     );
     // `create oomy` comes first (the filter lets creates through too).
@@ -465,7 +442,7 @@ fn oom_kill_is_reported() {
         "run", "--name", "fine", "-m", "8m", &img, "sh", "-c", "exit 3",
     ]);
     assert_eq!(out.status, 3, "{out}");
-    assert_eq!(inspect(&d, "fine", "{{.State.OOMKilled}}"), "false");
+    assert_eq!(d.inspect_format("fine", "{{.State.OOMKilled}}"), "false");
 }
 
 #[test]
@@ -629,8 +606,7 @@ fn update_endpoint_statuses_and_bodies() {
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.json(), serde_json::json!({"Warnings": []}));
     assert_eq!(
-        inspect(
-            &d,
+        d.inspect_format(
             "api",
             "{{.HostConfig.CpuShares}} {{.HostConfig.RestartPolicy.Name}}"
         ),

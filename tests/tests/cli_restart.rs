@@ -3,30 +3,24 @@
 //! by `docker ps` and refused by `docker rm` without `-f`, and when the engine starts again
 //! `always` containers come back even after a manual stop while `unless-stopped` ones do not.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use berth_tests::*;
 
-fn inspect(d: &Berthd, name: &str, format: &str) -> String {
-    d.docker_ok(&["inspect", "-f", format, name])
-        .trim()
-        .to_string()
-}
-
 /// Polls `inspect -f format` until `done` holds (restarts follow delays of 100 ms, 200 ms, …).
 fn wait_for(d: &Berthd, name: &str, format: &str, done: impl Fn(&str) -> bool) -> String {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let v = inspect(d, name, format);
-        if done(&v) {
-            return v;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{name}: {format} still {v:?} after 60 s"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_until(
+        &format!("{name}: {format}"),
+        Duration::from_secs(60),
+        || {
+            let v = d.inspect_format(name, format);
+            if done(&v) {
+                Ok(v)
+            } else {
+                Err(v)
+            }
+        },
+    )
 }
 
 #[test]
@@ -54,7 +48,7 @@ fn on_failure_retries_up_to_its_count_and_not_after_success() {
     // No third try: the count stays where the policy stopped.
     std::thread::sleep(Duration::from_millis(1500));
     assert_eq!(
-        inspect(&d, "flaky", "{{.RestartCount}} {{.State.Status}}"),
+        d.inspect_format("flaky", "{{.RestartCount}} {{.State.Status}}"),
         "2 exited"
     );
 
@@ -71,7 +65,7 @@ fn on_failure_retries_up_to_its_count_and_not_after_success() {
     wait_for(&d, "fine", "{{.State.Status}}", |v| v == "exited");
     std::thread::sleep(Duration::from_millis(500));
     assert_eq!(
-        inspect(&d, "fine", "{{.RestartCount}} {{.State.Status}}"),
+        d.inspect_format("fine", "{{.RestartCount}} {{.State.Status}}"),
         "0 exited"
     );
 }
@@ -109,11 +103,11 @@ fn always_restarts_until_stopped_and_a_restarting_container_is_listed_and_protec
     );
 
     d.docker_ok(&["stop", "loop"]);
-    let count = inspect(&d, "loop", "{{.RestartCount}}");
-    assert_eq!(inspect(&d, "loop", "{{.State.Status}}"), "exited");
+    let count = d.inspect_format("loop", "{{.RestartCount}}");
+    assert_eq!(d.inspect_format("loop", "{{.State.Status}}"), "exited");
     std::thread::sleep(Duration::from_secs(2));
     assert_eq!(
-        inspect(&d, "loop", "{{.RestartCount}} {{.State.Status}}"),
+        d.inspect_format("loop", "{{.RestartCount}} {{.State.Status}}"),
         format!("{count} exited"),
         "a stopped container is not restarted"
     );
@@ -121,7 +115,8 @@ fn always_restarts_until_stopped_and_a_restarting_container_is_listed_and_protec
     // A start by hand begins a new count; rm -f also takes a restarting container.
     d.docker_ok(&["start", "loop"]);
     wait_for(&d, "loop", "{{.State.Status}}", |v| v == "restarting");
-    let n: i64 = inspect(&d, "loop", "{{.RestartCount}}")
+    let n: i64 = d
+        .inspect_format("loop", "{{.RestartCount}}")
         .parse()
         .expect("count");
     assert!(
@@ -159,12 +154,12 @@ fn engine_start_brings_back_always_but_not_stopped_unless_stopped() {
     // unless2 keeps running through an engine restart (live restore): it is re-adopted, not started.
     d.restart();
     wait_for(&d, "always1", "{{.State.Status}}", |v| v == "running");
-    assert_eq!(inspect(&d, "unless1", "{{.State.Status}}"), "exited");
-    assert_eq!(inspect(&d, "never1", "{{.State.Status}}"), "exited");
-    assert_eq!(inspect(&d, "unless2", "{{.State.Status}}"), "running");
+    assert_eq!(d.inspect_format("unless1", "{{.State.Status}}"), "exited");
+    assert_eq!(d.inspect_format("never1", "{{.State.Status}}"), "exited");
+    assert_eq!(d.inspect_format("unless2", "{{.State.Status}}"), "running");
 
     // Killed while the engine is down: the policy brings it back when the engine returns.
-    let pid = inspect(&d, "unless2", "{{.State.Pid}}");
+    let pid = d.inspect_format("unless2", "{{.State.Pid}}");
     d.stop();
     let status = std::process::Command::new("kill")
         .args(["-9", &pid])

@@ -154,18 +154,18 @@ fn run_burner(d: &Berthd, img: &str) {
 }
 
 fn wait_for_log(d: &Berthd, name: &str, needle: &str) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let out = d.docker(&["logs", name]);
-        if out.stdout.contains(needle) || out.stderr.contains(needle) {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{name} never logged {needle:?}: {out}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_until(
+        &format!("{name} logging {needle:?}"),
+        Duration::from_secs(30),
+        || {
+            let out = d.docker(&["logs", name]);
+            if out.stdout.contains(needle) || out.stderr.contains(needle) {
+                Ok(())
+            } else {
+                Err(out.to_string())
+            }
+        },
+    )
 }
 
 #[test]
