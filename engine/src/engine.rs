@@ -123,6 +123,14 @@ pub struct Engine {
 }
 
 impl Engine {
+    /// Lets the work that outlives its request finish before berthd exits (containers keep
+    /// running): removed containers' files, veths and namespaces still going away.
+    pub async fn shutdown(&self) {
+        let limit = std::time::Duration::from_secs(5);
+        self.containers.wait_cleanups(limit).await;
+        let _ = tokio::time::timeout(limit, self.networks.wait_all_drained()).await;
+    }
+
     pub async fn open(opts: Options) -> anyhow::Result<Arc<Self>> {
         let root = &opts.data_root;
         std::fs::create_dir_all(root)

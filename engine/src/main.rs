@@ -1,6 +1,7 @@
 //! `berthd`: flags follow dockerd's. `berthd __monitor CONFIG` is the hidden per-container monitor.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Parser;
@@ -119,13 +120,18 @@ fn run(args: Args) -> anyhow::Result<()> {
         .await?;
         // "ready" only once the socket is bound: scripts and the desktop wait for this line.
         let listener = berth_engine::api::server::bind(&socket)?;
-        println!("berthd is ready: export DOCKER_HOST=unix://{}", socket.display());
-        let serve = berth_engine::api::server::serve_on(engine, listener);
+        println!(
+            "berthd is ready: export DOCKER_HOST=unix://{}",
+            socket.display()
+        );
+        let serve = berth_engine::api::server::serve_on(Arc::clone(&engine), listener);
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
         tokio::select! {
-            r = serve => r,
-            _ = tokio::signal::ctrl_c() => { tracing::info!("interrupted; containers keep running"); Ok(()) }
-            _ = term.recv() => { tracing::info!("terminated; containers keep running"); Ok(()) }
+            r = serve => return r,
+            _ = tokio::signal::ctrl_c() => tracing::info!("interrupted; containers keep running"),
+            _ = term.recv() => tracing::info!("terminated; containers keep running"),
         }
+        engine.shutdown().await;
+        Ok(())
     })
 }

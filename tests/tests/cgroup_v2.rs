@@ -159,6 +159,20 @@ fn leftover_cgroups() -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// The runtime's cleanup (`delete`, which removes the cgroup) finishes just after a removal.
+fn no_cgroups_left(after: &str) {
+    wait_until(
+        &format!("no cgroup left after {after}"),
+        Duration::from_secs(10),
+        || {
+            let left = leftover_cgroups();
+            left.is_empty()
+                .then_some(())
+                .ok_or_else(|| format!("{left:?}"))
+        },
+    );
+}
+
 #[test]
 #[ignore = "needs cgroup v2: engine_works_on_a_pure_cgroup_v2_kernel runs it"]
 fn guest_info_reports_v2_and_picks_crun() {
@@ -205,11 +219,7 @@ fn guest_runs_containers_with_crun_and_runc() {
             "{rt}: {out}"
         );
     }
-    assert_eq!(
-        leftover_cgroups(),
-        Vec::<String>::new(),
-        "--rm left cgroups"
-    );
+    no_cgroups_left("--rm");
 }
 
 #[test]
@@ -295,5 +305,5 @@ fn guest_engine_crash_keeps_containers_and_readopts_them() {
         "exit code after re-adoption"
     );
     d.docker_ok(&["rm", &id]);
-    assert_eq!(leftover_cgroups(), Vec::<String>::new());
+    no_cgroups_left("rm");
 }

@@ -89,37 +89,32 @@ fn default_bridge_addresses_routes_and_outbound_nat() {
         id,
     ]);
     assert!(mac.trim().starts_with("02:42:"), "{mac}");
-    let veths_before = std::fs::read_dir("/sys/class/net")
-        .unwrap()
-        .filter(|e| {
-            e.as_ref()
-                .unwrap()
-                .file_name()
-                .to_string_lossy()
-                .starts_with("vb")
-        })
-        .count();
+    let veths = || {
+        std::fs::read_dir("/sys/class/net")
+            .unwrap()
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().starts_with("vb"))
+            .count()
+    };
+    let veths_before = veths();
     d.docker_ok(&["rm", "-f", id]);
-    let veths_after = std::fs::read_dir("/sys/class/net")
-        .unwrap()
-        .filter(|e| {
-            e.as_ref()
-                .unwrap()
-                .file_name()
-                .to_string_lossy()
-                .starts_with("vb")
-        })
-        .count();
-    assert!(
-        veths_after < veths_before,
-        "the container's veth is removed with it"
-    );
-    assert!(
+    // Veths and the pinned namespace go in the background (an RCU wait each), shortly after.
+    let pinned = || {
         std::fs::read_dir(d.data_root().join("run/netns"))
             .map(|r| r.count())
             .unwrap_or(0)
-            == 0,
-        "no namespace is left pinned"
+    };
+    wait_until(
+        "the container's veth and namespace removed with it",
+        std::time::Duration::from_secs(10),
+        || {
+            let (now, ns) = (veths(), pinned());
+            if now < veths_before && ns == 0 {
+                Ok(())
+            } else {
+                Err(format!("{now} veths (of {veths_before}), {ns} namespaces"))
+            }
+        },
     );
 }
 

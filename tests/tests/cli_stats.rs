@@ -594,7 +594,17 @@ fn container_prune_removes_stopped_containers_only() {
     assert_eq!(left, ["alive", "labelled"]);
     // Released through the ordinary removal: the volume is free, the files are gone.
     d.docker_ok(&["volume", "rm", "keepsake"]);
-    assert!(!d.data_root().join("containers").join(&done).exists());
+    // The files follow the removal in the background.
+    let dir = d.data_root().join("containers").join(&done);
+    wait_until(
+        "the pruned container's files gone",
+        Duration::from_secs(10),
+        || {
+            (!dir.exists())
+                .then_some(())
+                .ok_or_else(|| "still there".to_string())
+        },
+    );
     let mut actions = Vec::new();
     while actions.len() < 4 {
         let ev = events.next().expect("events");

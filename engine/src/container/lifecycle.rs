@@ -212,7 +212,17 @@ impl ContainerService {
 
     /// `docker rm`. `force` kills a running container first.
     /// `volumes` (`-v`, and `--rm`) also removes the anonymous volumes nothing else uses.
-    pub async fn remove(&self, c: &Arc<Container>, force: bool, volumes: bool) -> Result<()> {
+    ///
+    /// The container is gone for every client once this returns (name free, `destroy` sent,
+    /// `wait --condition removed` answered); its files follow in the background once its
+    /// monitor has finished its own cleanup, as `runtime delete` alone takes ~8 ms here and
+    /// `docker run --rm` would otherwise wait for it ([`ContainerService::remove_files`]).
+    pub async fn remove(
+        self: &Arc<Self>,
+        c: &Arc<Container>,
+        force: bool,
+        volumes: bool,
+    ) -> Result<()> {
         if !c.is_running() && c.lock().st.state.restarting && !force {
             return Err(EngineError::Conflict(format!(
                 "cannot remove container \"/{}\": container is restarting: stop the container before removing or force remove",
@@ -245,9 +255,6 @@ impl ContainerService {
                     ));
                 }
             }
-            // The monitor's own cleanup (runtime delete, unmount) finishes before the files go.
-            let mut active = c.monitor_active.subscribe();
-            let _ = tokio::time::timeout(Duration::from_secs(30), active.wait_for(|a| !*a)).await;
             let op = c.op.lock().await;
             if *c.removed.borrow() {
                 return Ok(());
@@ -264,29 +271,44 @@ impl ContainerService {
                 )));
             }
         };
-        // Marked first, so a crash mid-removal is finished by the next start of berthd.
+        // Marked first, so a crash before the files are gone is finished by the next start.
         c.update(|d| d.st.state.status = "removing".into())?;
-        snapshot::unmount(&c.rootfs())?;
-        self.images.snapshots.remove(&c.id)?;
-        let _ = std::fs::remove_file(self.monitor_socket(&c.id));
-        match std::fs::remove_dir_all(&c.dir) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => {
-                return Err(EngineError::internal(format!(
-                    "removing container files: {e}"
-                )))
-            }
-        }
         self.forget(c);
         let mounts = c.lock().rec.mount_points.clone();
         self.drop_volume_refs(&c.id, &mounts, volumes);
-        // Removed means gone from the host too: its veths, which have been going away in the
-        // background since it stopped, while the files above went.
-        self.net.wait_drained(&c.id).await;
         c.removed.send_replace(true);
         self.emit(c, "destroy", &[]);
+        let svc = Arc::clone(self);
+        let c = Arc::clone(c);
+        self.cleanups.spawn(async move {
+            // Its monitor unmounts and runs `runtime delete`, which needs the bundle.
+            if c.monitor_gone().await.is_err() {
+                tracing::warn!(id = %c.id, "monitor still busy after 30 s; removing the files anyway");
+            }
+            if let Err(e) = svc.remove_files(&c) {
+                // Still marked "removing" on disk: the next start of berthd finishes it.
+                tracing::warn!(id = %c.id, error = %e, "removing container files");
+            }
+        });
         Ok(())
+    }
+
+    /// The rootfs snapshot and the directory of a removed container.
+    fn remove_files(&self, c: &Container) -> Result<()> {
+        // Never descend into a mounted rootfs: an unmount failure stops here.
+        snapshot::unmount(&c.rootfs())?;
+        self.images.snapshots.remove(&c.id)?;
+        let _ = std::fs::remove_file(self.monitor_socket(&c.id));
+        // The record goes first: a directory left without one by a crash is dropped at load.
+        ignore_missing(std::fs::remove_file(c.dir.join("config.json")))
+            .and_then(|()| ignore_missing(std::fs::remove_dir_all(&c.dir)))
+            .map_err(|e| EngineError::internal(format!("removing container files: {e}")))
+    }
+
+    /// Waits (up to `limit`) for removals still finishing in the background; at shutdown.
+    pub async fn wait_cleanups(&self, limit: Duration) {
+        self.cleanups.close();
+        let _ = tokio::time::timeout(limit, self.cleanups.wait()).await;
     }
 
     pub async fn pause(&self, c: &Arc<Container>) -> Result<()> {
@@ -385,6 +407,13 @@ impl ContainerService {
             )));
         }
         Ok(())
+    }
+}
+
+fn ignore_missing(r: std::io::Result<()>) -> std::io::Result<()> {
+    match r {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        r => r,
     }
 }
 

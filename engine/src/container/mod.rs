@@ -174,6 +174,8 @@ pub struct ContainerService {
     /// name (without slash) → id
     names: Mutex<HashMap<String, String>>,
     prune: crate::prune::PruneLock,
+    /// Removals finishing in the background (see `lifecycle::remove`); shutdown waits for them.
+    cleanups: tokio_util::task::TaskTracker,
 }
 
 impl ContainerService {
@@ -196,6 +198,7 @@ impl ContainerService {
             by_id: RwLock::new(HashMap::new()),
             names: Mutex::new(HashMap::new()),
             prune: Default::default(),
+            cleanups: tokio_util::task::TaskTracker::new(),
         });
         svc.load()?;
         Ok(svc)

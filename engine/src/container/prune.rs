@@ -2,6 +2,7 @@
 //! removal as `docker rm`, so its snapshot, files, name and volume references are released.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use super::ContainerService;
 use crate::api::types::ContainerPruneResponse;
@@ -9,7 +10,7 @@ use crate::error::Result;
 use crate::filters::Filters;
 
 impl ContainerService {
-    pub async fn prune(&self, filters: &Filters) -> Result<ContainerPruneResponse> {
+    pub async fn prune(self: &Arc<Self>, filters: &Filters) -> Result<ContainerPruneResponse> {
         filters.only(&["label", "label!", "until"])?;
         let until = filters.until()?;
         let _running = self.prune.try_start()?;

@@ -319,6 +319,7 @@ impl ContainerService {
         let (mut r, w) = stream.into_split();
         let (stop_tx, writer) = super::io::spawn_frame_writer(Arc::clone(&c.io), w);
         let mut exit_code: Option<i32> = None;
+        let auto_remove = c.lock().rec.host_config.auto_remove;
         loop {
             match read_frame(&mut r).await {
                 Ok(Some(Frame::Stdout(b))) => c.io.publish(Output::Stdout(b)),
@@ -329,6 +330,11 @@ impl ContainerService {
                     // on the exit (`docker stop`, `docker wait`) goes on to reuse them.
                     self.teardown_network(&c).await;
                     self.on_exit(&c, code);
+                    if auto_remove {
+                        // Now, not once the monitor is gone: `remove` leaves the files to it.
+                        let (svc, c) = (Arc::clone(&self), Arc::clone(&c));
+                        tokio::spawn(async move { svc.auto_remove(&c).await });
+                    }
                 }
                 Ok(Some(Frame::Started { pid })) => {
                     let _ = c.update(|d| d.st.state.pid = pid as i64);
@@ -355,8 +361,10 @@ impl ContainerService {
             tracing::warn!(id = %c.id, code, "container monitor went away without reporting an exit");
             let _ = snapshot::unmount(&c.rootfs());
             self.on_exit(&c, code);
+            self.after_exit(&c).await;
+        } else if !auto_remove {
+            self.schedule_restart(&c);
         }
-        self.after_exit(&c).await;
     }
 
     fn on_exit(&self, c: &Arc<Container>, code: i32) {
@@ -386,15 +394,18 @@ impl ContainerService {
         self.emit(c, "die", &[("exitCode", code.to_string())]);
     }
 
-    /// After the monitor is gone: `--rm` removal, or the restart policy.
+    /// After an exit: `--rm` removal, or the restart policy once the monitor is gone.
     async fn after_exit(self: &Arc<Self>, c: &Arc<Container>) {
-        let auto_remove = c.lock().rec.host_config.auto_remove;
-        if !auto_remove {
+        if c.lock().rec.host_config.auto_remove {
+            self.auto_remove(c).await;
+        } else {
             self.schedule_restart(c);
-            return;
         }
-        // `docker run --rm` waits for this removal: a transient failure gets retried rather
-        // than leaving the client waiting forever.
+    }
+
+    /// `docker run --rm` waits for this removal: a transient failure gets retried rather than
+    /// leaving the client waiting forever.
+    async fn auto_remove(self: &Arc<Self>, c: &Arc<Container>) {
         for attempt in 1..=3u32 {
             match self.remove(c, true, true).await {
                 Ok(()) => return,

@@ -421,6 +421,16 @@ impl NetworkService {
         }
     }
 
+    /// Returns once every background teardown has finished; at shutdown.
+    pub async fn wait_all_drained(&self) {
+        let mut rx = self.drained.subscribe();
+        while !self.lock().draining.is_empty() {
+            if rx.changed().await.is_err() {
+                return;
+            }
+        }
+    }
+
     /// Takes a running container back after a berthd restart: its ports are held again and its
     /// DNS server restarted. The firewall is refreshed by the sweep that follows.
     pub fn readopt(&self, container_id: &str, name: &str, primary: &str, state: &SandboxState) {
