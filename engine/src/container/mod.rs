@@ -1,6 +1,7 @@
 //! Containers: model and state machine, OCI bundle, runtime via the monitor, logs and exec.
 
 pub mod archive;
+pub mod cgroup_lock;
 pub mod changes;
 pub mod commit;
 pub mod create;

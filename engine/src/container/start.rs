@@ -220,6 +220,7 @@ impl ContainerService {
         }
         c.monitor_gone().await?;
         let t0 = std::time::Instant::now();
+        super::cgroup_lock::warm_up();
         let prepared: Result<_> = async {
             let plan = self.setup_network(c).await?;
             tracing::debug!(id = %c.id, elapsed = ?t0.elapsed(), "network ready");
