@@ -4,10 +4,12 @@
 //! cgroup v2 clones straight into the cgroup instead), takes the kernel's global
 //! `cgroup_threadgroup_rwsem` for writing. The first writer after a quiet spell waits a whole
 //! RCU grace period for it (7–30 ms measured here); writers within a grace period of another
-//! do not. So a start asks for the lock itself before anything else, through a no-op move of
-//! berthd into the cgroup it is already in, in the background: the grace period then passes
-//! during the network and bundle setup and the runtime's own start-up rather than after them
-//! (`runc run -d` alone, interleaved: 42 → 30 ms median here).
+//! do not. So a start asks for the lock itself, through a no-op move of the asking process
+//! (berthd as the start begins, the monitor as it starts the runtime) into the cgroup it is
+//! already in, in the background: the grace period then passes during the network and bundle
+//! setup and the runtime's own start-up rather than after them (`runc run -d` alone,
+//! interleaved: 42 → 30 ms median here). The lock's quick phase lasts only about one grace
+//! period after its last writer, hence twice.
 //!
 //! A pid that does not exist would not do: the kernel looks the task up before taking the lock.
 //!
@@ -33,7 +35,8 @@ pub fn warm_up() {
     });
 }
 
-/// `cgroup.procs` of the cgroup berthd is in, read afresh so the move is always to where it is.
+/// `cgroup.procs` of the cgroup this process is in, read afresh so the move is always to where
+/// it is.
 fn own_procs_file() -> Option<PathBuf> {
     let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
     let cgroups = std::fs::read_to_string("/proc/self/cgroup").ok()?;
