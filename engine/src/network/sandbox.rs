@@ -365,7 +365,7 @@ impl NetworkService {
     /// which would otherwise sit between every container's exit and whoever waits on it (`docker
     /// run --rm`, `docker stop`), while the monitor's own cleanup runs at the same time anyway.
     /// Until they are gone their addresses stay taken (`draining`); a new start of the container
-    /// and its removal wait for them ([`NetworkService::wait_drained`]).
+    /// waits for them ([`NetworkService::wait_drained`]), and so does berthd's shutdown.
     pub async fn teardown(&self, container_id: &str, state: Option<&SandboxState>) {
         self.wait_drained(container_id).await;
         let state = {
