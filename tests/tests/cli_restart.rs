@@ -102,7 +102,24 @@ fn always_restarts_until_stopped_and_a_restarting_container_is_listed_and_protec
         rm.stderr
     );
 
+    // dockerd counts a restarting container as running: inspect says so, and `docker wait`
+    // blocks until the next exit or, here, the stop that cancels the restart (the delay is
+    // over 3 s by now).
+    assert_eq!(d.inspect_format("loop", "{{.State.Running}}"), "true");
+    let mut waiter = d
+        .docker_command(&["wait", "loop"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("docker wait");
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        waiter.try_wait().expect("try_wait").is_none(),
+        "docker wait returned while the container was restarting"
+    );
     d.docker_ok(&["stop", "loop"]);
+    let out = waiter.wait_with_output().expect("docker wait");
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "1");
+    assert_eq!(d.inspect_format("loop", "{{.State.Running}}"), "false");
     let count = d.inspect_format("loop", "{{.RestartCount}}");
     assert_eq!(d.inspect_format("loop", "{{.State.Status}}"), "exited");
     std::thread::sleep(Duration::from_secs(2));

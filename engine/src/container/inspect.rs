@@ -14,12 +14,17 @@ impl ContainerService {
         let r = &d.rec;
         let s = &d.st.state;
         let upper = self.images.snapshots.container_upper(&c.id);
+        let mut state = json!(s);
+        if s.restarting {
+            // dockerd's "running" covers the wait before a policy restart.
+            state["Running"] = json!(true);
+        }
         json!({
             "Id": r.id,
             "Created": r.created,
             "Path": r.path,
             "Args": r.args,
-            "State": s,
+            "State": state,
             "Image": r.image_id,
             "ResolvConfPath": c.dir.join("resolv.conf"),
             "HostnamePath": c.dir.join("hostname"),

@@ -193,7 +193,13 @@ impl ContainerService {
         exits.borrow_and_update();
         match cond {
             WaitCondition::NotRunning => {
-                if !c.is_running() {
+                // dockerd counts a container waiting to restart as running: its waiters go on
+                // to the next exit, or to the stop that cancels the restart.
+                let busy = {
+                    let s = &c.lock().st.state;
+                    s.running || s.restarting
+                };
+                if !busy {
                     return Ok(c.lock().st.state.exit_code);
                 }
                 let _ = exits.changed().await;

@@ -72,6 +72,10 @@ pub(super) fn stop_by_hand(c: &Container) -> crate::error::Result<bool> {
         d.st.manually_stopped = true;
         pending = drop_pending(d);
     })?;
+    if pending {
+        // It stops for good without another exit: release `docker wait` as dockerd does.
+        c.exits.send_modify(|n| *n += 1);
+    }
     Ok(pending)
 }
 
