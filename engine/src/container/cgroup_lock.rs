@@ -19,7 +19,7 @@
 
 use std::path::PathBuf;
 
-use super::stats::procfs::{parse_cgroup_mounts, CgroupMounts};
+use super::stats::procfs::{cgroup_memberships, CgroupMounts};
 
 /// Asks for the lock in the background. Never blocks the caller and never fails: nothing
 /// depends on it but speed.
@@ -38,22 +38,17 @@ pub fn warm_up() {
 /// `cgroup.procs` of the cgroup this process is in, read afresh so the move is always to where
 /// it is.
 fn own_procs_file() -> Option<PathBuf> {
-    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
     let cgroups = std::fs::read_to_string("/proc/self/cgroup").ok()?;
-    procs_files(&parse_cgroup_mounts(&mountinfo), &cgroups)
+    procs_files(super::stats::mounts(), &cgroups)
         .into_iter()
         .find(|p| p.exists())
 }
 
-/// Every hierarchy's `cgroup.procs` for the membership lines of `/proc/<pid>/cgroup`
-/// (`id:controllers:path`; empty controllers is the unified hierarchy). Any one will do: the
-/// lock is global.
+/// Every hierarchy's `cgroup.procs` for the memberships of `/proc/<pid>/cgroup`. Any one will
+/// do: the lock is global.
 fn procs_files(mounts: &CgroupMounts, proc_cgroup: &str) -> Vec<PathBuf> {
-    proc_cgroup
-        .lines()
-        .filter_map(|line| {
-            let mut parts = line.splitn(3, ':');
-            let (_, controllers, path) = (parts.next()?, parts.next()?, parts.next()?);
+    cgroup_memberships(proc_cgroup)
+        .filter_map(|(controllers, path)| {
             let mount = if controllers.is_empty() {
                 mounts.unified.as_ref()
             } else {
@@ -97,10 +92,9 @@ mod tests {
     #[test]
     fn our_own_cgroup_is_found() {
         // Wherever cgroups are mounted, this process is in one of them.
-        let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
-        let mounts = parse_cgroup_mounts(&mountinfo);
+        let mounts = crate::container::stats::mounts();
         if !mounts.v1.is_empty() || mounts.unified.is_some() {
-            assert!(own_procs_file().is_some(), "{mountinfo}");
+            assert!(own_procs_file().is_some(), "{mounts:?}");
         }
     }
 }

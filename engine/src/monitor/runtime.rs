@@ -175,9 +175,7 @@ impl Reaper {
 pub fn oom_counter_from_proc(pid: i32) -> Option<PathBuf> {
     let text = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).ok()?;
     let mut unified = None;
-    for line in text.lines() {
-        let mut parts = line.splitn(3, ':');
-        let (_, controllers, path) = (parts.next()?, parts.next()?, parts.next()?);
+    for (controllers, path) in crate::container::stats::procfs::cgroup_memberships(&text) {
         if controllers.split(',').any(|c| c == "memory") {
             return Some(memory_v1_file(path));
         }

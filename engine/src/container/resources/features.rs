@@ -181,10 +181,9 @@ impl CgroupFeatures {
 
 /// The `0::/path` line of `/proc/self/cgroup`.
 fn own_unified_group(proc_self_cgroup: &str) -> Option<String> {
-    proc_self_cgroup
-        .lines()
-        .find_map(|l| l.strip_prefix("0::"))
-        .map(str::to_string)
+    crate::container::stats::procfs::cgroup_memberships(proc_self_cgroup)
+        .find(|(controllers, _)| controllers.is_empty())
+        .map(|(_, path)| path.to_string())
 }
 
 /// Whether `memory.swap.max` exists in a non-root group: berthd's own, or, when berthd sits in

@@ -93,6 +93,16 @@ pub fn parse_net_dev(text: &str) -> BTreeMap<String, NetworkStats> {
     out
 }
 
+/// The memberships listed in `/proc/<pid>/cgroup` (`id:controllers:path` lines) as
+/// `(controllers, path)`; empty controllers is the unified hierarchy, `name=…` a named one.
+pub fn cgroup_memberships(proc_cgroup: &str) -> impl Iterator<Item = (&str, &str)> {
+    proc_cgroup.lines().filter_map(|line| {
+        let mut parts = line.splitn(3, ':');
+        let (_, controllers, path) = (parts.next()?, parts.next()?, parts.next()?);
+        Some((controllers, path))
+    })
+}
+
 /// Where each cgroup v1 controller and the v2 hierarchy are mounted.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct CgroupMounts {
