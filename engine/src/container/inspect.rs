@@ -15,10 +15,7 @@ impl ContainerService {
         let s = &d.st.state;
         let upper = self.images.snapshots.container_upper(&c.id);
         let mut state = json!(s);
-        if s.restarting {
-            // dockerd's "running" covers the wait before a policy restart.
-            state["Running"] = json!(true);
-        }
+        state["Running"] = json!(s.counts_as_running());
         json!({
             "Id": r.id,
             "Created": r.created,
@@ -94,8 +91,7 @@ impl ContainerService {
             let s = &d.st.state;
             let status = s.status.clone();
             let explicit_status = filters.has("status");
-            // dockerd counts a container waiting for its policy restart as running.
-            let listed = s.running || s.restarting;
+            let listed = s.counts_as_running();
             if !all && !listed && !explicit_status && !filters.has("exited") {
                 continue;
             }

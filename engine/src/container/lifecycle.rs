@@ -195,11 +195,7 @@ impl ContainerService {
             WaitCondition::NotRunning => {
                 // dockerd counts a container waiting to restart as running: its waiters go on
                 // to the next exit, or to the stop that cancels the restart.
-                let busy = {
-                    let s = &c.lock().st.state;
-                    s.running || s.restarting
-                };
-                if !busy {
+                if !c.lock().st.state.counts_as_running() {
                     return Ok(c.lock().st.state.exit_code);
                 }
                 let _ = exits.changed().await;

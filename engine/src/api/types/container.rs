@@ -157,6 +157,14 @@ pub struct ContainerState {
     pub finished_at: String,
 }
 
+impl ContainerState {
+    /// dockerd's `Running`: the process runs, or the container waits for a policy restart
+    /// (`running` itself is only the former, which the engine's own checks need).
+    pub fn counts_as_running(&self) -> bool {
+        self.running || self.restarting
+    }
+}
+
 #[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct ContainerSummary {
