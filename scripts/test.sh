@@ -60,6 +60,8 @@ if ! command -v tauri-driver >/dev/null; then
     cargo install --locked -j2 --quiet tauri-driver@2.1.0
 fi
 
+# A CI run builds once from a clean clone: incremental caches would only cost disk and time.
+[[ ${CI:-} == true ]] && export CARGO_INCREMENTAL=${CARGO_INCREMENTAL:-0}
 cargo build -j2 --workspace --bins
 export BERTHD_BIN=${BERTHD_BIN:-${CARGO_TARGET_DIR:-$PWD/target}/debug/berthd}
 export RUST_TEST_THREADS=${RUST_TEST_THREADS:-2}
