@@ -7,6 +7,7 @@
 
 pub mod api;
 pub mod container;
+pub mod disk_usage;
 pub mod engine;
 pub mod error;
 pub mod events;

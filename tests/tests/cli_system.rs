@@ -117,3 +117,211 @@ fn endpoints_not_built_yet_answer_501() {
         assert_eq!(r.json()["message"], "No such container: x");
     }
 }
+
+/// `docker system df` (summary and `-v`), `docker ps -s`, and `docker system prune`: sizes are
+/// checked exactly through the API, the CLI's rendering of them by shape.
+#[test]
+fn disk_usage_and_system_prune() {
+    let (d, img) = engine_with_busybox();
+    let df = |query: &str| {
+        let r = unix_http_request(
+            &d.socket_path(),
+            "GET",
+            &format!("/system/df{query}"),
+            &[],
+            b"",
+        )
+        .unwrap();
+        assert_eq!(r.status, 200, "{}", r.text());
+        r.json()
+    };
+    // A second image on top of the first: every layer of busybox is shared.
+    d.docker_ok(&[
+        "run",
+        "--name",
+        "maker",
+        &img,
+        "sh",
+        "-c",
+        "echo hi > /made",
+    ]);
+    d.docker_ok(&["commit", "maker", "derived:1"]);
+    d.docker_ok(&["volume", "create", "filled"]);
+    d.docker_ok(&["volume", "create", "idle"]);
+    d.docker_ok(&[
+        "run", "-d", "--name", "writer", "-v", "filled:/vol", &img, "sh", "-c",
+        "head -c 300000 /dev/zero > /vol/f; head -c 1000000 /dev/zero > /big; touch /ready; sleep 300",
+    ]);
+    wait_until(
+        "the writer's files",
+        std::time::Duration::from_secs(10),
+        || {
+            d.docker(&["exec", "writer", "test", "-e", "/ready"])
+                .success()
+                .then_some(())
+                .ok_or_else(|| "not yet".to_string())
+        },
+    );
+
+    let v = df("");
+    let images = v["Images"].as_array().unwrap();
+    assert_eq!(images.len(), 2, "{v}");
+    let by_tag = |tag: &str| {
+        images
+            .iter()
+            .find(|i| {
+                i["RepoTags"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|t| t.as_str().unwrap().ends_with(tag))
+            })
+            .unwrap_or_else(|| panic!("{tag} in {v}"))
+    };
+    let (base, derived) = (by_tag("busybox:latest"), by_tag("derived:1"));
+    let base_size = base["Size"].as_i64().unwrap();
+    assert!(base_size > 0);
+    assert_eq!(base["SharedSize"], base_size, "all of busybox is shared");
+    assert_eq!(derived["SharedSize"], base_size);
+    assert!(derived["Size"].as_i64().unwrap() > base_size);
+    assert_eq!(v["LayersSize"], derived["Size"], "each layer counted once");
+    // `maker` (exited) and `writer` (running) use busybox; nothing uses derived:1.
+    assert_eq!(
+        (base["Containers"].as_i64(), derived["Containers"].as_i64()),
+        (Some(2), Some(0))
+    );
+
+    let containers = v["Containers"].as_array().unwrap();
+    assert_eq!(containers.len(), 2, "{v}");
+    let writer = containers
+        .iter()
+        .find(|c| c["Names"][0] == "/writer")
+        .unwrap();
+    let rw = writer["SizeRw"].as_i64().unwrap();
+    assert!((1_000_000..1_100_000).contains(&rw), "SizeRw {rw}");
+    assert_eq!(writer["SizeRootFs"].as_i64().unwrap(), rw + base_size);
+    assert_eq!(writer["State"], "running");
+
+    let volumes = v["Volumes"].as_array().unwrap();
+    let usage = |name: &str| {
+        let vol = volumes.iter().find(|x| x["Name"] == name).unwrap();
+        (
+            vol["UsageData"]["Size"].as_i64(),
+            vol["UsageData"]["RefCount"].as_i64(),
+        )
+    };
+    assert_eq!(usage("filled"), (Some(300_000), Some(1)));
+    assert_eq!(usage("idle"), (Some(0), Some(0)));
+    assert_eq!(
+        v["BuildCache"],
+        serde_json::json!([]),
+        "berthd keeps no build cache"
+    );
+
+    // Only the kinds asked for; an unknown kind is Docker's 400.
+    let v = df("?type=volume&type=container");
+    assert!(v["Images"].is_null() && v["BuildCache"].is_null(), "{v}");
+    assert_eq!(v["Volumes"].as_array().map(Vec::len), Some(2));
+    assert_eq!(v["Containers"].as_array().map(Vec::len), Some(2));
+    let r = unix_http_request(&d.socket_path(), "GET", "/system/df?type=bogus", &[], b"").unwrap();
+    assert_eq!(r.status, 400);
+    assert_eq!(r.json()["message"], "unknown object type: bogus");
+    // `docker images` computes shared sizes only when asked.
+    let r = unix_http_request(
+        &d.socket_path(),
+        "GET",
+        "/images/json?shared-size=1",
+        &[],
+        b"",
+    )
+    .unwrap();
+    assert!(
+        r.json()
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|i| i["SharedSize"] == base_size),
+        "{}",
+        r.text()
+    );
+    let r = unix_http_request(&d.socket_path(), "GET", "/images/json", &[], b"").unwrap();
+    assert!(
+        r.json()
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|i| i["SharedSize"] == -1),
+        "{}",
+        r.text()
+    );
+
+    // The CLI's tables.
+    let out = d.docker_ok(&[
+        "system",
+        "df",
+        "--format",
+        "{{.Type}}|{{.TotalCount}}|{{.Active}}",
+    ]);
+    assert_eq!(
+        out.lines().collect::<Vec<_>>(),
+        [
+            "Images|2|1",
+            "Containers|2|1",
+            "Local Volumes|2|1",
+            "Build Cache|0|0"
+        ],
+        "{out}"
+    );
+    let out = d.docker_ok(&["system", "df", "-v"]);
+    for section in [
+        "Images space usage:",
+        "Containers space usage:",
+        "Local Volumes space usage:",
+        "Build cache usage: 0B",
+    ] {
+        assert!(out.contains(section), "{out}");
+    }
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("filled ") && l.ends_with("300kB")),
+        "{out}"
+    );
+    let out = d.docker_ok(&["ps", "-s", "--format", "{{.Names}} {{.Size}}"]);
+    assert!(out.starts_with("writer 1MB (virtual "), "{out}");
+
+    // `system prune`: the exited container and the now unused image go; the running container,
+    // its image and the volumes stay. The build-cache step has nothing to free.
+    let out = d.docker_ok(&["system", "prune", "-f", "-a"]);
+    assert!(out.contains("Deleted Containers:"), "{out}");
+    assert!(out.contains("untagged: derived:1"), "{out}");
+    assert!(
+        out.trim_end()
+            .lines()
+            .last()
+            .unwrap()
+            .starts_with("Total reclaimed space: "),
+        "{out}"
+    );
+    let out = d.docker_ok(&[
+        "system",
+        "df",
+        "--format",
+        "{{.Type}}|{{.TotalCount}}|{{.Active}}",
+    ]);
+    assert_eq!(
+        out.lines().collect::<Vec<_>>(),
+        [
+            "Images|1|1",
+            "Containers|1|1",
+            "Local Volumes|2|1",
+            "Build Cache|0|0"
+        ],
+        "{out}"
+    );
+    let out = d.docker(&["builder", "prune", "-f", "--filter", "bogus=1"]);
+    assert!(
+        !out.success() && out.stderr.contains("invalid filter 'bogus'"),
+        "{out}"
+    );
+    d.docker_ok(&["rm", "-f", "writer"]);
+}

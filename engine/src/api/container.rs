@@ -25,6 +25,7 @@ use crate::monitor::protocol::Frame;
 pub struct ListQuery {
     all: Option<String>,
     limit: Option<i64>,
+    size: Option<String>,
     filters: Option<String>,
 }
 
@@ -33,11 +34,11 @@ pub async fn list(
     Query(q): Query<ListQuery>,
 ) -> Result<Json<serde_json::Value>> {
     let f = Filters::parse(q.filters.as_deref())?;
-    Ok(Json(json!(e.containers.list(
-        flag(q.all.as_deref()),
-        q.limit,
-        &f
-    )?)))
+    let mut items = e.containers.list(flag(q.all.as_deref()), q.limit, &f)?;
+    if flag(q.size.as_deref()) {
+        e.containers.add_sizes(&mut items).await;
+    }
+    Ok(Json(json!(items)))
 }
 
 #[derive(Deserialize, Default)]

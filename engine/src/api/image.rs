@@ -17,6 +17,8 @@ use crate::image::{auth, reference};
 pub struct ListQuery {
     #[serde(default)]
     filters: Option<String>,
+    #[serde(rename = "shared-size")]
+    shared_size: Option<String>,
 }
 
 pub async fn list(
@@ -25,7 +27,14 @@ pub async fn list(
 ) -> Result<Json<serde_json::Value>> {
     let f = Filters::parse(q.filters.as_deref())?;
     let users = e.containers.image_users();
-    Ok(Json(json!(e.images.list(&f, &users)?)))
+    let mut items = e.images.list(&f, &users)?;
+    if flag(q.shared_size.as_deref()) {
+        let shared = e.images.shared_sizes();
+        for i in &mut items {
+            i.shared_size = shared.get(&i.id).copied().unwrap_or(-1);
+        }
+    }
+    Ok(Json(json!(items)))
 }
 
 #[derive(Deserialize, Default)]

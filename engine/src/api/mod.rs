@@ -97,6 +97,8 @@ pub fn router(engine: Arc<Engine>) -> Router {
         .route("/commit", post(archive::commit))
         .route("/containers/{id}/top", get(container::top))
         .route("/containers/{id}/stats", get(stats::stats))
+        .route("/system/df", get(system::disk_usage))
+        .route("/build/prune", post(system::build_prune))
         // Known endpoints not implemented yet answer 501, not 404, so clients can tell.
         .route("/build", post(system::not_implemented))
         .fallback(system::not_found)

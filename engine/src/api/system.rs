@@ -1,4 +1,4 @@
-//! `/_ping`, `/version`, `/info`, `/auth`, `/events`.
+//! `/_ping`, `/version`, `/info`, `/auth`, `/events`, `/system/df`, `/build/prune`.
 
 use axum::body::Body;
 use axum::extract::{Query, State};
@@ -218,6 +218,50 @@ pub async fn events(
     );
     *resp.status_mut() = StatusCode::OK;
     Ok(resp)
+}
+
+/// `docker system df`: `type` may repeat (API 1.42); none means every kind.
+pub async fn disk_usage(
+    State(engine): State<AppState>,
+    axum::extract::RawQuery(raw): axum::extract::RawQuery,
+) -> Result<Json<crate::disk_usage::DiskUsage>> {
+    use crate::disk_usage::Kind;
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(raw.as_deref().unwrap_or(""))
+        .map_err(|e| EngineError::invalid(format!("invalid query: {e}")))?;
+    let mut kinds = Vec::new();
+    for (k, v) in &pairs {
+        if k == "type" {
+            kinds.push(Kind::parse(v)?);
+        }
+    }
+    if kinds.is_empty() {
+        kinds = Kind::ALL.to_vec();
+    }
+    Ok(Json(engine.disk_usage(&kinds).await?))
+}
+
+#[derive(Deserialize, Default)]
+pub struct BuildPruneQuery {
+    filters: Option<String>,
+}
+
+/// `docker builder prune` (and the last step of `docker system prune`). berthd keeps no build
+/// cache yet (Dockerfile builds answer 501), so there is never anything to free; the filters
+/// are still checked as dockerd checks them.
+pub async fn build_prune(Query(q): Query<BuildPruneQuery>) -> Result<Json<Value>> {
+    let filters = Filters::parse(q.filters.as_deref())?;
+    filters.only(&[
+        "id",
+        "parent",
+        "type",
+        "description",
+        "inuse",
+        "shared",
+        "private",
+        "until",
+        "unused-for",
+    ])?;
+    Ok(Json(json!({"CachesDeleted": null, "SpaceReclaimed": 0})))
 }
 
 fn event_matches(f: &Filters, ev: &Value) -> bool {

@@ -13,6 +13,7 @@ pub mod reference;
 pub mod snapshot;
 pub mod store;
 pub mod unpack;
+pub mod usage;
 pub mod welcome;
 
 use std::collections::HashMap;

@@ -7,6 +7,7 @@
 pub mod copy;
 pub mod local;
 pub mod store;
+pub mod usage;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};

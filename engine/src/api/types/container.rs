@@ -182,6 +182,12 @@ pub struct ContainerSummary {
     pub host_config: Value,
     pub network_settings: Value,
     pub mounts: Vec<super::volume::MountPoint>,
+    /// What the container wrote (its upper dir), only when sizes were asked for (`ps -s`, df).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub size_rw: Option<i64>,
+    /// `SizeRw` plus the image's layers.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub size_root_fs: Option<i64>,
 }
 
 /// `POST /containers/prune`. `ContainersDeleted` is `null` when none was, as dockerd writes it.
