@@ -1,4 +1,4 @@
-//! `docker login` and pulls from a registry that wants credentials (htpasswd basic auth).
+//! `docker login`, pulls and pushes with a registry that wants credentials (htpasswd basic auth).
 
 use berth_tests::*;
 
@@ -32,5 +32,27 @@ fn login_and_authenticated_pull() {
     assert_eq!(
         d.docker_ok(&["run", "--rm", &img, "echo", "authed"]).trim(),
         "authed"
+    );
+
+    // A push without credentials is refused; with them (X-Registry-Auth) it goes through.
+    let mine = reg.image("mine:1");
+    d.docker_ok(&["tag", &img, &mine]);
+    d.docker_ok(&["logout", reg.addr()]);
+    let refused = d.docker(&["push", &mine]);
+    assert_ne!(refused.status, 0, "{refused}");
+    assert!(refused.stderr.contains("unauthorized"), "{refused}");
+    d.docker_with_stdin(
+        &["login", "-u", "berth", "--password-stdin", reg.addr()],
+        "s3cret-pass\n",
+    );
+    let out = d.docker_ok(&["push", &mine]);
+    assert!(out.contains("1: digest: sha256:"), "{out}");
+    assert_eq!(
+        reg.manifest_digest("mine", "1"),
+        d.docker_ok(&["image", "inspect", "-f", "{{index .RepoDigests 1}}", &mine])
+            .trim()
+            .rsplit_once('@')
+            .map(|(_, dg)| dg.to_string())
+            .unwrap_or_default()
     );
 }

@@ -175,3 +175,110 @@ fn label_filter_and_forced_removal_by_id() {
         "still"
     );
 }
+
+/// `docker push`: a pulled image and a committed one go to a registry of the test's own, whole
+/// (layers the registry has are skipped), under one tag or all of them, and pull back intact.
+#[test]
+fn push_and_pull_back() {
+    let (d, img) = engine_with_busybox();
+    let reg = Registry::start();
+    let target = reg.image("pushed/busybox:1");
+    d.docker_ok(&["tag", &img, &target]);
+    let out = d.docker_ok(&["push", &target]);
+    assert!(
+        out.starts_with(&format!(
+            "The push refers to repository [{}/pushed/busybox]",
+            reg.addr()
+        )),
+        "{out}"
+    );
+    assert!(
+        out.contains(": Pushed") && !out.contains("already exists"),
+        "{out}"
+    );
+    let digest = out
+        .lines()
+        .find_map(|l| l.strip_prefix("1: digest: "))
+        .and_then(|l| l.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no digest line: {out}"))
+        .to_string();
+    // The registry holds what was reported, and the image now has that digest.
+    assert_eq!(reg.manifest_digest("pushed/busybox", "1"), digest);
+    let digests = d.docker_ok(&["image", "inspect", "-f", "{{json .RepoDigests}}", &target]);
+    assert!(
+        digests.contains(&format!("{}/pushed/busybox@{digest}", reg.addr())),
+        "{digests}"
+    );
+    let again = d.docker_ok(&["push", &target]);
+    assert!(
+        again.contains(": Layer already exists") && !again.contains(": Pushed"),
+        "{again}"
+    );
+    assert!(again.contains(&format!("1: digest: {digest} ")), "{again}");
+
+    // A committed image (a new uncompressed layer on busybox's), two tags, `--all-tags`.
+    d.docker_ok(&[
+        "run",
+        "--name",
+        "maker",
+        &img,
+        "sh",
+        "-c",
+        "echo made here > /made.txt",
+    ]);
+    let made = reg.image("made");
+    d.docker_ok(&["commit", "maker", &format!("{made}:a")]);
+    d.docker_ok(&["tag", &format!("{made}:a"), &format!("{made}:b")]);
+    let out = d.docker_ok(&["push", "--all-tags", &made]);
+    assert!(
+        out.contains("a: digest: sha256:") && out.contains("b: digest: sha256:"),
+        "{out}"
+    );
+    assert_eq!(
+        out.matches(": Pushed").count(),
+        busybox_layers(&d, &img) + 1,
+        "{out}"
+    );
+
+    // Gone locally, then back from the registry with the committed file.
+    d.docker_ok(&["rm", "maker"]);
+    d.docker_ok(&[
+        "rmi",
+        &format!("{made}:a"),
+        &format!("{made}:b"),
+        &target,
+        &img,
+    ]);
+    assert_eq!(d.docker_ok(&["images", "-q"]).trim(), "");
+    d.docker_ok(&["pull", &format!("{made}:b")]);
+    let got = d.docker_ok(&["run", "--rm", &format!("{made}:b"), "cat", "/made.txt"]);
+    assert_eq!(got.trim(), "made here");
+
+    // Nothing by that name: dockerd's message in the stream, exit 1; a bad name is a 400.
+    let out = d.docker(&["push", &reg.image("nothing:here")]);
+    assert_eq!(out.status, 1, "{out}");
+    assert!(
+        out.stderr.contains(&format!(
+            "An image does not exist locally with the tag: {}/nothing",
+            reg.addr()
+        )),
+        "{out}"
+    );
+    let r = unix_http_request(
+        &d.socket_path(),
+        "POST",
+        "/images/Bad%20Name/push",
+        &[],
+        b"",
+    )
+    .unwrap();
+    assert_eq!(r.status, 400, "{}", r.text());
+}
+
+/// How many layers the fixture busybox image has.
+fn busybox_layers(d: &Berthd, img: &str) -> usize {
+    d.docker_ok(&["image", "inspect", "-f", "{{len .RootFS.Layers}}", img])
+        .trim()
+        .parse()
+        .unwrap()
+}

@@ -96,18 +96,16 @@ fn a_second_engine_on_the_same_data_root_refuses() {
 fn endpoints_not_built_yet_answer_501() {
     let d = Berthd::start();
     let sock = d.socket_path();
-    for (method, path) in [("POST", "/build"), ("POST", "/images/x/push")] {
-        let r = unix_http_request(&sock, method, path, &[], b"").unwrap();
-        assert_eq!(r.status, 501, "{method} {path}");
-        assert!(
-            r.json()["message"]
-                .as_str()
-                .unwrap()
-                .contains("not implemented"),
-            "{}",
-            r.text()
-        );
-    }
+    let r = unix_http_request(&sock, "POST", "/build", &[], b"").unwrap();
+    assert_eq!(r.status, 501);
+    assert!(
+        r.json()["message"]
+            .as_str()
+            .unwrap()
+            .contains("not implemented"),
+        "{}",
+        r.text()
+    );
     let r = unix_http_request(&sock, "GET", "/no/such/endpoint", &[], b"").unwrap();
     assert_eq!(r.status, 404);
     // Built since: stats and top (tested in cli_stats) know the container is missing.

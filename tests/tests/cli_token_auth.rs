@@ -61,4 +61,21 @@ fn token_auth_login_and_pull() {
         d.docker_ok(&["run", "--rm", &img, "echo", "ok"]).trim(),
         "ok"
     );
+
+    // A push asks the token server for pull and push on the new repository.
+    let mine = reg.image("mine:1");
+    d.docker_ok(&["tag", &img, &mine]);
+    let before = reg.token_server_log().len();
+    let out = d.docker(&["push", &mine]);
+    assert!(
+        out.success() && out.stdout.contains("1: digest: sha256:"),
+        "{out}\n--- token server ---\n{}\n--- registry ---\n{}",
+        reg.token_server_log(),
+        reg.log()
+    );
+    let during_push = reg.token_server_log()[before..].to_string();
+    assert!(
+        during_push.contains(r#""name": "mine", "actions": ["pull", "push"]"#),
+        "{during_push}"
+    );
 }

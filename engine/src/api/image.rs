@@ -103,16 +103,7 @@ pub async fn create(
             }
         }
     });
-    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
-        rx.recv()
-            .await
-            .map(|v| (Ok::<_, std::io::Error>(format!("{v}\r\n")), rx))
-    });
-    Ok((
-        [("Content-Type", "application/json")],
-        Body::from_stream(stream),
-    )
-        .into_response())
+    Ok(json_stream(rx))
 }
 
 /// Writes the archive to a temp file first, so a bad name fails with a status, not a cut stream.
@@ -247,6 +238,7 @@ pub async fn post_dispatch(
     State(e): State<AppState>,
     Path(rest): Path<String>,
     Query(q): Query<PostQuery>,
+    headers: HeaderMap,
 ) -> Result<Response> {
     // Matched here rather than as its own route, so that GET/DELETE of an image named `prune`
     // keep working.
@@ -260,14 +252,61 @@ pub async fn post_dispatch(
         e.images.tag(name, &repo, q.tag.as_deref())?;
         return Ok(StatusCode::CREATED.into_response());
     }
-    if rest.ends_with("/push") {
-        return Err(EngineError::NotImplemented(
-            "docker push is not implemented yet".into(),
-        ));
+    if let Some(name) = rest.strip_suffix("/push") {
+        return push(e, name, q.tag, &headers);
     }
     Err(EngineError::NotFound(format!(
         "page not found: /images/{rest}"
     )))
+}
+
+/// `docker push`: the name is checked up front (400); everything after the first progress
+/// message, errors included, goes into the stream as dockerd does.
+fn push(e: AppState, name: &str, tag: Option<String>, headers: &HeaderMap) -> Result<Response> {
+    // Old clients put the tag in the path.
+    let (name, tag) = match reference::parse(name)?.tag() {
+        Some(t) if tag.as_deref().is_none_or(str::is_empty) && name.ends_with(&format!(":{t}")) => {
+            (
+                name[..name.len() - t.len() - 1].to_string(),
+                Some(t.to_string()),
+            )
+        }
+        _ => (name.to_string(), tag),
+    };
+    let creds = auth::decode_header(headers.get("X-Registry-Auth").and_then(|v| v.to_str().ok()))?;
+    let (tx, rx) = tokio::sync::mpsc::channel::<serde_json::Value>(256);
+    tokio::spawn(async move {
+        let auth = auth::registry_auth(&creds);
+        match e.images.push(&name, tag.as_deref(), auth, &tx).await {
+            Ok(pushed) => {
+                for p in pushed {
+                    let attrs = std::collections::HashMap::from([("name".to_string(), p.clone())]);
+                    e.events.emit("image", "push", &p, attrs);
+                }
+            }
+            Err(err) => {
+                let msg = err.to_string();
+                let _ = tx
+                    .send(json!({"errorDetail": {"message": msg}, "error": msg}))
+                    .await;
+            }
+        }
+    });
+    Ok(json_stream(rx))
+}
+
+/// Progress messages as the newline-separated JSON stream pulls and pushes answer with.
+fn json_stream(rx: tokio::sync::mpsc::Receiver<serde_json::Value>) -> Response {
+    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv()
+            .await
+            .map(|v| (Ok::<_, std::io::Error>(format!("{v}\r\n")), rx))
+    });
+    (
+        [("Content-Type", "application/json")],
+        Body::from_stream(stream),
+    )
+        .into_response()
 }
 
 /// `docker image prune`: never an image a container (in any state) was created from.

@@ -9,6 +9,7 @@ pub mod import;
 pub mod ops;
 pub mod prune;
 pub mod pull;
+pub mod push;
 pub mod reference;
 pub mod snapshot;
 pub mod store;

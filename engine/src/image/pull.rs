@@ -412,7 +412,7 @@ pub fn short_id(digest: &str) -> String {
 }
 
 /// The text bar dockerd sends in `progress` (old clients print it verbatim).
-fn bar(current: u64, total: u64) -> String {
+pub(super) fn bar(current: u64, total: u64) -> String {
     let width = 50u64;
     let filled = (current.min(total) * width).checked_div(total).unwrap_or(0) as usize;
     let mut s = String::from("[");

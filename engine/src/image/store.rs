@@ -180,6 +180,16 @@ impl ImageStore {
             .collect()
     }
 
+    /// The tags of one repository (`registry/repository`), as (tag, image ID), sorted by tag.
+    pub fn repo_tags(&self, repo: &str) -> Vec<(String, String)> {
+        let prefix = format!("{repo}:");
+        self.read()
+            .tags
+            .iter()
+            .filter_map(|(k, v)| k.strip_prefix(&prefix).map(|t| (t.to_string(), v.clone())))
+            .collect()
+    }
+
     /// Which image a canonical tag points at.
     pub fn tag_target(&self, canonical: &str) -> Option<String> {
         self.read().tags.get(canonical).cloned()
