@@ -254,12 +254,15 @@ fn disk_usage_and_system_prune() {
     );
 
     // The CLI's tables.
-    let out = d.docker_ok(&[
-        "system",
-        "df",
-        "--format",
-        "{{.Type}}|{{.TotalCount}}|{{.Active}}",
-    ]);
+    let df_rows = || {
+        d.docker_ok(&[
+            "system",
+            "df",
+            "--format",
+            "{{.Type}}|{{.TotalCount}}|{{.Active}}",
+        ])
+    };
+    let out = df_rows();
     assert_eq!(
         out.lines().collect::<Vec<_>>(),
         [
@@ -300,12 +303,7 @@ fn disk_usage_and_system_prune() {
             .starts_with("Total reclaimed space: "),
         "{out}"
     );
-    let out = d.docker_ok(&[
-        "system",
-        "df",
-        "--format",
-        "{{.Type}}|{{.TotalCount}}|{{.Active}}",
-    ]);
+    let out = df_rows();
     assert_eq!(
         out.lines().collect::<Vec<_>>(),
         [

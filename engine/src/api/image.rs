@@ -84,26 +84,13 @@ pub async fn create(
         .images
         .resolve_remote(r, auth::registry_auth(&creds))
         .await?;
-    let (tx, rx) = tokio::sync::mpsc::channel::<serde_json::Value>(256);
-    let images = std::sync::Arc::clone(&e.images);
-    let events = std::sync::Arc::clone(&e.events);
-    tokio::spawn(async move {
+    Ok(progress_response(move |tx| async move {
         let shown = reference::familiar(&resolved.reference.whole());
-        match images.fetch_layers(resolved, &tx).await {
-            Ok(_) => {
-                let mut attrs = std::collections::HashMap::new();
-                attrs.insert("name".to_string(), shown.clone());
-                events.emit("image", "pull", &shown, attrs);
-            }
-            Err(err) => {
-                let msg = err.to_string();
-                let _ = tx
-                    .send(json!({"errorDetail": {"message": msg}, "error": msg}))
-                    .await;
-            }
-        }
-    });
-    Ok(json_stream(rx))
+        e.images.fetch_layers(resolved, &tx).await?;
+        let attrs = std::collections::HashMap::from([("name".to_string(), shown.clone())]);
+        e.events.emit("image", "pull", &shown, attrs);
+        Ok(())
+    }))
 }
 
 /// Writes the archive to a temp file first, so a bad name fails with a status, not a cut stream.
@@ -274,29 +261,35 @@ fn push(e: AppState, name: &str, tag: Option<String>, headers: &HeaderMap) -> Re
         _ => (name.to_string(), tag),
     };
     let creds = auth::decode_header(headers.get("X-Registry-Auth").and_then(|v| v.to_str().ok()))?;
-    let (tx, rx) = tokio::sync::mpsc::channel::<serde_json::Value>(256);
-    tokio::spawn(async move {
+    Ok(progress_response(move |tx| async move {
         let auth = auth::registry_auth(&creds);
-        match e.images.push(&name, tag.as_deref(), auth, &tx).await {
-            Ok(pushed) => {
-                for p in pushed {
-                    let attrs = std::collections::HashMap::from([("name".to_string(), p.clone())]);
-                    e.events.emit("image", "push", &p, attrs);
-                }
-            }
-            Err(err) => {
-                let msg = err.to_string();
-                let _ = tx
-                    .send(json!({"errorDetail": {"message": msg}, "error": msg}))
-                    .await;
-            }
+        for p in e.images.push(&name, tag.as_deref(), auth, &tx).await? {
+            let attrs = std::collections::HashMap::from([("name".to_string(), p.clone())]);
+            e.events.emit("image", "push", &p, attrs);
         }
-    });
-    Ok(json_stream(rx))
+        Ok(())
+    }))
 }
 
-/// Progress messages as the newline-separated JSON stream pulls and pushes answer with.
-fn json_stream(rx: tokio::sync::mpsc::Receiver<serde_json::Value>) -> Response {
+/// Runs `work` in its own task and answers with the progress it sends, as the newline-separated
+/// JSON stream of pulls and pushes. The status is already sent by then, so an error goes into
+/// the stream as dockerd's `errorDetail` message.
+fn progress_response<F, Fut>(work: F) -> Response
+where
+    F: FnOnce(crate::image::pull::Progress) -> Fut,
+    Fut: std::future::Future<Output = Result<()>> + Send + 'static,
+{
+    let (tx, rx) = tokio::sync::mpsc::channel::<serde_json::Value>(256);
+    let errors = tx.clone();
+    let work = work(tx);
+    tokio::spawn(async move {
+        if let Err(err) = work.await {
+            let msg = err.to_string();
+            let _ = errors
+                .send(json!({"errorDetail": {"message": msg}, "error": msg}))
+                .await;
+        }
+    });
     let stream = futures_util::stream::unfold(rx, |mut rx| async move {
         rx.recv()
             .await

@@ -273,27 +273,19 @@ impl ImageService {
         let lock = self.layer_lock(chain);
         let _guard = lock.lock().await;
         if let Some(size) = self.snapshots.layer_size(chain) {
-            let _ = progress
-                .send(json!({"status": "Already exists", "progressDetail": {}, "id": short}))
-                .await;
+            layer_status(progress, "Already exists", &short).await;
             return Ok(size);
         }
-        let _ = progress
-            .send(json!({"status": "Pulling fs layer", "progressDetail": {}, "id": short}))
-            .await;
+        layer_status(progress, "Pulling fs layer", &short).await;
         if !self.content.has(&desc.digest) {
             self.download(client, r, desc, &short, progress).await?;
         }
-        let _ = progress
-            .send(json!({"status": "Download complete", "progressDetail": {}, "id": short}))
-            .await;
+        layer_status(progress, "Download complete", &short).await;
         let _ = progress
             .send(json!({"status": "Extracting", "progressDetail": {"current": 0, "total": desc.size}, "id": short}))
             .await;
         let size = self.unpack_blob(&desc.digest, diff_id, chain).await?;
-        let _ = progress
-            .send(json!({"status": "Pull complete", "progressDetail": {}, "id": short}))
-            .await;
+        layer_status(progress, "Pull complete", &short).await;
         Ok(size)
     }
 
@@ -348,9 +340,7 @@ impl ImageService {
             let _ = tokio::fs::remove_file(&ingest).await;
             return Err(e);
         }
-        let _ = progress
-            .send(json!({"status": "Verifying Checksum", "progressDetail": {}, "id": short}))
-            .await;
+        layer_status(progress, "Verifying Checksum", short).await;
         self.content.commit(&ingest, &desc.digest)?;
         Ok(())
     }
@@ -404,6 +394,13 @@ impl<R: Read> Read for HashingReader<R> {
         self.hasher.update(&buf[..n]);
         Ok(n)
     }
+}
+
+/// One layer's line of progress without a bar (`Pull complete`, `Pushed`, …).
+pub(super) async fn layer_status(progress: &Progress, status: &str, id: &str) {
+    let _ = progress
+        .send(json!({"status": status, "progressDetail": {}, "id": id}))
+        .await;
 }
 
 pub fn short_id(digest: &str) -> String {

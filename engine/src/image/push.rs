@@ -11,7 +11,7 @@ use oci_client::{Reference, RegistryOperation};
 use serde_json::json;
 
 use super::content::sha256_digest;
-use super::pull::{bar, client_for, short_id, Progress};
+use super::pull::{bar, client_for, layer_status, short_id, Progress};
 use super::reference;
 use super::store::ImageRecord;
 use super::ImageService;
@@ -211,9 +211,7 @@ impl ImageService {
             });
         }
         for l in &layers {
-            let _ = progress
-                .send(json!({"status": "Preparing", "progressDetail": {}, "id": short_id(&l.diff_id)}))
-                .await;
+            layer_status(progress, "Preparing", &short_id(&l.diff_id)).await;
         }
         // Collected first: a lazily mapped iterator here trips the compiler's Send check.
         let uploads: Vec<_> = layers
@@ -273,9 +271,7 @@ impl ImageService {
             .await
             .map_err(|e| push_error(r, e))?
         {
-            let _ = progress
-                .send(json!({"status": "Layer already exists", "progressDetail": {}, "id": id}))
-                .await;
+            layer_status(progress, "Layer already exists", &id).await;
             return Ok(());
         }
         let file = tokio::fs::File::open(self.content.path(&l.digest)?).await?;
@@ -303,9 +299,7 @@ impl ImageService {
             .push_blob_stream(r, stream, &l.digest, Some(total))
             .await
             .map_err(|e| push_error(r, e))?;
-        let _ = progress
-            .send(json!({"status": "Pushed", "progressDetail": {}, "id": id}))
-            .await;
+        layer_status(progress, "Pushed", &id).await;
         Ok(())
     }
 }
