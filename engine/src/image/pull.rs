@@ -61,6 +61,16 @@ pub fn client_for(r: &Reference, insecure: &[String]) -> oci_client::Client {
     })
 }
 
+/// The messages of a registry's error body, joined.
+pub(super) fn envelope_message(envelope: &oci_client::errors::OciEnvelope) -> String {
+    envelope
+        .errors
+        .iter()
+        .map(|e| e.message.as_str())
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
 /// Maps registry errors to what dockerd answers, so `docker pull` prints the familiar text.
 fn pull_error(r: &Reference, e: OciDistributionError) -> EngineError {
     let name = reference::familiar(&reference::repo_name(r));
@@ -71,12 +81,7 @@ fn pull_error(r: &Reference, e: OciDistributionError) -> EngineError {
         )),
         OciDistributionError::RegistryError { envelope, .. } => {
             let codes: Vec<&OciErrorCode> = envelope.errors.iter().map(|e| &e.code).collect();
-            let msg = envelope
-                .errors
-                .iter()
-                .map(|e| e.message.clone())
-                .collect::<Vec<_>>()
-                .join("; ");
+            let msg = envelope_message(envelope);
             if codes
                 .iter()
                 .any(|c| matches!(c, OciErrorCode::ManifestUnknown))

@@ -11,7 +11,7 @@ use oci_client::{Reference, RegistryOperation};
 use serde_json::json;
 
 use super::content::sha256_digest;
-use super::pull::{bar, client_for, layer_status, short_id, Progress};
+use super::pull::{bar, client_for, envelope_message, layer_status, short_id, Progress};
 use super::reference;
 use super::store::ImageRecord;
 use super::ImageService;
@@ -92,12 +92,7 @@ fn checked_media_type(stored: &str, head: &[u8]) -> String {
 fn push_error(r: &Reference, e: OciDistributionError) -> EngineError {
     match &e {
         OciDistributionError::RegistryError { envelope, .. } => {
-            let msg = envelope
-                .errors
-                .iter()
-                .map(|e| e.message.clone())
-                .collect::<Vec<_>>()
-                .join("; ");
+            let msg = envelope_message(envelope);
             let denied = envelope.errors.iter().any(|e| {
                 matches!(
                     e.code,
