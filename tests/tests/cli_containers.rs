@@ -132,6 +132,68 @@ fn ps_inspect_rename_and_filters() {
     assert_eq!(f("name=idl"), "idle");
     assert_eq!(f(&format!("id={}", &id[..10])), "web");
     assert_eq!(f(&format!("ancestor={img}")).lines().count(), 3);
+    // Creation order is web, idle, failed; listings are newest first and before/since cut there.
+    assert_eq!(f("before=failed"), "idle\nweb");
+    assert_eq!(f("since=web"), "failed\nidle");
+    assert_eq!(f(&format!("since={}", &id[..12])), "failed\nidle");
+    let missing = d.docker(&["ps", "--filter", "before=nope"]);
+    assert!(
+        !missing.success() && missing.stderr.contains("No such container: nope"),
+        "{missing}"
+    );
+    // A limit counts stopped containers too, as in dockerd.
+    assert_eq!(
+        d.docker_ok(&["ps", "-n", "2", "--format", "{{.Names}}"])
+            .trim(),
+        "failed\nidle"
+    );
+    // No container runs a health check here, and none is a swarm task.
+    assert_eq!(f("health=none").lines().count(), 3);
+    assert_eq!(f("health=healthy"), "");
+    let bad = d.docker(&["ps", "--filter", "health=great"]);
+    assert!(
+        bad.stderr
+            .contains("Unrecognised filter value for health: great"),
+        "{bad}"
+    );
+    assert_eq!(f("is-task=false").lines().count(), 3);
+    assert_eq!(f("is-task=true"), "");
+    // Published and exposed ports, single or ranges; a host address is refused.
+    d.docker_ok(&[
+        "create",
+        "--name",
+        "ported",
+        "-p",
+        "127.0.0.1::80",
+        "--expose",
+        "9000-9001/udp",
+        &img,
+        "true",
+    ]);
+    assert_eq!(f("publish=80"), "ported");
+    assert_eq!(f("publish=70-90/tcp"), "ported");
+    assert_eq!(f("publish=80/udp"), "");
+    assert_eq!(f("expose=9001/udp"), "ported");
+    assert_eq!(f("expose=80"), "ported", "a published port is exposed too");
+    assert_eq!(f("expose=9001"), "");
+    let bad = d.docker(&["ps", "--filter", "publish=0.0.0.0:80"]);
+    assert!(
+        bad.stderr
+            .contains("filter for 'publish' should not contain ':'"),
+        "{bad}"
+    );
+    // Networks by name or ID prefix: the running one is on the default bridge.
+    let bridge = d.docker_ok(&["network", "inspect", "-f", "{{.Id}}", "bridge"]);
+    assert!(
+        f("network=bridge").lines().any(|n| n == "web"),
+        "{}",
+        f("network=bridge")
+    );
+    assert!(f(&format!("network={}", &bridge.trim()[..12]))
+        .lines()
+        .any(|n| n == "web"));
+    assert_eq!(f("network=nosuchnet"), "");
+    d.docker_ok(&["rm", "ported"]);
     let st = d.docker_ok(&[
         "inspect",
         "-f",

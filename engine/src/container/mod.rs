@@ -11,6 +11,7 @@ pub mod export;
 pub mod inspect;
 pub mod io;
 pub mod lifecycle;
+pub mod list;
 pub mod logs;
 pub mod model;
 pub mod mounts;
