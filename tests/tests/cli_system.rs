@@ -321,3 +321,101 @@ fn disk_usage_and_system_prune() {
     );
     d.docker_ok(&["rm", "-f", "writer"]);
 }
+
+/// `docker events --since/--until`: remembered events replay in their window; a past `until`
+/// ends the stream at once, a future one when it comes, with live events in between.
+#[test]
+fn events_replay_since_and_until() {
+    use std::time::{Duration, SystemTime, UNIX_EPOCH};
+    let stamp = || {
+        let t = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
+        format!("{}.{:09}", t.as_secs(), t.subsec_nanos())
+    };
+    let d = Berthd::start();
+    let start = stamp();
+    d.docker_ok(&["volume", "create", "first"]);
+    d.docker_ok(&["volume", "create", "second"]);
+    std::thread::sleep(Duration::from_millis(20));
+    let middle = stamp();
+    std::thread::sleep(Duration::from_millis(20));
+    d.docker_ok(&["volume", "create", "third"]);
+    d.docker_ok(&["network", "create", "other"]);
+    let end = stamp();
+    let events = |window: &[&str]| {
+        let mut args = vec![
+            "events",
+            "--filter",
+            "type=volume",
+            "--format",
+            "{{.Action}} {{.Actor.ID}}",
+        ];
+        args.extend_from_slice(window);
+        d.docker_ok(&args)
+            .lines()
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        events(&["--since", &start, "--until", &end]),
+        ["create first", "create second", "create third"]
+    );
+    assert_eq!(
+        events(&["--since", &middle, "--until", &end]),
+        ["create third"]
+    );
+    assert_eq!(
+        events(&["--until", &middle]),
+        ["create first", "create second"]
+    );
+    // Durations are relative to now (the CLI turns them into whole seconds).
+    assert_eq!(events(&["--since", "1h", "--until", &end]).len(), 3);
+
+    // A window reaching into the future: past events, then live ones, then the stream ends.
+    let until = {
+        let t = SystemTime::now().duration_since(UNIX_EPOCH).unwrap() + Duration::from_secs(3);
+        format!("{}.{:09}", t.as_secs(), t.subsec_nanos())
+    };
+    let mut cmd = d.docker_command(&[
+        "events",
+        "--since",
+        &middle,
+        "--until",
+        &until,
+        "--filter",
+        "type=volume",
+        "--format",
+        "{{.Action}} {{.Actor.ID}}",
+    ]);
+    cmd.stdout(std::process::Stdio::piped());
+    let mut child = spawn_tied(cmd).expect("docker events");
+    std::thread::sleep(Duration::from_millis(500));
+    d.docker_ok(&["volume", "rm", "first"]);
+    let status = wait_until(
+        "docker events to end at --until",
+        Duration::from_secs(20),
+        || {
+            child
+                .try_wait()
+                .map_err(|e| e.to_string())?
+                .ok_or_else(|| "running".to_string())
+        },
+    );
+    assert!(status.success());
+    let mut out = String::new();
+    std::io::Read::read_to_string(&mut child.stdout.take().unwrap(), &mut out).unwrap();
+    assert_eq!(
+        out.lines().collect::<Vec<_>>(),
+        ["create third", "destroy first"],
+        "{out}"
+    );
+
+    let r = unix_http_request(
+        &d.socket_path(),
+        "GET",
+        "/events?since=yesterday-ish",
+        &[],
+        b"",
+    )
+    .unwrap();
+    assert_eq!(r.status, 400, "{}", r.text());
+}

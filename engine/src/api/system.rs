@@ -186,27 +186,54 @@ pub struct EventsQuery {
     filters: Option<String>,
 }
 
-/// `/events`: a live JSON stream from the event bus.
+/// A `since`/`until` value (a Unix time with fraction, as the CLI sends, or any form the
+/// prune filters take) as Unix nanoseconds.
+fn event_time(v: Option<&str>, now: chrono::DateTime<chrono::Utc>) -> Result<Option<i64>> {
+    v.filter(|s| !s.is_empty())
+        .map(|s| {
+            crate::timestamp::parse(s, now)
+                .map(|t| t.timestamp_nanos_opt().unwrap_or(i64::MAX))
+                .map_err(|e| EngineError::invalid(e.to_string()))
+        })
+        .transpose()
+}
+
+/// `/events`: the remembered events in the `since`..`until` window (either given), then the live
+/// ones; the stream ends at `until` (at once when it is past), as dockerd's does.
 pub async fn events(
     State(engine): State<AppState>,
     Query(q): Query<EventsQuery>,
 ) -> Result<Response> {
     let filters = Filters::parse(q.filters.as_deref())?;
-    let until = q
-        .until
-        .as_deref()
-        .and_then(|u| u.split('.').next().and_then(|s| s.parse::<i64>().ok()));
-    let _ = q.since;
-    let rx = engine.events.subscribe();
-    let stream = tokio_stream_from(rx)
+    let now = chrono::Utc::now();
+    let since = event_time(q.since.as_deref(), now)?;
+    let until = event_time(q.until.as_deref(), now)?;
+    let (past, rx) = if since.is_some() || until.is_some() {
+        engine.events.subscribe_since(since.unwrap_or(0))
+    } else {
+        (Vec::new(), engine.events.subscribe())
+    };
+    let in_window = move |ev: &Value| until.is_none_or(|u| crate::events::time_nano(ev) <= u);
+    let past: Vec<Value> = past.into_iter().filter(|ev| in_window(ev)).collect();
+    let now_nanos = now.timestamp_nanos_opt().unwrap_or(0);
+    let live = tokio_stream_from(rx).take_while(move |ev| {
+        let ok = in_window(ev);
+        async move { ok }
+    });
+    // Nothing live when `until` is past; otherwise a timer closes the stream at `until`.
+    let live = match until {
+        Some(u) if u <= now_nanos => futures_util::stream::empty().boxed(),
+        Some(u) => {
+            let left = std::time::Duration::from_nanos((u - now_nanos) as u64);
+            live.take_until(tokio::time::sleep(left)).boxed()
+        }
+        None => live.boxed(),
+    };
+    let stream = futures_util::stream::iter(past)
+        .chain(live)
         .filter(move |ev| {
             let keep = event_matches(&filters, ev);
             async move { keep }
-        })
-        .take_while(move |ev| {
-            let t = ev["time"].as_i64().unwrap_or(0);
-            let ok = until.is_none_or(|u| t <= u);
-            async move { ok }
         })
         .map(|ev| Ok::<_, std::io::Error>(format!("{ev}\n")));
     let mut resp = Response::new(Body::from_stream(stream));
