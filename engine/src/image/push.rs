@@ -168,9 +168,8 @@ impl ImageService {
                 .ok_or_else(|| EngineError::NotFound(format!("No such image: {id}")))?;
             let digest = self.push_image(&client, &r, &rec, progress).await?;
             // The image now has a digest in this repository, as after a pull.
-            let mut with_digest = rec.clone();
-            with_digest.repo_digests = vec![format!("{repo}@{digest}")];
-            self.store.add(with_digest, &[])?;
+            self.store
+                .add_repo_digest(&id, &format!("{repo}@{digest}"))?;
             pushed.push(format!("{shown}:{t}"));
         }
         Ok(pushed)

@@ -180,6 +180,21 @@ impl ImageStore {
             .collect()
     }
 
+    /// Records a digest the image is known by in a registry (after a push). An image removed
+    /// meanwhile stays removed.
+    pub fn add_repo_digest(&self, id: &str, repo_digest: &str) -> anyhow::Result<()> {
+        let mut inner = self.write();
+        let Some(rec) = inner.images.get_mut(id) else {
+            return Ok(());
+        };
+        if rec.repo_digests.iter().any(|d| d == repo_digest) {
+            return Ok(());
+        }
+        rec.repo_digests.push(repo_digest.to_string());
+        let rec = rec.clone();
+        write_json(&self.record_path(id)?, &rec, Durability::Power).context("saving image record")
+    }
+
     /// The tags of one repository (`registry/repository`), as (tag, image ID), sorted by tag.
     pub fn repo_tags(&self, repo: &str) -> Vec<(String, String)> {
         let prefix = format!("{repo}:");
@@ -281,4 +296,39 @@ fn find_by_prefix(inner: &Inner, hex: &str) -> Option<String> {
         return None; // ambiguous
     }
     Some(first.clone())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(id: &str) -> ImageRecord {
+        ImageRecord {
+            id: id.into(),
+            config: Default::default(),
+            layers: vec![],
+            repo_digests: vec![],
+            created: 0,
+            size: 0,
+        }
+    }
+
+    #[test]
+    fn a_pushed_digest_is_kept_once_and_never_revives_a_removed_image() {
+        let root = tempfile::tempdir().unwrap();
+        let id = format!("sha256:{}", "a".repeat(64));
+        let store = ImageStore::open(root.path()).unwrap();
+        store.add(record(&id), &[]).unwrap();
+        store.add_repo_digest(&id, "r/x@sha256:1").unwrap();
+        store.add_repo_digest(&id, "r/x@sha256:1").unwrap();
+        assert_eq!(store.get(&id).unwrap().repo_digests, ["r/x@sha256:1"]);
+        // On disk too: a reopened store sees it.
+        let reopened = ImageStore::open(root.path()).unwrap();
+        assert_eq!(reopened.get(&id).unwrap().repo_digests, ["r/x@sha256:1"]);
+
+        store.delete(&id).unwrap();
+        store.add_repo_digest(&id, "r/x@sha256:2").unwrap();
+        assert!(store.get(&id).is_none());
+        assert!(ImageStore::open(root.path()).unwrap().get(&id).is_none());
+    }
 }
