@@ -124,7 +124,7 @@ impl<'a> ListFilter<'a> {
     }
 
     /// Whether a container passes every filter but before/since and the running check.
-    fn matches(&self, c: &Container, d: &ContainerData, networks: &Value) -> bool {
+    fn matches(&self, c: &Container, d: &ContainerData, networks: Option<&Value>) -> bool {
         let f = self.f;
         let s = &d.st.state;
         if self.tasks_only {
@@ -164,7 +164,7 @@ impl<'a> ListFilter<'a> {
         if f.has("health") && !f.get("health").iter().any(|h| h == "none") {
             return false;
         }
-        if f.has("network") && !on_network(networks, f.get("network")) {
+        if f.has("network") && !networks.is_some_and(|n| on_network(n, f.get("network"))) {
             return false;
         }
         if !self.publish.is_empty()
@@ -244,13 +244,15 @@ impl ContainerService {
             if !all && !d.st.state.counts_as_running() {
                 continue;
             }
-            let (ports, network_settings) = self.summary_network(c, d);
-            if !lf.matches(c, d, &network_settings) {
+            // Network settings are built before the filters only when one needs them.
+            let net = filters.has("network").then(|| self.summary_network(c, d));
+            if !lf.matches(c, d, net.as_ref().map(|n| &n.1)) {
                 continue;
             }
             if limit == Some(out.len()) {
                 break;
             }
+            let (ports, network_settings) = net.unwrap_or_else(|| self.summary_network(c, d));
             out.push(self.summary(c, d, ports, network_settings));
         }
         Ok(out)
