@@ -47,24 +47,11 @@ fn port_keys(key: &str, value: &str) -> Result<Vec<String>> {
         )));
     }
     let (ports, proto) = value.split_once('/').unwrap_or((value, "tcp"));
-    let bad = || {
+    let (start, end) = crate::network::ports::port_range(ports).ok_or_else(|| {
         EngineError::invalid(format!(
             "error while looking up for {key} {value}: invalid port"
         ))
-    };
-    let (start, end) = match ports.split_once('-') {
-        Some((a, b)) => (
-            a.parse::<u16>().map_err(|_| bad())?,
-            b.parse::<u16>().map_err(|_| bad())?,
-        ),
-        None => {
-            let p = ports.parse::<u16>().map_err(|_| bad())?;
-            (p, p)
-        }
-    };
-    if start > end {
-        return Err(bad());
-    }
+    })?;
     Ok((start..=end).map(|p| format!("{p}/{proto}")).collect())
 }
 

@@ -375,20 +375,8 @@ fn expand_port(spec: &str) -> Result<Vec<String>> {
     if !matches!(proto.as_str(), "tcp" | "udp" | "sctp") {
         return Err(EngineError::invalid(format!("invalid proto: {proto}")));
     }
-    let bad = || EngineError::invalid(format!("invalid containerPort: {ports}"));
-    let (lo, hi) = match ports.split_once('-') {
-        Some((a, b)) => (
-            a.parse::<u16>().map_err(|_| bad())?,
-            b.parse::<u16>().map_err(|_| bad())?,
-        ),
-        None => {
-            let p = ports.parse::<u16>().map_err(|_| bad())?;
-            (p, p)
-        }
-    };
-    if lo > hi {
-        return Err(bad());
-    }
+    let (lo, hi) = crate::network::ports::port_range(ports)
+        .ok_or_else(|| EngineError::invalid(format!("invalid containerPort: {ports}")))?;
     Ok((lo..=hi).map(|p| format!("{p}/{proto}")).collect())
 }
 

@@ -100,6 +100,19 @@ pub fn wanted(
     Ok(out)
 }
 
+/// `80` or `8000-8010` as an inclusive range, as Go's `nat.ParsePortRange` reads it; None when
+/// malformed or reversed.
+pub fn port_range(ports: &str) -> Option<(u16, u16)> {
+    let (lo, hi) = match ports.split_once('-') {
+        Some((a, b)) => (a.parse::<u16>().ok()?, b.parse::<u16>().ok()?),
+        None => {
+            let p = ports.parse::<u16>().ok()?;
+            (p, p)
+        }
+    };
+    (lo <= hi).then_some((lo, hi))
+}
+
 /// `8080`, empty (any port), or the first port of a `8080-8090` range.
 fn parse_host_port(s: &str) -> Result<u16, String> {
     let s = s.trim();
