@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use super::media;
 use super::unpack::{decompress, UnpackError};
 
 #[derive(Debug, thiserror::Error)]
@@ -89,12 +90,6 @@ pub struct LoadedImage {
     pub layers: Vec<LoadedLayer>,
 }
 
-const MEDIA_OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
-const MEDIA_OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
-const MEDIA_OCI_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
-const MEDIA_OCI_LAYER: &str = "application/vnd.oci.image.layer.v1.tar";
-const MEDIA_DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
-const MEDIA_DOCKER_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
 const ANNOTATION_IMAGE_NAME: &str = "io.containerd.image.name";
 const ANNOTATION_REF_NAME: &str = "org.opencontainers.image.ref.name";
 const OCI_LAYOUT: &[u8] = br#"{"imageLayoutVersion":"1.0.0"}"#;
@@ -392,7 +387,7 @@ pub fn write_archive<W: Write>(
                 None => 0,
             };
             layer_descs.push(Descriptor {
-                media_type: MEDIA_OCI_LAYER.into(),
+                media_type: media::OCI_LAYER.into(),
                 digest: diff_id.clone(),
                 size,
                 platform: None,
@@ -401,9 +396,9 @@ pub fn write_archive<W: Write>(
         }
         let oci_manifest = OciManifest {
             schema_version: 2,
-            media_type: Some(MEDIA_OCI_MANIFEST.into()),
+            media_type: Some(media::OCI_MANIFEST.into()),
             config: Descriptor {
-                media_type: MEDIA_OCI_CONFIG.into(),
+                media_type: media::OCI_CONFIG.into(),
                 digest: image_name.clone(),
                 size: img.config.len() as u64,
                 platform: None,
@@ -414,7 +409,7 @@ pub fn write_archive<W: Write>(
         let manifest_bytes = json("OCI manifest", &oci_manifest)?;
         let manifest_hex = sha256_of(&manifest_bytes);
         let manifest_desc = Descriptor {
-            media_type: MEDIA_OCI_MANIFEST.into(),
+            media_type: media::OCI_MANIFEST.into(),
             digest: format!("sha256:{manifest_hex}"),
             size: manifest_bytes.len() as u64,
             platform: info.platform.clone(),
@@ -467,7 +462,7 @@ pub fn write_archive<W: Write>(
         "index.json",
         &OciIndex {
             schema_version: 2,
-            media_type: Some(MEDIA_OCI_INDEX.into()),
+            media_type: Some(media::OCI_INDEX.into()),
             manifests: index,
         },
     )?;
@@ -888,8 +883,8 @@ fn load_oci_index(contents: &Contents) -> Result<Vec<LoadedImage>, ArchiveError>
     let mut tags: HashMap<String, Vec<String>> = HashMap::new();
     for d in &index.manifests {
         match d.media_type.as_str() {
-            MEDIA_OCI_MANIFEST | MEDIA_DOCKER_MANIFEST => {}
-            MEDIA_OCI_INDEX | MEDIA_DOCKER_LIST => {
+            media::OCI_MANIFEST | media::DOCKER_MANIFEST => {}
+            media::OCI_INDEX | media::DOCKER_LIST => {
                 return Err(ArchiveError::Invalid(format!(
                     "index.json entry {} is a multi-platform index, which cannot be loaded",
                     d.digest
@@ -1204,14 +1199,14 @@ mod tests {
         let config = config_for(&[&l1]);
         let manifest = serde_json::to_vec(&serde_json::json!({
             "schemaVersion": 2,
-            "mediaType": MEDIA_OCI_MANIFEST,
-            "config": {"mediaType": MEDIA_OCI_CONFIG, "digest": format!("sha256:{}", sha256_of(&config)), "size": config.len()},
+            "mediaType": media::OCI_MANIFEST,
+            "config": {"mediaType": media::OCI_CONFIG, "digest": format!("sha256:{}", sha256_of(&config)), "size": config.len()},
             "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": format!("sha256:{}", sha256_of(&gz)), "size": gz.len()}],
         }))
         .unwrap();
         let index = serde_json::to_vec(&serde_json::json!({
             "schemaVersion": 2,
-            "manifests": [{"mediaType": MEDIA_OCI_MANIFEST, "digest": format!("sha256:{}", sha256_of(&manifest)), "size": manifest.len(),
+            "manifests": [{"mediaType": media::OCI_MANIFEST, "digest": format!("sha256:{}", sha256_of(&manifest)), "size": manifest.len(),
                 "annotations": {ANNOTATION_IMAGE_NAME: "docker.io/library/app:v1", ANNOTATION_REF_NAME: "v1"}}],
         }))
         .unwrap();

@@ -20,7 +20,7 @@ use crate::error::{EngineError, Result};
 pub const EMPTY_LAYER_DIFF_ID: &str =
     "sha256:5f70bf18a086007016e948b04aed3b82103a36bea41755b6cddfaf10ace3c6ef";
 
-pub const LAYER_MEDIA_TYPE: &str = "application/vnd.oci.image.layer.v1.tar";
+pub const LAYER_MEDIA_TYPE: &str = super::media::OCI_LAYER;
 
 struct HashingWriter<W> {
     inner: W,

@@ -6,6 +6,7 @@ pub mod commit;
 pub mod content;
 pub mod dockerfile_change;
 pub mod import;
+pub mod media;
 pub mod ops;
 pub mod prune;
 pub mod pull;

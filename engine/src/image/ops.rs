@@ -394,7 +394,7 @@ impl ImageService {
                     diff_id: config.rootfs.diff_ids[i].clone(),
                     chain_id: chains[i].clone(),
                     blob: Some(l.digest.clone()),
-                    media_type: "application/vnd.oci.image.layer.v1.tar".into(),
+                    media_type: super::media::OCI_LAYER.into(),
                     size,
                 });
             }

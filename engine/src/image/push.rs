@@ -11,18 +11,16 @@ use oci_client::{Reference, RegistryOperation};
 use serde_json::json;
 
 use super::content::sha256_digest;
+use super::media::{
+    DOCKER_CONFIG, DOCKER_LAYER, DOCKER_LAYER_GZIP, DOCKER_MANIFEST, OCI_CONFIG, OCI_LAYER,
+    OCI_LAYER_GZIP, OCI_MANIFEST,
+};
 use super::pull::{bar, client_for, envelope_message, layer_status, short_id, Progress};
 use super::reference;
 use super::store::ImageRecord;
 use super::ImageService;
 use crate::error::{EngineError, Result};
 
-const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
-const DOCKER_CONFIG: &str = "application/vnd.docker.container.image.v1+json";
-const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
-const OCI_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
-const OCI_LAYER: &str = "application/vnd.oci.image.layer.v1.tar";
-const OCI_LAYER_GZIP: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
 /// dockerd uploads five layers at a time.
 const CONCURRENT_UPLOADS: usize = 5;
 
@@ -69,8 +67,8 @@ fn manifest_for(config: &[u8], config_digest: &str, layers: &[LayerBlob]) -> (St
 /// The OCI spelling of a layer media type (Docker's gzip and plain tar types have OCI twins).
 fn oci_layer_type(t: &str) -> String {
     match t {
-        "application/vnd.docker.image.rootfs.diff.tar.gzip" => OCI_LAYER_GZIP.into(),
-        "application/vnd.docker.image.rootfs.diff.tar" => OCI_LAYER.into(),
+        DOCKER_LAYER_GZIP => OCI_LAYER_GZIP.into(),
+        DOCKER_LAYER => OCI_LAYER.into(),
         other => other.into(),
     }
 }
@@ -81,9 +79,7 @@ fn checked_media_type(stored: &str, head: &[u8]) -> String {
     let gzip = head.starts_with(&[0x1f, 0x8b]);
     match (stored, gzip) {
         (OCI_LAYER, true) => OCI_LAYER_GZIP.into(),
-        ("application/vnd.docker.image.rootfs.diff.tar", true) => {
-            "application/vnd.docker.image.rootfs.diff.tar.gzip".into()
-        }
+        (DOCKER_LAYER, true) => DOCKER_LAYER_GZIP.into(),
         _ => stored.into(),
     }
 }
@@ -313,7 +309,7 @@ mod tests {
 
     #[test]
     fn docker_layers_keep_a_docker_manifest_and_mixed_ones_become_oci() {
-        let gz = "application/vnd.docker.image.rootfs.diff.tar.gzip";
+        let gz = DOCKER_LAYER_GZIP;
         let (t, m) = manifest_for(b"{}", "sha256:cc", &[layer(gz)]);
         assert_eq!(t, DOCKER_MANIFEST);
         let v: serde_json::Value = serde_json::from_slice(&m).unwrap();
