@@ -49,10 +49,7 @@ impl Engine {
         let mut du = DiskUsage::default();
         if kinds.contains(&Kind::Image) {
             let mut images = self.images.list(&all, &self.containers.image_users())?;
-            let shared = self.images.shared_sizes();
-            for i in &mut images {
-                i.shared_size = shared.get(&i.id).copied().unwrap_or(-1);
-            }
+            self.images.add_shared_sizes(&mut images);
             du.layers_size = self.images.layers_size();
             du.images = Some(images);
         }

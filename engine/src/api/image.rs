@@ -29,10 +29,7 @@ pub async fn list(
     let users = e.containers.image_users();
     let mut items = e.images.list(&f, &users)?;
     if flag(q.shared_size.as_deref()) {
-        let shared = e.images.shared_sizes();
-        for i in &mut items {
-            i.shared_size = shared.get(&i.id).copied().unwrap_or(-1);
-        }
+        e.images.add_shared_sizes(&mut items);
     }
     Ok(Json(json!(items)))
 }

@@ -245,6 +245,32 @@ impl ContainerService {
         Ok(out)
     }
 
+    /// Fills `SizeRw` and `SizeRootFs` by walking each container's upper dir, off the runtime's
+    /// threads: dockerd too measures on demand, as the sizes change with every write.
+    pub async fn add_sizes(&self, items: &mut [ContainerSummary]) {
+        let work: Vec<(std::path::PathBuf, u64)> = items
+            .iter()
+            .map(|s| {
+                let image = self.images.store.get(&s.image_id).map_or(0, |i| i.size);
+                (self.images.snapshots.container_upper(&s.id), image)
+            })
+            .collect();
+        let sizes = tokio::task::spawn_blocking(move || {
+            work.into_iter()
+                .map(|(upper, image)| {
+                    let rw = crate::volume::copy::dir_size(&upper);
+                    (rw as i64, (rw + image) as i64)
+                })
+                .collect::<Vec<_>>()
+        })
+        .await
+        .unwrap_or_default();
+        for (s, (rw, root)) in items.iter_mut().zip(sizes) {
+            s.size_rw = Some(rw);
+            s.size_root_fs = Some(root);
+        }
+    }
+
     fn summary(
         &self,
         c: &Container,

@@ -5,6 +5,7 @@ use std::collections::{HashMap, HashSet};
 
 use super::store::{ImageRecord, LayerRecord};
 use super::ImageService;
+use crate::api::types::ImageSummary;
 
 /// An image's layers, each chain once even if the image lists it twice.
 fn distinct_layers(img: &ImageRecord) -> impl Iterator<Item = &LayerRecord> {
@@ -33,14 +34,18 @@ fn shared_size(img: &ImageRecord, uses: &HashMap<&str, (u64, usize)>) -> u64 {
 }
 
 impl ImageService {
-    /// Per image ID, dockerd's `SharedSize`: what removing the image alone would not free.
-    pub fn shared_sizes(&self) -> HashMap<String, i64> {
+    /// Fills dockerd's `SharedSize` (what removing the image alone would not free) into listed
+    /// images; one the store no longer has keeps `-1`, "unknown".
+    pub fn add_shared_sizes(&self, items: &mut [ImageSummary]) {
         let images = self.store.list();
         let uses = layer_uses(&images);
-        images
+        let shared: HashMap<&str, i64> = images
             .iter()
-            .map(|img| (img.id.clone(), shared_size(img, &uses) as i64))
-            .collect()
+            .map(|img| (img.id.as_str(), shared_size(img, &uses) as i64))
+            .collect();
+        for i in items {
+            i.shared_size = shared.get(i.id.as_str()).copied().unwrap_or(-1);
+        }
     }
 
     /// Every unpacked layer counted once (dockerd's `LayersSize`).
