@@ -151,13 +151,14 @@ impl ImageService {
             )));
         }
         let client = client_for(&repo_ref, &self.insecure_registries);
+        // Tokens are per repository, so one sign-in serves every tag.
+        client
+            .auth(&repo_ref, &auth, RegistryOperation::Push)
+            .await
+            .map_err(|e| push_error(&repo_ref, e))?;
         let mut pushed = Vec::new();
         for (t, id) in targets {
             let r = reference::parse(&format!("{repo}:{t}"))?;
-            client
-                .auth(&r, &auth, RegistryOperation::Push)
-                .await
-                .map_err(|e| push_error(&r, e))?;
             let rec = self
                 .store
                 .get(&id)
