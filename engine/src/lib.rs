@@ -6,6 +6,7 @@
 //! owns a container's stdio and exit code.
 
 pub mod api;
+pub mod build;
 pub mod container;
 pub mod disk_usage;
 pub mod engine;

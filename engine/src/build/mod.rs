@@ -1,0 +1,5 @@
+//! `docker build` with the classic builder: the Dockerfile parser (pure), `.dockerignore`
+//! matching, the build context on disk and the step executor. Steps run through the same
+//! container, snapshot and image code as `docker run` and `docker commit`.
+
+pub mod dockerfile;
