@@ -3,3 +3,4 @@
 //! container, snapshot and image code as `docker run` and `docker commit`.
 
 pub mod dockerfile;
+pub mod ignore;
