@@ -2,5 +2,6 @@
 //! matching, the build context on disk and the step executor. Steps run through the same
 //! container, snapshot and image code as `docker run` and `docker commit`.
 
+pub mod context;
 pub mod dockerfile;
 pub mod ignore;
