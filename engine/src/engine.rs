@@ -115,6 +115,8 @@ pub struct Engine {
     pub volumes: Arc<VolumeService>,
     pub events: Arc<EventBus>,
     pub networks: Arc<NetworkService>,
+    /// The classic builder's step cache (`build/cache.json`).
+    pub build_cache: Arc<crate::build::cache::BuildCache>,
     pub runtimes: Runtimes,
     pub data_root: PathBuf,
     pub started: chrono::DateTime<chrono::Utc>,
@@ -200,6 +202,7 @@ impl Engine {
             volumes,
             events,
             networks,
+            build_cache: Arc::new(crate::build::cache::BuildCache::open(&root)?),
             runtimes,
             data_root: root,
             started: chrono::Utc::now(),

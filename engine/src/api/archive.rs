@@ -43,7 +43,7 @@ impl ArchiveQuery {
 
 /// A request body as a blocking reader (the tar extractors are synchronous), and the task that
 /// feeds it.
-fn body_reader(body: Body) -> (ChannelReader, tokio::task::JoinHandle<()>) {
+pub(crate) fn body_reader(body: Body) -> (ChannelReader, tokio::task::JoinHandle<()>) {
     let (tx, rx) = mpsc::channel::<io::Result<Bytes>>(16);
     let feeder = tokio::spawn(async move {
         let mut s = body.into_data_stream();

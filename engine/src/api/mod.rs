@@ -2,6 +2,7 @@
 //! Handlers parse, call the engine, and serialize; the logic lives in the object modules.
 
 pub mod archive;
+pub mod build;
 pub mod container;
 pub mod exec;
 pub mod image;
@@ -99,8 +100,7 @@ pub fn router(engine: Arc<Engine>) -> Router {
         .route("/containers/{id}/stats", get(stats::stats))
         .route("/system/df", get(system::disk_usage))
         .route("/build/prune", post(system::build_prune))
-        // Known endpoints not implemented yet answer 501, not 404, so clients can tell.
-        .route("/build", post(system::not_implemented))
+        .route("/build", post(build::build))
         .fallback(system::not_found)
         .with_state(engine)
 }

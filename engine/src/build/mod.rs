@@ -2,6 +2,10 @@
 //! matching, the build context on disk and the step executor. Steps run through the same
 //! container, snapshot and image code as `docker run` and `docker commit`.
 
+pub mod cache;
 pub mod context;
 pub mod dockerfile;
+pub mod executor;
 pub mod ignore;
+pub mod metadata;
+pub mod steps;

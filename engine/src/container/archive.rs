@@ -1009,7 +1009,7 @@ pub fn remove_all_at(dir: &impl AsFd, name: &OsStr) -> std::result::Result<(), E
 
 /// A small text file of the container (passwd, group), read through the in-root resolver;
 /// empty when missing or not a regular file.
-fn read_small_file(fs: &ContainerFs, path: &str) -> String {
+pub(crate) fn read_small_file(fs: &ContainerFs, path: &str) -> String {
     let Ok(Resolved {
         target: Target::Node { fd, stat, .. },
         ..

@@ -6,6 +6,7 @@ use super::{Container, ContainerService};
 use crate::api::types::ContainerConfig;
 use crate::error::{EngineError, Result};
 use crate::image::commit::{child_config, merge_container_config, requested_tag, CommitInfo};
+use crate::image::store::{ImageRecord, LayerRecord};
 
 /// What `POST /commit` asks for.
 #[derive(Default)]
@@ -22,6 +23,24 @@ pub struct CommitRequest {
 }
 
 impl ContainerService {
+    /// Stores the container's changes as one layer on top of `parent`'s (None when nothing
+    /// changed): the layer code of `docker commit`, which the builder's steps use too.
+    pub async fn write_layer(
+        &self,
+        c: &Arc<Container>,
+        parent: &ImageRecord,
+    ) -> Result<Option<LayerRecord>> {
+        let _op = c.op.lock().await;
+        let upper = self.images.snapshots.container_upper(&c.id);
+        let mount_points = self.spec_mount_destinations(c);
+        self.images
+            .add_layer(&parent.config.rootfs.diff_ids, true, move |w| {
+                let fd = super::rootpath::open_host_dir(&upper)?;
+                super::changes::write_layer_tar(&fd, &mount_points, w).map(|_| ())
+            })
+            .await
+    }
+
     /// Commits the container; returns the new image's ID.
     pub async fn commit(
         self: &Arc<Self>,
@@ -64,18 +83,7 @@ impl ContainerService {
 
         // Frozen, the container cannot change its upper dir while we read it.
         let paused_here = req.pause && running && !paused && self.pause(c).await.is_ok();
-        let layer = async {
-            let _op = c.op.lock().await;
-            let upper = self.images.snapshots.container_upper(&c.id);
-            let mount_points = self.spec_mount_destinations(c);
-            self.images
-                .add_layer(&parent.config.rootfs.diff_ids, true, move |w| {
-                    let fd = super::rootpath::open_host_dir(&upper)?;
-                    super::changes::write_layer_tar(&fd, &mount_points, w).map(|_| ())
-                })
-                .await
-        }
-        .await;
+        let layer = self.write_layer(c, &parent).await;
         if paused_here {
             if let Err(e) = self.unpause(c).await {
                 tracing::warn!(id = %c.id, error = %e, "unpausing after commit");
