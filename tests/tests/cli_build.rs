@@ -8,14 +8,32 @@ use berth_tests::*;
 
 /// `docker build ARGS` with the classic builder.
 fn build(d: &Berthd, args: &[&str]) -> Output {
+    build_with_stdin(d, args, None)
+}
+
+/// `docker build ARGS` with `input` on stdin (for `-f -` and `-`).
+fn build_with_stdin(d: &Berthd, args: &[&str], input: Option<&[u8]>) -> Output {
+    use std::io::Write;
+    use std::process::Stdio;
     let mut full = vec!["build"];
     full.extend_from_slice(args);
-    let out = d
+    let mut child = d
         .docker_command(&full)
         .env("DOCKER_BUILDKIT", "0")
-        .stdin(std::process::Stdio::null())
-        .output()
+        .stdin(if input.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
         .expect("run docker build");
+    if let Some(data) = input {
+        let mut stdin = child.stdin.take().expect("piped stdin");
+        stdin.write_all(data).expect("write stdin");
+    }
+    let out = child.wait_with_output().expect("wait for docker build");
     use std::os::unix::process::ExitStatusExt;
     Output {
         status: out
@@ -166,5 +184,260 @@ fn instructions_cache_and_rebuild_from_the_changed_copy() {
     assert!(!fresh.contains("Using cache"), "{fresh}");
 
     // No intermediate containers are left behind.
+    assert_eq!(d.docker_ok(&["ps", "-aq"]).trim(), "");
+}
+
+#[test]
+fn multi_stage_with_target_and_copy_from() {
+    let reg = fixture_registry();
+    let d = Berthd::start();
+    let base = reg.image("busybox:latest");
+    let dockerfile = format!(
+        "FROM {base} AS Builder\n\
+         RUN mkdir /out && echo compiled > /out/bin.txt\n\
+         FROM {base} AS tests\n\
+         RUN echo tests-ran > /tests.txt\n\
+         FROM {base}\n\
+         COPY --from=builder /out/bin.txt /final.txt\n\
+         COPY --from=0 /out /outdir\n\
+         CMD [\"sh\", \"-c\", \"cat /final.txt /outdir/bin.txt; ls /tests.txt 2>&1 || true\"]\n"
+    );
+    let ctx = context(&d, "ms", &[("Dockerfile", &dockerfile)]);
+
+    let only_builder = build_ok(&d, &["--target", "builder", "-t", "ms:builder", s(&ctx)]);
+    assert!(
+        only_builder.contains("Step 2/2 : RUN mkdir"),
+        "{only_builder}"
+    );
+    assert!(!only_builder.contains("tests-ran"), "{only_builder}");
+    let out = d.docker_ok(&["run", "--rm", "ms:builder", "cat", "/out/bin.txt"]);
+    assert_eq!(out, "compiled\n");
+
+    let all = build_ok(&d, &["-t", "ms:final", s(&ctx)]);
+    assert!(all.contains("Step 8/8 : CMD"), "{all}");
+    // The builder stage is cached from the --target build.
+    assert!(all.contains(" ---> Using cache"), "{all}");
+    let out = d.docker_ok(&["run", "--rm", "ms:final"]);
+    assert!(out.starts_with("compiled\ncompiled\n"), "{out}");
+    assert!(
+        out.contains("No such file"),
+        "the tests stage's file is not in the final image: {out}"
+    );
+
+    // An unknown target is refused before anything runs.
+    let before = d.docker_ok(&["images", "-aq"]);
+    let bad = build(&d, &["--target", "nope", s(&ctx)]);
+    assert_eq!(bad.status, 1, "{bad}");
+    assert!(
+        bad.stderr
+            .contains("failed to reach build target nope in Dockerfile"),
+        "{bad}"
+    );
+    assert!(!bad.stdout.contains("Step 1/"), "{bad}");
+    assert_eq!(d.docker_ok(&["images", "-aq"]), before);
+    assert_eq!(d.docker_ok(&["ps", "-aq"]).trim(), "");
+}
+
+#[test]
+fn dockerignore_build_args_dockerfile_paths_and_quiet() {
+    let reg = fixture_registry();
+    let d = Berthd::start();
+    let base = reg.image("busybox:latest");
+    let dockerfile = "ARG BASE\n\
+         FROM ${BASE}\n\
+         ARG WHO=world\n\
+         ENV SHOWN=${WHO:-nobody}\n\
+         COPY . /ctx/\n\
+         RUN echo \"hello $WHO\" > /hello.txt && find /ctx | sort > /ctx.txt\n\
+         CMD [\"sh\", \"-c\", \"cat /hello.txt /ctx.txt; echo $SHOWN\"]\n";
+    let ctx = context(
+        &d,
+        "ignore",
+        &[
+            ("build/Custom.dockerfile", dockerfile),
+            ("app.py", "print()\n"),
+            ("debug.log", "noise\n"),
+            ("sub/trace.log", "kept: *.log is top-level only\n"),
+            ("secret/key.pem", "private\n"),
+            ("secret/keep.txt", "public\n"),
+            (".dockerignore", "*.log\nsecret\n!secret/keep.txt\nbuild\n"),
+        ],
+    );
+    let base_arg = format!("BASE={base}");
+    // The CLI resolves -f against its working directory; the file is inside the context.
+    let df_path = ctx.join("build/Custom.dockerfile");
+    let out = build_ok(
+        &d,
+        &[
+            "-f",
+            s(&df_path),
+            "--build-arg",
+            &base_arg,
+            "--build-arg",
+            "WHO=berth",
+            "--build-arg",
+            "NOT_DECLARED=1",
+            "-t",
+            "args:1",
+            s(&ctx),
+        ],
+    );
+    assert!(
+        out.contains("[Warning] One or more build-args [NOT_DECLARED] were not consumed"),
+        "{out}"
+    );
+    let run = d.docker_ok(&["run", "--rm", "args:1"]);
+    assert_eq!(
+        run,
+        "hello berth\n/ctx\n/ctx/.dockerignore\n/ctx/app.py\n/ctx/secret\n/ctx/secret/keep.txt\n/ctx/sub\n/ctx/sub/trace.log\nberth\n"
+    );
+    let history = d.docker_ok(&[
+        "history",
+        "--no-trunc",
+        "--format",
+        "{{.CreatedBy}}",
+        "args:1",
+    ]);
+    assert!(
+        history.contains("|1 WHO=berth /bin/sh -c echo \"hello $WHO\""),
+        "{history}"
+    );
+
+    // Another value of the arg: RUN is not taken from the cache.
+    let other = build_ok(
+        &d,
+        &[
+            "-f",
+            s(&df_path),
+            "--build-arg",
+            &base_arg,
+            "--build-arg",
+            "WHO=other",
+            "-t",
+            "args:2",
+            s(&ctx),
+        ],
+    );
+    assert!(other.contains(" ---> Running in "), "{other}");
+    assert_eq!(
+        d.docker_ok(&["run", "--rm", "args:2", "cat", "/hello.txt"]),
+        "hello other\n"
+    );
+
+    // The Dockerfile from stdin, the context from the directory; -q prints only the ID.
+    let stdin_df = format!("FROM {base}\nRUN echo from-stdin > /s.txt\n");
+    let quiet = build_with_stdin(
+        &d,
+        &["-q", "-f", "-", "-t", "stdin:1", s(&ctx)],
+        Some(stdin_df.as_bytes()),
+    );
+    assert!(quiet.success(), "{quiet}\n{}", d.log());
+    let id = quiet.stdout.trim();
+    assert!(
+        id.starts_with("sha256:") && !quiet.stdout.contains("Step"),
+        "{quiet}"
+    );
+    assert_eq!(d.inspect_format("stdin:1", "{{.Id}}"), id);
+    assert_eq!(
+        d.docker_ok(&["run", "--rm", "stdin:1", "cat", "/s.txt"]),
+        "from-stdin\n"
+    );
+}
+
+#[test]
+fn bad_input_is_refused_and_leaves_nothing_behind() {
+    let reg = fixture_registry();
+    let d = Berthd::start();
+    let base = reg.image("busybox:latest");
+
+    // A syntax error names its line; nothing runs.
+    let ctx = context(
+        &d,
+        "syntax",
+        &[("Dockerfile", &format!("FROM {base}\nRUN true\nRUUN echo\n"))],
+    );
+    let out = build(&d, &[s(&ctx)]);
+    assert_eq!(out.status, 1, "{out}");
+    assert!(
+        out.stderr
+            .contains("dockerfile parse error on line 3: unknown instruction: RUUN"),
+        "{out}"
+    );
+    assert_eq!(d.docker_ok(&["images", "-aq"]).trim(), "");
+
+    // A failing RUN: its output, dockerd's message and exit code; with --force-rm no container.
+    let ctx = context(
+        &d,
+        "failing",
+        &[(
+            "Dockerfile",
+            &format!("FROM {base}\nRUN echo before-failing && exit 7\nRUN echo never\n"),
+        )],
+    );
+    let out = build(&d, &["--force-rm", "-t", "failed:1", s(&ctx)]);
+    assert_eq!(out.status, 7, "{out}");
+    assert!(out.stdout.contains("before-failing"), "{out}");
+    assert!(!out.stdout.contains("never"), "{out}");
+    assert!(
+        out.stderr.contains(
+            "The command '/bin/sh -c echo before-failing && exit 7' returned a non-zero code: 7"
+        ),
+        "{out}"
+    );
+    assert_eq!(d.docker_ok(&["ps", "-aq"]).trim(), "");
+    assert!(d.docker(&["image", "inspect", "failed:1"]).status != 0);
+    // Without --force-rm dockerd keeps the failed step's container for inspection.
+    let out = build(&d, &[s(&ctx)]);
+    assert_eq!(out.status, 7, "{out}");
+    let left = d.docker_ok(&["ps", "-aq"]);
+    assert_eq!(left.lines().count(), 1, "{left}");
+    d.docker_ok(&["rm", left.trim()]);
+
+    // Sources outside the context: by path, and by a symlink that points out of it.
+    std::fs::write(d.dir().join("outside.txt"), "outside\n").expect("write");
+    let ctx = context(
+        &d,
+        "escape",
+        &[(
+            "Dockerfile",
+            &format!("FROM {base}\nCOPY ../outside.txt /\n"),
+        )],
+    );
+    let out = build(&d, &[s(&ctx)]);
+    assert_eq!(out.status, 1, "{out}");
+    assert!(
+        out.stderr
+            .contains("forbidden path outside the build context: ../outside.txt"),
+        "{out}"
+    );
+    let ctx = context(
+        &d,
+        "symlink",
+        &[("Dockerfile", &format!("FROM {base}\nCOPY link /\n"))],
+    );
+    std::os::unix::fs::symlink("../outside.txt", ctx.join("link")).expect("symlink");
+    let out = build(&d, &[s(&ctx)]);
+    assert_eq!(out.status, 1, "{out}");
+    assert!(
+        out.stderr
+            .contains("forbidden path outside the build context: link"),
+        "{out}"
+    );
+
+    // A base image the registry does not have: the registry's error.
+    let ctx = context(
+        &d,
+        "missing",
+        &[(
+            "Dockerfile",
+            &format!("FROM {}\n", reg.image("nope:latest")),
+        )],
+    );
+    let out = build(&d, &[s(&ctx)]);
+    assert_eq!(out.status, 1, "{out}");
+    assert!(
+        out.stderr.contains("not found") || out.stderr.contains("unknown"),
+        "{out}"
+    );
     assert_eq!(d.docker_ok(&["ps", "-aq"]).trim(), "");
 }

@@ -35,6 +35,45 @@ fn io_err(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> ContextE
     move |source| ContextError::Io { context, source }
 }
 
+/// A tar stream completed with zero padding to its last 512-byte block and the end-of-archive
+/// blocks when it stops short of them. The docker CLI's `-f -` rewrites the context through
+/// go-archive's `ReplaceFileTarWrapper`, which closes the pipe before the tar writer, so the last
+/// entry's padding and the end marker never arrive; Go's reader in dockerd tolerates that.
+struct EndPadded<R> {
+    inner: R,
+    read: u64,
+    /// Zero bytes still to give once `inner` ended.
+    tail: Option<u64>,
+}
+
+impl<R: Read> EndPadded<R> {
+    fn new(inner: R) -> Self {
+        EndPadded {
+            inner,
+            read: 0,
+            tail: None,
+        }
+    }
+}
+
+impl<R: Read> Read for EndPadded<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.tail.is_none() {
+            let n = self.inner.read(buf)?;
+            if n > 0 || buf.is_empty() {
+                self.read += n as u64;
+                return Ok(n);
+            }
+            self.tail = Some((512 - self.read % 512) % 512 + 1024);
+        }
+        let left = self.tail.unwrap_or(0);
+        let n = (buf.len() as u64).min(left) as usize;
+        buf[..n].fill(0);
+        self.tail = Some(left - n as u64);
+        Ok(n)
+    }
+}
+
 /// A build's context directory; removed on drop.
 #[derive(Debug)]
 pub struct BuildContext {
@@ -59,7 +98,7 @@ impl BuildContext {
         let ctx = BuildContext { root };
         let input = crate::image::unpack::decompress(body)
             .map_err(|e| ContextError::Invalid(format!("failed to read build context: {e}")))?;
-        let mut archive = tar::Archive::new(input);
+        let mut archive = tar::Archive::new(EndPadded::new(input));
         archive.set_preserve_permissions(true);
         archive.set_preserve_mtime(true);
         archive.set_overwrite(true);
@@ -560,6 +599,25 @@ mod tests {
         assert!(!r.join("logs/a.log").exists());
         assert!(r.join("logs/keep/important.log").exists());
         assert!(!r.join("Dockerfile").exists());
+    }
+
+    #[test]
+    fn receive_takes_a_tar_cut_before_its_padding() {
+        let d = tempfile::tempdir().unwrap();
+        let mut b = tar::Builder::new(Vec::new());
+        let mut h = tar::Header::new_gnu();
+        h.set_size(5);
+        h.set_mode(0o644);
+        b.append_data(&mut h, ".dockerfile.abc", &b"FROM "[..])
+            .unwrap();
+        let mut tar = b.into_inner().unwrap();
+        // Header and data only: no padding, no end blocks (what the CLI's `-f -` sends).
+        tar.truncate(512 + 5);
+        let ctx = BuildContext::receive(std::io::Cursor::new(tar), d.path()).unwrap();
+        assert_eq!(
+            std::fs::read(ctx.root().join(".dockerfile.abc")).unwrap(),
+            b"FROM "
+        );
     }
 
     #[test]
