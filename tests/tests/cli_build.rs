@@ -350,6 +350,28 @@ fn bad_input_is_refused_and_leaves_nothing_behind() {
     let d = Berthd::start();
     let base = reg.image("busybox:latest");
 
+    // The engine advertises the classic builder, and refuses options it does not honour yet.
+    let ping = unix_http_request(&d.socket_path(), "GET", "/_ping", &[], b"").expect("ping");
+    assert_eq!(ping.header("builder-version"), Some("1"));
+    let refused = unix_http_request(&d.socket_path(), "POST", "/build?memory=1048576", &[], b"")
+        .expect("POST /build");
+    assert_eq!(refused.status, 501, "{}", refused.text());
+    assert!(
+        refused.text().contains("--memory is not supported"),
+        "{}",
+        refused.text()
+    );
+    let bz = unix_http_request(
+        &d.socket_path(),
+        "POST",
+        "/build",
+        &[("Content-Type", "application/x-tar")],
+        b"BZh91AY&SY",
+    )
+    .expect("POST /build");
+    assert_eq!(bz.status, 400, "{}", bz.text());
+    assert!(bz.text().contains("bzip2 and xz"), "{}", bz.text());
+
     // A syntax error names its line; nothing runs.
     let ctx = context(
         &d,

@@ -14,11 +14,18 @@ use super::AppState;
 use crate::error::{EngineError, Result};
 use crate::filters::Filters;
 
+/// The builder `/_ping` advertises: the classic one (`POST /build`); BuildKit would be "2".
+const BUILDER_VERSION: (&str, &str) = ("Builder-Version", "1");
+
 pub async fn ping() -> Response {
     (
         [
-            (header::CACHE_CONTROL, "no-cache, no-store, must-revalidate"),
-            (header::PRAGMA, "no-cache"),
+            (
+                header::CACHE_CONTROL.as_str(),
+                "no-cache, no-store, must-revalidate",
+            ),
+            (header::PRAGMA.as_str(), "no-cache"),
+            BUILDER_VERSION,
         ],
         "OK",
     )
@@ -28,8 +35,12 @@ pub async fn ping() -> Response {
 pub async fn ping_head() -> Response {
     (
         [
-            (header::CACHE_CONTROL, "no-cache, no-store, must-revalidate"),
-            (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
+            (
+                header::CACHE_CONTROL.as_str(),
+                "no-cache, no-store, must-revalidate",
+            ),
+            (header::CONTENT_TYPE.as_str(), "text/plain; charset=utf-8"),
+            BUILDER_VERSION,
         ],
         "",
     )
