@@ -161,6 +161,8 @@ pub struct StageState {
     /// `ARG`s declared in this stage, with their values (None: declared, no value).
     pub args: BTreeMap<String, Option<String>>,
     pub author: Option<String>,
+    /// A `CMD` was given in this stage (a later `ENTRYPOINT` keeps it).
+    pub cmd_set: bool,
 }
 
 impl StageState {
@@ -179,6 +181,7 @@ impl StageState {
             config,
             args: BTreeMap::new(),
             author,
+            cmd_set: false,
         }
     }
 }
@@ -492,8 +495,13 @@ impl Build {
                     env: &scope_env,
                     args: &args,
                 };
-                let comment =
-                    super::metadata::apply(&mut state.config, &step.instruction, &lx, &scope)?;
+                let comment = super::metadata::apply(
+                    &mut state.config,
+                    &step.instruction,
+                    &lx,
+                    &scope,
+                    &mut state.cmd_set,
+                )?;
                 self.workdir_step(state, &comment).await
             }
             Instruction::Maintainer(m) => {
@@ -507,7 +515,13 @@ impl Build {
                     env: &scope_env,
                     args: &args,
                 };
-                let comment = super::metadata::apply(&mut state.config, other, &lx, &scope)?;
+                let comment = super::metadata::apply(
+                    &mut state.config,
+                    other,
+                    &lx,
+                    &scope,
+                    &mut state.cmd_set,
+                )?;
                 self.commit_nop(state, &comment).await
             }
         }

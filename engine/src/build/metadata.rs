@@ -89,24 +89,29 @@ fn go_duration_string(ns: i64) -> String {
 }
 
 /// Applies a metadata instruction to `config` and returns the history comment dockerd writes
-/// for it. `env` holds the variables in scope (build args and the config's `ENV`).
+/// for it. `env` holds the variables in scope (build args and the config's `ENV`); `cmd_set`
+/// says whether a `CMD` was given in this stage (or change set) already.
 pub fn apply(
     config: &mut ContainerConfig,
     instr: &Instruction,
     lx: &Lexer,
     env: &dyn Env,
+    cmd_set: &mut bool,
 ) -> Result<String> {
     Ok(match instr {
         Instruction::Cmd(c) => {
             let v = argv(c, config);
             config.cmd = Some(v.clone());
+            *cmd_set = true;
             format!("CMD {}", go_quoted_list(&v))
         }
         Instruction::Entrypoint(c) => {
             let v = argv(c, config);
-            // An exec-form `ENTRYPOINT []` clears it; a new entrypoint drops the inherited CMD.
+            // A new entrypoint drops an inherited CMD, not one given before it in this stage.
             config.entrypoint = Some(v.clone());
-            config.cmd = None;
+            if !*cmd_set {
+                config.cmd = None;
+            }
             format!("ENTRYPOINT {}", go_quoted_list(&v))
         }
         Instruction::Env(kvs) => {
@@ -269,9 +274,10 @@ mod tests {
             ..Default::default()
         };
         let mut comments = Vec::new();
+        let mut cmd_set = false;
         for s in &df.stages[0].steps {
             let scope: Vec<String> = c.env.clone();
-            comments.push(apply(&mut c, &s.instruction, &lx, &scope).unwrap());
+            comments.push(apply(&mut c, &s.instruction, &lx, &scope, &mut cmd_set).unwrap());
         }
         (c, comments)
     }
@@ -310,7 +316,7 @@ mod tests {
     #[test]
     fn entrypoint_drops_inherited_cmd_and_healthcheck_is_nanoseconds() {
         let (c, comments) = applied(
-            "CMD [\"sh\"]\nENTRYPOINT [\"/tool\"]\nHEALTHCHECK --interval=5s --retries=2 CMD true",
+            "ENTRYPOINT [\"/tool\"]\nHEALTHCHECK --interval=5s --retries=2 CMD true",
             &[],
         );
         assert_eq!(c.cmd, None);
@@ -322,7 +328,7 @@ mod tests {
             )
         );
         assert_eq!(
-            comments[2],
+            comments[1],
             "HEALTHCHECK &{[\"CMD-SHELL\" \"true\"] \"5s\" \"0s\" \"0s\" \"0s\" '\\x02'}"
         );
     }
@@ -333,7 +339,14 @@ mod tests {
         let lx = df.lexer();
         let mut c = ContainerConfig::default();
         for s in &df.stages[0].steps {
-            assert!(apply(&mut c, &s.instruction, &lx, &Vec::<String>::new()).is_err());
+            let r = apply(
+                &mut c,
+                &s.instruction,
+                &lx,
+                &Vec::<String>::new(),
+                &mut false,
+            );
+            assert!(r.is_err());
         }
     }
 }

@@ -65,14 +65,8 @@ impl Build {
         self.out
             .line(format!(" ---> {}", short_id(&rec.id)))
             .await?;
-        let args = std::mem::take(&mut state.args);
-        let author = state.author.take();
-        *state = StageState {
-            config: rec.config.config.clone().unwrap_or_default(),
-            image: rec,
-            args,
-            author,
-        };
+        state.config = rec.config.config.clone().unwrap_or_default();
+        state.image = rec;
         Ok(true)
     }
 
