@@ -463,3 +463,45 @@ fn bad_input_is_refused_and_leaves_nothing_behind() {
     );
     assert_eq!(d.docker_ok(&["ps", "-aq"]).trim(), "");
 }
+
+#[test]
+fn onbuild_triggers_run_in_the_child_build() {
+    let reg = fixture_registry();
+    let d = Berthd::start();
+    let base = reg.image("busybox:latest");
+    let parent = context(
+        &d,
+        "parent",
+        &[(
+            "Dockerfile",
+            &format!("FROM {base}\nONBUILD COPY note.txt /note.txt\nONBUILD RUN echo triggered > /onbuild.txt\n"),
+        )],
+    );
+    build_ok(&d, &["-t", "onbuild:parent", s(&parent)]);
+    assert_eq!(
+        d.inspect_format("onbuild:parent", "{{json .Config.OnBuild}}"),
+        r#"["COPY note.txt /note.txt","RUN echo triggered > /onbuild.txt"]"#
+    );
+    let child = context(
+        &d,
+        "child",
+        &[
+            (
+                "Dockerfile",
+                "FROM onbuild:parent\nCMD [\"cat\", \"/note.txt\", \"/onbuild.txt\"]\n",
+            ),
+            ("note.txt", "from the child's context\n"),
+        ],
+    );
+    let out = build_ok(&d, &["-t", "onbuild:child", s(&child)]);
+    assert!(out.contains("# Executing 2 build triggers"), "{out}");
+    assert_eq!(
+        d.docker_ok(&["run", "--rm", "onbuild:child"]),
+        "from the child's context\ntriggered\n"
+    );
+    // Triggers are not passed on to the child image.
+    assert_eq!(
+        d.inspect_format("onbuild:child", "{{json .Config.OnBuild}}"),
+        "null"
+    );
+}

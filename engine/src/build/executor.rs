@@ -323,6 +323,7 @@ impl Build {
                 )
                 .map_err(|e| BuildError::msg(e.to_string()))?;
             let mut state = self.from(&base, &built).await?;
+            self.run_triggers(&mut state, &built, &meta).await?;
             for step in &stage.steps {
                 n += 1;
                 self.out
@@ -405,17 +406,6 @@ impl Build {
             return Ok(StageState::from_image(rec));
         }
         let rec = self.image(base, self.req.pull).await?;
-        if rec
-            .config
-            .config
-            .as_ref()
-            .and_then(|c| c.on_build.as_ref())
-            .is_some_and(|t| !t.is_empty())
-        {
-            return Err(BuildError::from(EngineError::NotImplemented(format!(
-                "{base} has ONBUILD triggers; running them is not supported by this engine yet"
-            ))));
-        }
         self.out
             .line(format!(" ---> {}", short_id(&rec.id)))
             .await?;
@@ -449,6 +439,35 @@ impl Build {
         let attrs = HashMap::from([("name".to_string(), shown.clone())]);
         self.engine.events.emit("image", "pull", &shown, attrs);
         Ok(rec)
+    }
+
+    /// The base image's `ONBUILD` triggers, run first (and not passed on to this image).
+    async fn run_triggers(
+        &mut self,
+        state: &mut StageState,
+        built: &[(Option<String>, String)],
+        meta: &BTreeMap<String, Option<String>>,
+    ) -> Result<(), BuildError> {
+        let triggers = state.config.on_build.take().unwrap_or_default();
+        if triggers.is_empty() {
+            return Ok(());
+        }
+        let plural = if triggers.len() > 1 { "s" } else { "" };
+        self.out
+            .line(format!(
+                "# Executing {} build trigger{plural}",
+                triggers.len()
+            ))
+            .await?;
+        for t in triggers {
+            let parsed = super::dockerfile::parse(&format!("FROM scratch\n{t}")).map_err(|e| {
+                BuildError::msg(format!("invalid ONBUILD trigger {t:?}: {}", e.message))
+            })?;
+            for step in &parsed.stages[0].steps {
+                self.dispatch(state, step, built, meta).await?;
+            }
+        }
+        Ok(())
     }
 
     async fn dispatch(
