@@ -181,6 +181,7 @@ impl Engine {
             }
         }
         containers.reconcile().await;
+        crate::build::steps::remove_leftover_step_containers(&containers).await;
         networks.sweep().await;
         let id_path = root.join("engine-id");
         let id = match std::fs::read_to_string(&id_path) {

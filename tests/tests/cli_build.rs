@@ -505,3 +505,68 @@ fn onbuild_triggers_run_in_the_child_build() {
         "null"
     );
 }
+
+/// Starts `docker build` of `ctx` in the background and waits until its RUN step's container
+/// runs; returns the CLI process.
+fn build_until_running(d: &Berthd, ctx: &Path) -> std::process::Child {
+    let child = d
+        .docker_command(&["build", s(ctx)])
+        .env("DOCKER_BUILDKIT", "0")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start docker build");
+    wait_until(
+        "the RUN step's container runs",
+        std::time::Duration::from_secs(60),
+        || {
+            let ps = d.docker_ok(&["ps", "-q"]);
+            if ps.trim().is_empty() {
+                Err("no running container".into())
+            } else {
+                Ok(())
+            }
+        },
+    );
+    child
+}
+
+#[test]
+fn a_client_hanging_up_or_a_killed_engine_leaves_no_step_container() {
+    let reg = fixture_registry();
+    let d = Berthd::start();
+    let base = reg.image("busybox:latest");
+    let ctx = context(
+        &d,
+        "long",
+        &[("Dockerfile", &format!("FROM {base}\nRUN sleep 300\n"))],
+    );
+    // The client goes away: the step's container is stopped and removed.
+    let mut cli = build_until_running(&d, &ctx);
+    cli.kill().expect("kill the docker CLI");
+    let _ = cli.wait();
+    wait_until(
+        "the canceled build's container is removed",
+        std::time::Duration::from_secs(60),
+        || {
+            let ps = d.docker_ok(&["ps", "-aq"]);
+            if ps.trim().is_empty() {
+                Ok(())
+            } else {
+                Err(ps)
+            }
+        },
+    );
+
+    // The engine is killed mid-build: the next start removes the step's container.
+    let mut cli = build_until_running(&d, &ctx);
+    let mut d = d;
+    d.kill9();
+    let _ = cli.wait();
+    d.restart();
+    assert_eq!(d.docker_ok(&["ps", "-aq"]).trim(), "");
+    assert!(d
+        .log()
+        .contains("removing the container of an interrupted build step"));
+}

@@ -124,6 +124,12 @@ impl Output {
         self.text(format!("{s}\n")).await
     }
 
+    /// Resolves when the client is gone (the response stream was dropped).
+    pub fn client_gone(&self) -> impl std::future::Future<Output = ()> + use<> {
+        let tx = self.tx.clone();
+        async move { tx.closed().await }
+    }
+
     /// The progress channel, for pulls of base images.
     pub fn progress(&self) -> &Progress {
         &self.tx

@@ -23,6 +23,23 @@ use crate::error::EngineError;
 use crate::image::commit::{child_config, CommitInfo};
 use crate::image::pull::short_id;
 
+/// A file in a container's directory while a build step uses it.
+pub const STEP_MARKER: &str = "build-step";
+
+/// Removes the containers of build steps that a killed berthd left behind (at start-up, before
+/// the API serves).
+pub async fn remove_leftover_step_containers(containers: &Arc<crate::container::ContainerService>) {
+    for c in containers.all() {
+        if !c.dir.join(STEP_MARKER).exists() {
+            continue;
+        }
+        tracing::info!(id = %c.id, "removing the container of an interrupted build step");
+        if let Err(e) = containers.remove(&c, true, true).await {
+            tracing::warn!(id = %c.id, error = %e, "removing a leftover build container");
+        }
+    }
+}
+
 /// How a step's result is made, once the cache has missed.
 enum Made {
     /// A config change only.
@@ -175,7 +192,14 @@ impl Build {
                 },
             )
             .await?;
-        Ok(self.engine.containers.get(&created.id)?)
+        let c = self.engine.containers.get(&created.id)?;
+        // Marks the container as a build step's until the build is done with it: if berthd dies
+        // mid-build, the next start removes it (`remove_leftover_step_containers`).
+        if let Err(e) = std::fs::write(c.dir.join(STEP_MARKER), b"") {
+            self.remove_container(&c.id).await;
+            return Err(e.into());
+        }
+        Ok(c)
     }
 
     /// `RUN`: a container from the current image runs the command; its changes become the layer.
@@ -226,12 +250,25 @@ impl Build {
             .line(format!(" ---> Running in {}", &c.id[..12]))
             .await?;
         let mut output = c.io.subscribe();
-        self.engine.containers.start(&c).await?;
+        if let Err(e) = self.engine.containers.start(&c).await {
+            return Err(e.into());
+        }
+        let client = self.out.client_gone();
+        tokio::pin!(client);
         loop {
-            match output.recv().await {
+            let next = tokio::select! {
+                o = output.recv() => o,
+                _ = &mut client => {
+                    // The client hung up: stop the step, leave nothing behind.
+                    let _ = self.engine.containers.kill(&c, None).await;
+                    self.remove_container(&c.id).await;
+                    self.leftovers.retain(|id| *id != c.id);
+                    return Err(BuildError::msg("the client went away: build canceled"));
+                }
+            };
+            match next {
                 Ok(IoOutput::Stdout(b)) | Ok(IoOutput::Stderr(b)) => {
                     if let Err(e) = self.out.text(String::from_utf8_lossy(&b)).await {
-                        // The client hung up: stop the step, leave nothing behind.
                         let _ = self.engine.containers.kill(&c, None).await;
                         self.remove_container(&c.id).await;
                         self.leftovers.retain(|id| *id != c.id);
@@ -248,6 +285,9 @@ impl Build {
         }
         let code = c.lock().st.state.exit_code;
         if code != 0 {
+            // Kept for inspection as dockerd does (removed at the end with --force-rm): no longer
+            // a step in progress.
+            let _ = std::fs::remove_file(c.dir.join(STEP_MARKER));
             return Err(BuildError {
                 message: format!(
                     "The command '{}' returned a non-zero code: {code}",
