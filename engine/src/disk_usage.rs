@@ -48,7 +48,9 @@ impl Engine {
         let all = Filters::default();
         let mut du = DiskUsage::default();
         if kinds.contains(&Kind::Image) {
-            let mut images = self.images.list(&all, &self.containers.image_users())?;
+            let mut images = self
+                .images
+                .list(&all, &self.containers.image_users(), true)?;
             self.images.add_shared_sizes(&mut images);
             du.layers_size = self.images.layers_size();
             du.images = Some(images);

@@ -123,6 +123,19 @@ fn instructions_cache_and_rebuild_from_the_changed_copy() {
 
     let run = d.docker_ok(&["run", "--rm", "built:1"]);
     assert_eq!(run, "built hola\nversion one\nconf a\n1000\n");
+    // Intermediate images are listed with -a only, and each step's image has its parent.
+    let listed = d.docker_ok(&["images", "--format", "{{.Repository}}:{{.Tag}}"]);
+    assert!(!listed.contains("<none>"), "{listed}");
+    assert_eq!(listed.lines().count(), 3, "{listed}");
+    let all = d.docker_ok(&["images", "-a", "--format", "{{.Repository}}:{{.Tag}}"]);
+    assert_eq!(all.matches("<none>:<none>").count(), 8, "{all}");
+    let parent = d.inspect_format("built:1", "{{.Parent}}");
+    assert!(parent.starts_with("sha256:"), "{parent}");
+    assert_eq!(
+        d.inspect_format(&parent, "{{json .Config.User}}"),
+        "\"berth\"",
+        "the parent is the USER step's image"
+    );
     assert_eq!(
         d.inspect_format("built:1", "{{.Config.WorkingDir}} {{index .Config.Labels \"org.berth.test\"}} {{json .Config.ExposedPorts}} {{.Config.User}}"),
         "/app build {\"8080/tcp\":{}} berth"

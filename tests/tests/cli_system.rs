@@ -96,15 +96,13 @@ fn a_second_engine_on_the_same_data_root_refuses() {
 fn endpoints_not_built_yet_answer_501() {
     let d = Berthd::start();
     let sock = d.socket_path();
+    // Built since (tested in cli_build): /build reads its context first, and an empty one has
+    // no Dockerfile.
     let r = unix_http_request(&sock, "POST", "/build", &[], b"").unwrap();
-    assert_eq!(r.status, 501);
-    assert!(
-        r.json()["message"]
-            .as_str()
-            .unwrap()
-            .contains("not implemented"),
-        "{}",
-        r.text()
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert_eq!(
+        r.json()["message"],
+        "Cannot locate specified Dockerfile: Dockerfile"
     );
     let r = unix_http_request(&sock, "GET", "/no/such/endpoint", &[], b"").unwrap();
     assert_eq!(r.status, 404);

@@ -143,8 +143,10 @@ impl BuildQuery {
 impl From<ContextError> for EngineError {
     fn from(e: ContextError) -> Self {
         match e {
-            ContextError::NotFound(m) => EngineError::NotFound(m),
-            ContextError::Refused(m) | ContextError::Invalid(m) => EngineError::InvalidParameter(m),
+            // A missing Dockerfile or source is the request's fault: 400, not 404.
+            ContextError::NotFound(m) | ContextError::Refused(m) | ContextError::Invalid(m) => {
+                EngineError::InvalidParameter(m)
+            }
             other @ ContextError::Io { .. } => EngineError::internal(other),
         }
     }

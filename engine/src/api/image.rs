@@ -19,6 +19,7 @@ pub struct ListQuery {
     filters: Option<String>,
     #[serde(rename = "shared-size")]
     shared_size: Option<String>,
+    all: Option<String>,
 }
 
 pub async fn list(
@@ -27,7 +28,7 @@ pub async fn list(
 ) -> Result<Json<serde_json::Value>> {
     let f = Filters::parse(q.filters.as_deref())?;
     let users = e.containers.image_users();
-    let mut items = e.images.list(&f, &users)?;
+    let mut items = e.images.list(&f, &users, flag(q.all.as_deref()))?;
     if flag(q.shared_size.as_deref()) {
         e.images.add_shared_sizes(&mut items);
     }

@@ -6,6 +6,7 @@ pub mod commit;
 pub mod content;
 pub mod dockerfile_change;
 pub mod import;
+pub mod lineage;
 pub mod media;
 pub mod ops;
 pub mod prune;

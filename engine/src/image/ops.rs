@@ -39,12 +39,25 @@ fn rfc3339(unix: i64) -> String {
 }
 
 impl ImageService {
-    pub fn list(&self, filters: &Filters, users: &[ImageUser]) -> Result<Vec<ImageSummary>> {
+    /// `docker images`; without `all`, untagged images that are another image's parent (a
+    /// build's intermediate images) are left out, as dockerd does.
+    pub fn list(
+        &self,
+        filters: &Filters,
+        users: &[ImageUser],
+        all: bool,
+    ) -> Result<Vec<ImageSummary>> {
         filters.only(&["dangling", "reference", "label", "before", "since"])?;
         let dangling = filters.bool("dangling")?;
+        let records = self.store.list();
+        let parents = super::lineage::parents(&records);
+        let with_children = super::lineage::with_children(&parents);
         let mut out = Vec::new();
-        for rec in self.store.list() {
+        for rec in records {
             let tags = self.store.tags_of(&rec.id);
+            if !all && tags.is_empty() && with_children.contains(&rec.id) {
+                continue;
+            }
             if let Some(d) = dangling {
                 if d != tags.is_empty() {
                     continue;
@@ -68,8 +81,8 @@ impl ImageService {
             }
             let containers = users.iter().filter(|u| u.image_id == rec.id).count() as i64;
             out.push(ImageSummary {
+                parent_id: parents.get(&rec.id).cloned().unwrap_or_default(),
                 id: rec.id.clone(),
-                parent_id: String::new(),
                 repo_tags: shown_tags,
                 repo_digests: digests,
                 created: rec.created,
@@ -104,7 +117,7 @@ impl ImageService {
             "Id": rec.id,
             "RepoTags": tags,
             "RepoDigests": familiar_list(&rec.repo_digests),
-            "Parent": "",
+            "Parent": super::lineage::parents(&self.store.list()).get(&rec.id).cloned().unwrap_or_default(),
             "Comment": c.history.last().and_then(|h| h.comment.clone()).unwrap_or_default(),
             "Created": c.created.clone().unwrap_or_else(|| rfc3339(rec.created)),
             "DockerVersion": c.extra.get("docker_version").cloned().unwrap_or(json!("")),
