@@ -366,11 +366,11 @@ fn bad_input_is_refused_and_leaves_nothing_behind() {
     // The engine advertises the classic builder, and refuses options it does not honour yet.
     let ping = unix_http_request(&d.socket_path(), "GET", "/_ping", &[], b"").expect("ping");
     assert_eq!(ping.header("builder-version"), Some("1"));
-    let refused = unix_http_request(&d.socket_path(), "POST", "/build?memory=1048576", &[], b"")
+    let refused = unix_http_request(&d.socket_path(), "POST", "/build?shmsize=1048576", &[], b"")
         .expect("POST /build");
     assert_eq!(refused.status, 501, "{}", refused.text());
     assert!(
-        refused.text().contains("--memory is not supported"),
+        refused.text().contains("--shm-size is not supported"),
         "{}",
         refused.text()
     );
@@ -582,4 +582,27 @@ fn a_client_hanging_up_or_a_killed_engine_leaves_no_step_container() {
     assert!(d
         .log()
         .contains("removing the container of an interrupted build step"));
+}
+
+#[test]
+fn run_steps_get_the_builds_resource_limits() {
+    let reg = fixture_registry();
+    let d = Berthd::start();
+    let base = reg.image("busybox:latest");
+    let ctx = context(
+        &d,
+        "limits",
+        &[(
+            "Dockerfile",
+            &format!(
+                "FROM {base}\nRUN cat /sys/fs/cgroup/memory.max /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null > /limit.txt; true\n"
+            ),
+        )],
+    );
+    build_ok(&d, &["--memory", "64m", "-t", "limits:1", s(&ctx)]);
+    assert_eq!(
+        d.docker_ok(&["run", "--rm", "limits:1", "cat", "/limit.txt"])
+            .trim(),
+        "67108864"
+    );
 }

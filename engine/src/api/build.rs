@@ -69,6 +69,21 @@ impl BuildQuery {
         }
     }
 
+    /// The resource limits of RUN containers (`--memory`, `--cpu-shares`, …), checked by the
+    /// container service when a step's container is created, as for `docker run`.
+    fn resources(&self) -> Result<crate::api::types::resources::Resources> {
+        Ok(crate::api::types::resources::Resources {
+            memory: self.int("memory")?,
+            memory_swap: self.int("memswap")?,
+            cpu_shares: self.int("cpushares")?,
+            cpu_quota: self.int("cpuquota")?,
+            cpu_period: self.int("cpuperiod")?,
+            cpuset_cpus: self.get("cpusetcpus").unwrap_or("").to_string(),
+            cpuset_mems: self.get("cpusetmems").unwrap_or("").to_string(),
+            ..Default::default()
+        })
+    }
+
     /// Options this engine does not honour yet: refused when set, never ignored.
     fn refuse_unsupported(&self) -> Result<()> {
         let not_yet = |what: &str| {
@@ -79,21 +94,10 @@ impl BuildQuery {
         if self.get("version") == Some("2") {
             return not_yet("BuildKit (version=2)");
         }
-        for (k, what) in [
-            ("shmsize", "--shm-size"),
-            ("memory", "--memory"),
-            ("memswap", "--memory-swap"),
-            ("cpushares", "--cpu-shares"),
-            ("cpuquota", "--cpu-quota"),
-            ("cpuperiod", "--cpu-period"),
-        ] {
-            if self.int(k)? != 0 {
-                return not_yet(what);
-            }
+        if self.int("shmsize")? != 0 {
+            return not_yet("--shm-size");
         }
         for (k, what) in [
-            ("cpusetcpus", "--cpuset-cpus"),
-            ("cpusetmems", "--cpuset-mems"),
             ("cgroupparent", "--cgroup-parent"),
             ("remote", "a remote build context"),
             ("isolation", "--isolation"),
@@ -225,6 +229,7 @@ pub async fn build(
         pull: q.flag("pull"),
         network_mode,
         extra_hosts: q.all("extrahosts"),
+        resources: q.resources()?,
     };
     let (tx, rx) = tokio::sync::mpsc::channel::<Value>(256);
     let build = Build {

@@ -50,6 +50,8 @@ pub struct BuildRequest {
     pub pull: bool,
     pub network_mode: String,
     pub extra_hosts: Vec<String>,
+    /// Limits of the RUN containers (`--memory`, `--cpu-shares`, …).
+    pub resources: crate::api::types::resources::Resources,
 }
 
 /// A build's failure: the message of the stream's `errorDetail`, and the exit code of a failed

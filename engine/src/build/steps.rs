@@ -178,6 +178,7 @@ impl Build {
         let host_config = HostConfig {
             network_mode: self.req.network_mode.clone(),
             extra_hosts: self.req.extra_hosts.clone(),
+            resources: self.req.resources.clone(),
             ..Default::default()
         };
         let created = self
