@@ -606,3 +606,69 @@ fn run_steps_get_the_builds_resource_limits() {
         "67108864"
     );
 }
+
+/// A gzip tar with `files` (path, content), as `ADD` would get it.
+fn tar_gz(files: &[(&str, &str)]) -> Vec<u8> {
+    let mut b = tar::Builder::new(flate2::write::GzEncoder::new(
+        Vec::new(),
+        flate2::Compression::fast(),
+    ));
+    for (path, content) in files {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(content.len() as u64);
+        h.set_mode(0o640);
+        h.set_uid(1000);
+        h.set_gid(1000);
+        h.set_mtime(1_700_000_000);
+        b.append_data(&mut h, path, content.as_bytes())
+            .expect("tar entry");
+    }
+    b.into_inner().expect("tar").finish().expect("gzip")
+}
+
+#[test]
+fn add_extracts_local_archives_and_refuses_urls() {
+    let reg = fixture_registry();
+    let d = Berthd::start();
+    let base = reg.image("busybox:latest");
+    let ctx = context(
+        &d,
+        "add",
+        &[
+            (
+                "Dockerfile",
+                &format!(
+                    "FROM {base}\nADD bundle.tar.gz /opt/bundle\nADD --chown=berth plain.txt /opt/\n\
+                     CMD [\"sh\", \"-c\", \"cat /opt/bundle/dir/a.txt; stat -c '%u %a' /opt/bundle/dir/a.txt /opt/plain.txt\"]\n"
+                ),
+            ),
+            ("plain.txt", "plain\n"),
+        ],
+    );
+    std::fs::write(
+        ctx.join("bundle.tar.gz"),
+        tar_gz(&[("dir/a.txt", "from the archive\n")]),
+    )
+    .expect("write archive");
+    build_ok(&d, &["-t", "add:1", s(&ctx)]);
+    assert_eq!(
+        d.docker_ok(&["run", "--rm", "add:1"]),
+        "from the archive\n1000 640\n1000 644\n"
+    );
+
+    let ctx = context(
+        &d,
+        "add-url",
+        &[(
+            "Dockerfile",
+            &format!("FROM {base}\nADD http://127.0.0.1:9/file /file\n"),
+        )],
+    );
+    let out = build(&d, &[s(&ctx)]);
+    assert_eq!(out.status, 1, "{out}");
+    assert!(
+        out.stderr
+            .contains("ADD from a URL (http://127.0.0.1:9/file) is not supported"),
+        "{out}"
+    );
+}

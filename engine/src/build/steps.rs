@@ -548,6 +548,8 @@ struct CopyUnit {
     /// The source's name as given, for a file's name at the destination.
     rel: String,
     is_dir: bool,
+    /// `ADD` of a local (plain or gzip) tar: its contents go into the destination directory.
+    archive: bool,
     entries: Vec<CopyEntry>,
 }
 
@@ -572,15 +574,11 @@ fn plan_copy(tree: &SourceTree, sources: &[String], is_add: bool) -> Result<Copy
                 units.push(CopyUnit {
                     rel,
                     is_dir: true,
+                    archive: false,
                     entries,
                 });
             } else {
-                if is_add && looks_like_archive(&path) {
-                    return Err(EngineError::NotImplemented(format!(
-                        "ADD of a local archive ({rel}) is not supported by this engine yet; use COPY and RUN tar"
-                    ))
-                    .into());
-                }
+                let archive = is_add && looks_like_archive(&path)?;
                 let name = Path::new(&rel)
                     .file_name()
                     .map(|n| n.to_string_lossy().into_owned())
@@ -588,6 +586,7 @@ fn plan_copy(tree: &SourceTree, sources: &[String], is_add: bool) -> Result<Copy
                 units.push(CopyUnit {
                     rel,
                     is_dir: false,
+                    archive,
                     entries: vec![CopyEntry { name, path, meta }],
                 });
             }
@@ -613,17 +612,36 @@ fn plan_copy(tree: &SourceTree, sources: &[String], is_add: bool) -> Result<Copy
 }
 
 /// A tar or compressed tar (`ADD` would extract it).
-fn looks_like_archive(path: &Path) -> bool {
+/// Whether `ADD` extracts the file: a tar, plain or gzip (a gzip file that is not a tar is
+/// copied as it is, as dockerd does). bzip2 and xz archives are refused: no decompressor yet.
+fn looks_like_archive(path: &Path) -> Result<bool, BuildError> {
     use std::io::Read;
-    let mut head = [0u8; 262];
+    let mut head = [0u8; 6];
     let n = std::fs::File::open(path)
         .and_then(|mut f| f.read(&mut head))
         .unwrap_or(0);
     let h = &head[..n];
-    h.starts_with(&[0x1f, 0x8b])
-        || h.starts_with(b"BZh")
-        || h.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0])
-        || (n >= 262 && &h[257..262] == b"ustar")
+    if h.starts_with(b"BZh") || h.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0]) {
+        return Err(EngineError::NotImplemented(format!(
+            "ADD of a bzip2 or xz archive ({}) is not supported by this engine yet",
+            path.file_name().unwrap_or_default().to_string_lossy()
+        ))
+        .into());
+    }
+    // A tar header's magic sits at offset 257 of the (decompressed) stream.
+    let mut block = [0u8; 512];
+    let read = std::fs::File::open(path).and_then(|f| {
+        let mut r = crate::image::unpack::decompress(f).map_err(std::io::Error::other)?;
+        let mut got = 0;
+        while got < block.len() {
+            match r.read(&mut block[got..])? {
+                0 => break,
+                k => got += k,
+            }
+        }
+        Ok(got)
+    });
+    Ok(matches!(read, Ok(512)) && &block[257..262] == b"ustar")
 }
 
 /// Writes one unit into the container: a directory's contents into the destination
@@ -637,6 +655,22 @@ fn copy_unit(
     chown_dirs: bool,
 ) -> Result<(), BuildError> {
     let dest_path = crate::container::rootpath::clean_abs(Path::new(dest));
+    if unit.archive {
+        // Extracted into the destination directory, entries' owners kept unless --chown.
+        let stack = fs
+            .mkdir_all(vec![fs.root().clone()], &dest_path, None)
+            .map_err(|e| BuildError::msg(format!("mkdir {}: {e}", dest_path.display())))?;
+        let path = &unit.entries[0].path;
+        let file = std::fs::File::open(path)?;
+        let input = crate::image::unpack::decompress(file)
+            .map_err(|e| BuildError::msg(format!("reading {}: {e}", unit.rel)))?;
+        let opts = ExtractOptions {
+            owner: chown_dirs.then_some((attrs.uid, attrs.gid)),
+            ..Default::default()
+        };
+        return extract(fs, stack, false, input, opts)
+            .map_err(|e| BuildError::from(EngineError::from(e)));
+    }
     let mut entries = unit.entries;
     let base = if unit.is_dir || dir_dest {
         dest_path.clone()
