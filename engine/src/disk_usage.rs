@@ -64,8 +64,8 @@ impl Engine {
             du.volumes = Some(self.volumes.list_with_usage().await?);
         }
         if kinds.contains(&Kind::BuildCache) {
-            // berthd keeps no build cache: Dockerfile builds are not implemented yet.
-            du.build_cache = Some(Vec::new());
+            // The classic builder's cache: its untagged step images.
+            du.build_cache = Some(crate::build::prune::records(self));
         }
         Ok(du)
     }

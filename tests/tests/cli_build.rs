@@ -672,3 +672,41 @@ fn add_extracts_local_archives_and_refuses_urls() {
         "{out}"
     );
 }
+
+#[test]
+fn system_df_counts_and_builder_prune_frees_the_build_cache() {
+    let reg = fixture_registry();
+    let d = Berthd::start();
+    let base = reg.image("busybox:latest");
+    let ctx = context(
+        &d,
+        "cache",
+        &[(
+            "Dockerfile",
+            &format!("FROM {base}\nRUN head -c 100000 /dev/zero > /blob\nENV DONE=1\nCMD [\"ls\", \"-l\", \"/blob\"]\n"),
+        )],
+    );
+    build_ok(&d, &["-t", "cached:1", s(&ctx)]);
+    let df = || {
+        d.docker_ok(&["system", "df", "--format", "{{.Type}}|{{.TotalCount}}"])
+            .lines()
+            .find_map(|l| l.strip_prefix("Build Cache|").map(str::to_string))
+            .expect("a Build Cache row")
+    };
+    // The RUN and ENV steps' images; the CMD step's is tagged, so it is no cache record.
+    assert_eq!(df(), "2");
+    let verbose = d.docker_ok(&["system", "df", "-v"]);
+    // The RUN step's own layer is the cache's size.
+    assert!(verbose.contains("Build cache usage: 100kB"), "{verbose}");
+
+    let pruned = d.docker_ok(&["builder", "prune", "-f"]);
+    assert!(pruned.contains("Total reclaimed space:"), "{pruned}");
+    assert_eq!(df(), "0");
+    // The tagged image still works; its steps are no longer cached.
+    assert!(d.docker_ok(&["run", "--rm", "cached:1"]).contains("100000"));
+    let again = build_ok(&d, &["-t", "cached:2", s(&ctx)]);
+    assert!(again.contains(" ---> Running in "), "{again}");
+    let refused = d.docker(&["builder", "prune", "-f", "--filter", "until=1h"]);
+    assert!(!refused.success(), "{refused}");
+    assert!(refused.stderr.contains("not supported"), "{refused}");
+}

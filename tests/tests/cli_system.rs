@@ -211,7 +211,7 @@ fn disk_usage_and_system_prune() {
     assert_eq!(
         v["BuildCache"],
         serde_json::json!([]),
-        "berthd keeps no build cache"
+        "no build has run: no build cache"
     );
 
     // Only the kinds asked for; an unknown kind is Docker's 400.

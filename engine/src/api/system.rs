@@ -283,12 +283,15 @@ pub struct BuildPruneQuery {
     filters: Option<String>,
 }
 
-/// `docker builder prune` (and the last step of `docker system prune`). berthd keeps no build
-/// cache yet (Dockerfile builds answer 501), so there is never anything to free; the filters
-/// are still checked as dockerd checks them.
-pub async fn build_prune(Query(q): Query<BuildPruneQuery>) -> Result<Json<Value>> {
+/// `docker builder prune` (and the last step of `docker system prune`): frees the classic
+/// builder's cache (`build::prune`). The filters are checked as dockerd checks them; none is
+/// honoured yet, so a given one is refused rather than ignored.
+pub async fn build_prune(
+    State(engine): State<AppState>,
+    Query(q): Query<BuildPruneQuery>,
+) -> Result<Json<Value>> {
     let filters = Filters::parse(q.filters.as_deref())?;
-    filters.only(&[
+    const KEYS: [&str; 9] = [
         "id",
         "parent",
         "type",
@@ -298,8 +301,22 @@ pub async fn build_prune(Query(q): Query<BuildPruneQuery>) -> Result<Json<Value>
         "private",
         "until",
         "unused-for",
-    ])?;
-    Ok(Json(json!({"CachesDeleted": null, "SpaceReclaimed": 0})))
+    ];
+    filters.only(&KEYS)?;
+    if KEYS.iter().any(|k| filters.has(k)) {
+        return Err(EngineError::NotImplemented(
+            "builder prune filters are not supported by this engine yet".into(),
+        ));
+    }
+    let (deleted, freed) = crate::build::prune::prune(&engine)?;
+    let deleted = if deleted.is_empty() {
+        Value::Null
+    } else {
+        json!(deleted)
+    };
+    Ok(Json(
+        json!({"CachesDeleted": deleted, "SpaceReclaimed": freed}),
+    ))
 }
 
 fn event_matches(f: &Filters, ev: &Value) -> bool {

@@ -68,6 +68,22 @@ impl BuildCache {
         write_json(&self.path, &*entries, Durability::Process)
     }
 
+    /// Every image the cache points at (an image may be there more than once).
+    pub fn image_ids(&self) -> Vec<String> {
+        self.lock().values().cloned().collect()
+    }
+
+    /// Drops the entries that point at `ids` (images removed by a prune).
+    pub fn forget(&self, ids: &std::collections::HashSet<String>) -> anyhow::Result<()> {
+        let mut entries = self.lock();
+        let before = entries.len();
+        entries.retain(|_, id| !ids.contains(id));
+        if entries.len() != before {
+            write_json(&self.path, &*entries, Durability::Process)?;
+        }
+        Ok(())
+    }
+
     pub fn len(&self) -> usize {
         self.lock().len()
     }

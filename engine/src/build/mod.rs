@@ -8,4 +8,5 @@ pub mod dockerfile;
 pub mod executor;
 pub mod ignore;
 pub mod metadata;
+pub mod prune;
 pub mod steps;
