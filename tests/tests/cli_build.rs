@@ -710,3 +710,35 @@ fn system_df_counts_and_builder_prune_frees_the_build_cache() {
     assert!(!refused.success(), "{refused}");
     assert!(refused.stderr.contains("not supported"), "{refused}");
 }
+
+#[test]
+fn from_a_private_registry_with_the_clis_credentials() {
+    let reg = Registry::start_with_htpasswd("berth", "s3cret-pass");
+    push_fixture_images_as(reg.addr(), reg.credentials());
+    let d = Berthd::start();
+    let ctx = context(
+        &d,
+        "private",
+        &[(
+            "Dockerfile",
+            &format!(
+                "FROM {}\nRUN echo private > /p.txt\n",
+                reg.image("busybox:latest")
+            ),
+        )],
+    );
+    let denied = build(&d, &[s(&ctx)]);
+    assert_eq!(denied.status, 1, "{denied}");
+    let ok = d.docker_with_stdin(
+        &["login", "-u", "berth", "--password-stdin", reg.addr()],
+        "s3cret-pass\n",
+    );
+    assert_eq!(ok.status, 0, "{ok}");
+    // The CLI sends its credentials in X-Registry-Config; the pull of FROM uses them.
+    let out = build_ok(&d, &["-t", "private:1", s(&ctx)]);
+    assert!(out.contains("Pull complete"), "{out}");
+    assert_eq!(
+        d.docker_ok(&["run", "--rm", "private:1", "cat", "/p.txt"]),
+        "private\n"
+    );
+}

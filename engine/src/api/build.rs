@@ -159,11 +159,16 @@ impl From<ContextError> for EngineError {
 pub async fn build(
     State(e): State<AppState>,
     RawQuery(raw): RawQuery,
-    _headers: HeaderMap,
+    headers: HeaderMap,
     body: Body,
 ) -> Result<Response> {
     let q = BuildQuery::parse(raw.as_deref())?;
     q.refuse_unsupported()?;
+    let registry_auth = crate::image::auth::decode_config_header(
+        headers
+            .get("X-Registry-Config")
+            .and_then(|v| v.to_str().ok()),
+    )?;
     let mut tags = Vec::new();
     for t in q.all("t") {
         let r = reference::parse(&t)?;
@@ -196,7 +201,9 @@ pub async fn build(
     let scratch = e.scratch_dir();
     let received =
         tokio::task::spawn_blocking(move || BuildContext::receive(reader, &scratch)).await;
-    feeder.abort();
+    // The rest of the body (the tar's trailing blocks) is read before we answer: a refusal sent
+    // while the client still writes would reach it as a broken pipe, not as our error.
+    let _ = feeder.await;
     let context =
         received.map_err(|err| EngineError::internal(format!("context task: {err}")))??;
     let name = q.get("dockerfile").unwrap_or("").to_string();
@@ -230,6 +237,7 @@ pub async fn build(
         network_mode,
         extra_hosts: q.all("extrahosts"),
         resources: q.resources()?,
+        registry_auth,
     };
     let (tx, rx) = tokio::sync::mpsc::channel::<Value>(256);
     let build = Build {

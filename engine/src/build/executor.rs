@@ -52,6 +52,8 @@ pub struct BuildRequest {
     pub extra_hosts: Vec<String>,
     /// Limits of the RUN containers (`--memory`, `--cpu-shares`, …).
     pub resources: crate::api::types::resources::Resources,
+    /// Registry credentials for pulls (`X-Registry-Config`), by registry.
+    pub registry_auth: std::collections::HashMap<String, crate::api::types::AuthConfig>,
 }
 
 /// A build's failure: the message of the stream's `errorDetail`, and the exit code of a failed
@@ -433,11 +435,8 @@ impl Build {
         } else {
             r
         };
-        let resolved = self
-            .engine
-            .images
-            .resolve_remote(r, oci_client::secrets::RegistryAuth::Anonymous)
-            .await?;
+        let auth = crate::image::auth::auth_for(&self.req.registry_auth, r.registry());
+        let resolved = self.engine.images.resolve_remote(r, auth).await?;
         let shown = reference::familiar(&resolved.reference.whole());
         let (rec, _) = self
             .engine

@@ -22,6 +22,37 @@ pub fn decode_header(value: Option<&str>) -> Result<AuthConfig> {
         .map_err(|e| EngineError::invalid(format!("invalid X-Registry-Auth header: {e}")))
 }
 
+/// Decodes `X-Registry-Config` (base64url JSON: registry → credentials), which the CLI sends
+/// with `docker build` for every registry it has credentials for. Absent or empty: none.
+pub fn decode_config_header(
+    value: Option<&str>,
+) -> Result<std::collections::HashMap<String, AuthConfig>> {
+    let Some(v) = value.map(str::trim).filter(|v| !v.is_empty()) else {
+        return Ok(Default::default());
+    };
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(v.trim_end_matches('='))
+        .or_else(|_| base64::engine::general_purpose::STANDARD.decode(v))
+        .map_err(|_| EngineError::invalid("invalid X-Registry-Config header: not base64"))?;
+    serde_json::from_slice::<Option<std::collections::HashMap<String, AuthConfig>>>(&raw)
+        .map(Option::unwrap_or_default)
+        .map_err(|e| EngineError::invalid(format!("invalid X-Registry-Config header: {e}")))
+}
+
+/// The credentials of `configs` for `registry` (as a reference names it: `docker.io` for Docker
+/// Hub); keys may be URLs (`https://index.docker.io/v1/`) or hosts.
+pub fn auth_for(
+    configs: &std::collections::HashMap<String, AuthConfig>,
+    registry: &str,
+) -> RegistryAuth {
+    let want = registry_host(registry);
+    configs
+        .iter()
+        .find(|(k, _)| registry_host(k) == want)
+        .map(|(_, c)| registry_auth(c))
+        .unwrap_or(RegistryAuth::Anonymous)
+}
+
 pub fn registry_auth(cfg: &AuthConfig) -> RegistryAuth {
     if !cfg.registry_token.is_empty() {
         return RegistryAuth::Bearer(cfg.registry_token.clone());
