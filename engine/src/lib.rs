@@ -6,16 +6,20 @@
 //! owns a container's stdio and exit code.
 
 pub mod api;
+pub mod cgroup;
 pub mod container;
 pub mod disk_usage;
 pub mod engine;
 pub mod error;
 pub mod events;
 pub mod filters;
+pub mod fs;
 pub mod image;
 pub mod monitor;
 pub mod network;
 pub mod prune;
+pub mod signal;
+pub mod snapshot;
 pub mod store;
 pub mod timestamp;
 pub mod volume;

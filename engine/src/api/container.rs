@@ -60,7 +60,7 @@ pub async fn create(
 pub async fn inspect(
     State(e): State<AppState>,
     Path(id): Path<String>,
-) -> Result<Json<serde_json::Value>> {
+) -> Result<Json<crate::api::types::ContainerInspectResponse>> {
     let c = e.containers.get(&id)?;
     Ok(Json(e.containers.inspect(&c)))
 }
@@ -151,7 +151,7 @@ pub async fn wait(
     let svc = Arc::clone(&e.containers);
     let body = futures_util::stream::once(async move {
         let code = svc.wait(&c, cond).await.unwrap_or(-1);
-        let err = c.lock().st.state.error.clone();
+        let err = c.lock().st.state.error().to_string();
         let error = if err.is_empty() {
             serde_json::Value::Null
         } else {
@@ -300,12 +300,7 @@ pub async fn logs(
             }
             let mut line = Vec::new();
             if timestamps {
-                line.extend_from_slice(
-                    entry
-                        .time
-                        .to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
-                        .as_bytes(),
-                );
+                line.extend_from_slice(crate::timestamp::rfc3339_nano(entry.time).as_bytes());
                 line.push(b' ');
             }
             line.extend_from_slice(&entry.line);

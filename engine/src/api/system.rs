@@ -95,9 +95,9 @@ pub async fn info(State(engine): State<AppState>) -> Json<Value> {
     let mut stopped = 0;
     for c in &cs {
         let d = c.lock();
-        if d.st.state.paused {
+        if d.st.state.is_paused() {
             paused += 1;
-        } else if d.st.state.running {
+        } else if d.st.state.is_running() {
             running += 1;
         } else {
             stopped += 1;
@@ -141,7 +141,7 @@ pub async fn info(State(engine): State<AppState>) -> Json<Value> {
         "NFd": 0,
         "OomKillDisable": cg.oom_kill_disable,
         "NGoroutines": 0,
-        "SystemTime": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
+        "SystemTime": crate::timestamp::now_rfc3339(),
         "LoggingDriver": "json-file",
         "CgroupDriver": "cgroupfs",
         "CgroupVersion": engine.runtimes.cgroup.version(),

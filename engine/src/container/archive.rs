@@ -25,13 +25,13 @@ use nix::sys::stat::{FileStat, Mode, SFlag};
 use serde::Serialize;
 use tokio::sync::mpsc;
 
-use super::rootpath::{
-    self, clean_abs, is_dir, lookup_at, BindMount, ContainerFs, DirHandle, Resolved, Target,
-};
 use super::{Container, ContainerService};
 use crate::error::{EngineError, Result};
-use crate::image::snapshot;
+use crate::fs::rootpath::{
+    self, clean_abs, is_dir, lookup_at, BindMount, ContainerFs, DirHandle, Resolved, Target,
+};
 use crate::image::unpack::{self, Timestamp};
+use crate::snapshot;
 
 /// `types.ContainerPathStat`, sent base64-encoded in `X-Docker-Container-Path-Stat`.
 #[derive(Clone, Debug, Serialize, PartialEq)]
@@ -89,9 +89,10 @@ pub fn go_file_mode(st_mode: u32) -> u32 {
 }
 
 fn rfc3339(secs: i64, nanos: i64) -> String {
-    chrono::DateTime::from_timestamp(secs, nanos.clamp(0, 999_999_999) as u32)
-        .unwrap_or_default()
-        .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+    crate::timestamp::rfc3339_auto(crate::timestamp::from_unix(
+        secs,
+        nanos.clamp(0, 999_999_999) as u32,
+    ))
 }
 
 /// The container path a request names: joined to `/`, keeping Docker's meaningful trailing `/`

@@ -2,12 +2,11 @@
 
 use std::sync::Arc;
 
-use super::model::{now_rfc3339, ContainerRecord, PersistedState, ZERO_TIME};
+use super::model::{ContainerRecord, PersistedState};
 use super::{names, Container, ContainerService};
-use crate::api::types::{
-    ContainerConfig, ContainerCreateRequest, ContainerCreateResponse, ContainerState,
-};
+use crate::api::types::{ContainerConfig, ContainerCreateRequest, ContainerCreateResponse};
 use crate::error::{EngineError, Result};
+use crate::timestamp::now_rfc3339;
 
 fn merge_env(image: &[String], user: &[String]) -> Vec<String> {
     let key = |e: &String| {
@@ -116,7 +115,7 @@ impl ContainerService {
             }
         }
         if let Some(sig) = &config.stop_signal {
-            super::lifecycle::parse_signal(sig)?;
+            crate::signal::parse_signal(sig)?;
         }
         for e in &config.env {
             if e.is_empty() || e.starts_with('=') {
@@ -203,15 +202,7 @@ impl ContainerService {
             networks,
             mount_points: mount_points.clone(),
         };
-        let st = PersistedState {
-            state: ContainerState {
-                status: "created".into(),
-                started_at: ZERO_TIME.into(),
-                finished_at: ZERO_TIME.into(),
-                ..Default::default()
-            },
-            ..Default::default()
-        };
+        let st = PersistedState::default();
         let dir = self.container_dir(&id);
         let made: Result<Arc<Container>> = (|| {
             std::fs::create_dir_all(&dir)?;

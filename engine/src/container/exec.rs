@@ -103,7 +103,7 @@ impl ExecService {
                 c.id
             )));
         }
-        if c.lock().st.state.paused {
+        if c.lock().st.state.is_paused() {
             return Err(EngineError::Conflict(format!(
                 "Container {} is paused, unpause the container before exec",
                 c.id

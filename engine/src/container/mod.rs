@@ -1,7 +1,6 @@
 //! Containers: model and state machine, OCI bundle, runtime via the monitor, logs and exec.
 
 pub mod archive;
-pub mod cgroup_lock;
 pub mod changes;
 pub mod commit;
 pub mod create;
@@ -21,10 +20,10 @@ pub mod prune;
 pub mod resources;
 pub mod restart;
 pub mod restart_policy;
-pub mod rootpath;
 pub mod runtime;
 pub mod spec;
 pub mod start;
+pub mod state;
 pub mod stats;
 pub mod top;
 pub mod update;
@@ -95,7 +94,7 @@ impl Container {
     }
 
     pub fn is_running(&self) -> bool {
-        self.lock().st.state.running
+        self.lock().st.state.is_running()
     }
 
     pub fn save_record(&self) -> Result<()> {
@@ -116,6 +115,18 @@ impl Container {
             let mut d = self.lock();
             f(&mut d);
         }
+        self.save_state()
+    }
+
+    /// Applies a state transition and writes it through. `f` makes the transition first (with
+    /// `?`), then changes what goes with it; one the state does not allow changes nothing and is
+    /// a conflict.
+    pub fn transition(
+        &self,
+        f: impl FnOnce(&mut ContainerData) -> std::result::Result<(), state::TransitionError>,
+    ) -> Result<()> {
+        f(&mut self.lock())
+            .map_err(|e| EngineError::Conflict(format!("container {}: {e}", self.id)))?;
         self.save_state()
     }
 
@@ -317,7 +328,7 @@ impl ContainerService {
                 crate::image::ops::ImageUser {
                     container_id: c.id.clone(),
                     image_id: d.rec.image_id.clone(),
-                    running: d.st.state.running,
+                    running: d.st.state.is_running(),
                 }
             })
             .collect()

@@ -108,10 +108,9 @@ pub fn apply(config: &mut ContainerConfig, changes: &[String]) -> Result<()> {
                     };
                     format!("{}/{dir}", base.trim_end_matches('/'))
                 };
-                config.working_dir =
-                    crate::container::rootpath::clean_abs(std::path::Path::new(&joined))
-                        .display()
-                        .to_string();
+                config.working_dir = crate::fs::rootpath::clean_abs(std::path::Path::new(&joined))
+                    .display()
+                    .to_string();
             }
             "volume" => {
                 needs_args()?;
@@ -132,7 +131,7 @@ pub fn apply(config: &mut ContainerConfig, changes: &[String]) -> Result<()> {
             "stopsignal" => {
                 needs_args()?;
                 let sig = words(rest, &config.env)?.join(" ");
-                crate::container::lifecycle::parse_signal(&sig)?;
+                crate::signal::parse_signal(&sig)?;
                 config.stop_signal = Some(sig);
             }
             "onbuild" => {

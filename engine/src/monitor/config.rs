@@ -78,7 +78,7 @@ impl ExitRecord {
     pub fn now(exit_code: i32, error: Option<String>, oom_killed: bool) -> Self {
         ExitRecord {
             exit_code,
-            finished_at: rfc3339_nano(chrono::Utc::now()),
+            finished_at: crate::timestamp::now_rfc3339(),
             error,
             oom_killed,
         }
@@ -95,11 +95,6 @@ impl ExitRecord {
         let data = serde_json::to_vec(self).map_err(|e| MonitorError::config(path, e))?;
         write_atomic(path, &data)
     }
-}
-
-/// Docker's timestamp format: RFC3339 with 9 fractional digits, UTC, `Z`.
-pub fn rfc3339_nano(t: chrono::DateTime<chrono::Utc>) -> String {
-    t.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
 }
 
 /// Writes `data` to a temp file next to `path`, then renames it over `path`.

@@ -11,7 +11,7 @@ use std::path::Path;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::config::rfc3339_nano;
+use crate::timestamp::rfc3339_nano;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Stream {

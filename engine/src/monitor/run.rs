@@ -231,7 +231,7 @@ impl Monitor {
         };
         if self.cfg.exec.is_none() {
             // Again, as the runtime starts: the grace period berthd started may be over by now.
-            crate::container::cgroup_lock::warm_up();
+            crate::cgroup::lock::warm_up();
         }
         let mut cmd = runtime::start_command(&self.cfg, console_path.as_deref());
         let (mut stdin, mut stdout, mut stderr) = (None, None, None);

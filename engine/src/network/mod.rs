@@ -246,7 +246,7 @@ impl NetworkService {
                     id: new_id(),
                     name: name.into(),
                     driver: driver.into(),
-                    created: crate::container::model::now_rfc3339(),
+                    created: crate::timestamp::now_rfc3339(),
                     internal: false,
                     attachable: false,
                     labels: HashMap::new(),
@@ -307,7 +307,7 @@ impl NetworkService {
             created: existing
                 .as_ref()
                 .map(|e| e.created.clone())
-                .unwrap_or_else(crate::container::model::now_rfc3339),
+                .unwrap_or_else(crate::timestamp::now_rfc3339),
             internal: false,
             attachable: false,
             labels: HashMap::new(),
@@ -543,7 +543,7 @@ impl NetworkService {
             id: id.clone(),
             name: req.name.clone(),
             driver: "bridge".into(),
-            created: crate::container::model::now_rfc3339(),
+            created: crate::timestamp::now_rfc3339(),
             internal: req.internal,
             attachable: req.attachable,
             labels: req.labels.clone(),
