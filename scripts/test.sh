@@ -62,6 +62,11 @@ fi
 
 # A CI run builds once from a clean clone: incremental caches would only cost disk and time.
 [[ ${CI:-} == true ]] && export CARGO_INCREMENTAL=${CARGO_INCREMENTAL:-0}
+# Gates: formatting and clippy (with the workspace's [workspace.lints]) fail the run before any
+# test does.
+echo "--- cargo fmt --check, cargo clippy -D warnings" >&2
+cargo fmt --all -- --check
+cargo clippy -j2 --workspace --all-targets -- -D warnings
 cargo build -j2 --workspace --bins
 export BERTHD_BIN=${BERTHD_BIN:-${CARGO_TARGET_DIR:-$PWD/target}/debug/berthd}
 export RUST_TEST_THREADS=${RUST_TEST_THREADS:-2}

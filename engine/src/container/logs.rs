@@ -5,7 +5,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 
 use super::Container;
-use crate::monitor::logfile::{read_from, LogEntry};
+use crate::monitor::logfile::{read_from, read_log_at, LogEntry};
 
 pub struct LogOptions {
     pub follow: bool,
@@ -30,15 +30,12 @@ fn keep(e: &LogEntry, o: &LogOptions) -> bool {
 /// Streams log entries into `tx` until done (or, with follow, until the container stops).
 pub async fn stream(c: Arc<Container>, o: LogOptions, tx: tokio::sync::mpsc::Sender<LogEntry>) {
     let path = c.log_path();
-    let (mut entries, mut offset) = match read_from(&path, 0) {
+    // As dockerd's json-file reader: the last `tail` lines (found from the end, so a long log
+    // costs only what is shown), then the time window.
+    let (entries, mut offset) = match read_log_at(&path, o.since, o.until, o.tail) {
         Ok(v) => v,
         Err(_) => return,
     };
-    entries.retain(|e| keep(e, &o));
-    if let Some(n) = o.tail {
-        let skip = entries.len().saturating_sub(n);
-        entries.drain(..skip);
-    }
     for e in entries {
         if tx.send(e).await.is_err() {
             return;

@@ -84,6 +84,8 @@ impl ExitRecord {
         }
     }
 
+    /// berthd reads it with `store::read_json`; the monitor's tests read it back here.
+    #[cfg(test)]
     pub fn read(path: &Path) -> Result<Self> {
         let data = std::fs::read(path).ctx(|| format!("reading {}", path.display()))?;
         serde_json::from_slice(&data).map_err(|e| MonitorError::config(path, e))

@@ -279,6 +279,7 @@ pub fn read_log_at(
 }
 
 /// [`read_log_at`] without the follow offset.
+#[cfg(test)]
 pub fn read_log(
     path: &Path,
     since: Option<DateTime<Utc>>,

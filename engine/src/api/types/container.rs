@@ -231,14 +231,6 @@ pub struct ContainerPruneResponse {
     pub space_reclaimed: u64,
 }
 
-#[derive(Clone, Debug, Serialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct ContainerWaitResponse {
-    pub status_code: i64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<Value>,
-}
-
 /// Body of `POST /containers/{id}/exec`.
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(rename_all = "PascalCase", default)]

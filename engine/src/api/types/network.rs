@@ -146,32 +146,3 @@ pub struct NetworkDisconnectRequest {
     pub container: String,
     pub force: bool,
 }
-
-/// One entry of a container's `NetworkSettings.Networks`.
-#[derive(Clone, Debug, Default, Serialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct EndpointSettings {
-    #[serde(rename = "IPAMConfig")]
-    pub ipam_config: Option<EndpointIpamConfig>,
-    pub links: Option<Vec<String>>,
-    pub aliases: Option<Vec<String>>,
-    pub mac_address: String,
-    pub driver_opts: Option<HashMap<String, String>>,
-    #[serde(rename = "NetworkID")]
-    pub network_id: String,
-    #[serde(rename = "EndpointID")]
-    pub endpoint_id: String,
-    pub gateway: String,
-    #[serde(rename = "IPAddress")]
-    pub ip_address: String,
-    #[serde(rename = "IPPrefixLen")]
-    pub ip_prefix_len: u8,
-    #[serde(rename = "IPv6Gateway")]
-    pub ipv6_gateway: String,
-    #[serde(rename = "GlobalIPv6Address")]
-    pub global_ipv6_address: String,
-    #[serde(rename = "GlobalIPv6PrefixLen")]
-    pub global_ipv6_prefix_len: u8,
-    #[serde(rename = "DNSNames")]
-    pub dns_names: Option<Vec<String>>,
-}

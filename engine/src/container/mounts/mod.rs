@@ -10,8 +10,6 @@ mod setup;
 
 use serde::{Deserialize, Serialize};
 
-pub use parse::{clean_path, merge_tmpfs_options, parse_bind, parse_mount, parse_volumes_from};
-
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum MountKind {
