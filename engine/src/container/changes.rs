@@ -17,10 +17,12 @@ use nix::fcntl::OFlag;
 use nix::sys::stat::FileStat;
 use serde::Serialize;
 
-use super::archive::{errno_io, sorted_names, Archiver};
 use super::{Container, ContainerService};
 use crate::error::{EngineError, Result};
+use crate::fs::errno_io;
+use crate::fs::fd::sorted_names;
 use crate::fs::rootpath::{self, is_dir, lookup_at};
+use crate::fs::tar_write::Archiver;
 use crate::image::unpack::{OPAQUE_MARKER, WHITEOUT_PREFIX};
 
 /// `Kind` of a change as the API numbers them.

@@ -23,8 +23,7 @@ use nix::errno::Errno;
 use nix::fcntl::{openat, OFlag, AT_FDCWD};
 use nix::sys::stat::{fstat, FileStat, Mode, SFlag};
 
-/// Linux's own limit on symlinks followed while resolving one path.
-const MAX_SYMLINKS: usize = 40;
+use super::{errno_io, MAX_SYMLINKS};
 
 /// A bind mount of the container, as its OCI spec lists it.
 #[derive(Clone, Debug, PartialEq)]
@@ -115,10 +114,6 @@ impl std::fmt::Debug for ContainerFs {
             .field("mounts", &self.mounts)
             .finish()
     }
-}
-
-fn errno_io(e: Errno) -> std::io::Error {
-    std::io::Error::from_raw_os_error(e as i32)
 }
 
 /// Opens a directory of the host (a trusted path) for use as a root.
