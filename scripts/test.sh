@@ -60,6 +60,18 @@ if ! command -v tauri-driver >/dev/null; then
     cargo install --locked -j2 --quiet tauri-driver@2.1.0
 fi
 
+# docker-py (the Python SDK) for tests/tests/docker_py.rs: a venv from PyPI, pinned by
+# tests/py/requirements.txt, remade when that file changes.
+pyenv=${CARGO_TARGET_DIR:-$PWD/target}/pyenv
+if ! cmp -s tests/py/requirements.txt "$pyenv/requirements.txt" 2>/dev/null; then
+    echo "--- docker-py venv ($pyenv)" >&2
+    rm -rf "$pyenv"
+    python3 -m venv "$pyenv"
+    "$pyenv/bin/pip" install -q --disable-pip-version-check -r tests/py/requirements.txt
+    cp tests/py/requirements.txt "$pyenv/requirements.txt"
+fi
+export BERTH_PYTHON=$pyenv/bin/python
+
 # A CI run builds once from a clean clone: incremental caches would only cost disk and time.
 [[ ${CI:-} == true ]] && export CARGO_INCREMENTAL=${CARGO_INCREMENTAL:-0}
 # Gates: formatting and clippy (with the workspace's [workspace.lints]) fail the run before any

@@ -163,6 +163,8 @@ pub async fn info(State(engine): State<AppState>) -> Json<Value> {
         "Runtimes": runtimes,
         "DefaultRuntime": engine.runtimes.default,
         "LiveRestoreEnabled": true,
+        "Swarm": {"NodeID": "", "NodeAddr": "", "LocalNodeState": "inactive",
+                  "ControlAvailable": false, "Error": "", "RemoteManagers": Value::Null},
         "Isolation": "",
         "InitBinary": "",
         "SecurityOptions": ["name=seccomp,profile=builtin"],

@@ -87,6 +87,17 @@ impl ContainerService {
         }
         self.signal(c, sig)?;
         self.emit(c, "kill", &[("signal", sig.to_string())]);
+        if sig == libc::SIGKILL {
+            // As dockerd's Kill: a SIGKILL is answered once the container has stopped, so that
+            // `docker kill x && docker rm x` works. Another signal may be handled and ignored.
+            if !self.wait_stopped(c, Duration::from_secs(10)).await {
+                tracing::warn!(id = %c.id, "container still running 10 s after SIGKILL");
+                return Err(EngineError::internal(format!(
+                    "tried to kill container, but did not receive an exit event: {}",
+                    c.id
+                )));
+            }
+        }
         Ok(())
     }
 
