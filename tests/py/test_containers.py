@@ -26,3 +26,14 @@ def test_kill_with_another_signal_does_not_wait(client, busybox, name, cleanup):
     c.kill(signal="SIGUSR1")
     c.reload()
     assert c.status == "running"
+
+
+def test_runtime_is_recorded_and_unknown_ones_refused(client, api, busybox, name, cleanup):
+    c = client.containers.create(busybox, ["true"], name=name)
+    cleanup.append(("container", c.id))
+    default = client.info()["DefaultRuntime"]
+    assert c.attrs["HostConfig"]["Runtime"] == default
+    with pytest.raises(docker.errors.APIError) as e:
+        client.containers.create(busybox, ["true"], runtime="no-such-runtime")
+    assert e.value.status_code == 400
+    assert "unknown or invalid runtime name: no-such-runtime" in str(e.value)

@@ -64,3 +64,8 @@ fn swarm_routes_as_a_standalone_dockerd() {
 fn container_lifecycle_through_the_sdk() {
     pytest("test_containers.py");
 }
+
+#[test]
+fn networks_as_the_sdk_creates_them() {
+    pytest("test_networks.py");
+}

@@ -106,6 +106,13 @@ impl ContainerService {
                 "can't create 'AutoRemove' container with restart policy",
             ));
         }
+        if !host_config.runtime.is_empty() && self.cfg.runtimes.path(&host_config.runtime).is_none()
+        {
+            return Err(EngineError::invalid(format!(
+                "unknown or invalid runtime name: {}",
+                host_config.runtime
+            )));
+        }
         match host_config.log_config.kind.as_str() {
             "" | "json-file" => {}
             other => {
@@ -178,6 +185,9 @@ impl ContainerService {
         }
         if host_config.network_mode.is_empty() {
             host_config.network_mode = "bridge".into();
+        }
+        if host_config.runtime.is_empty() {
+            host_config.runtime = self.cfg.runtimes.default.clone();
         }
         if host_config.log_config.kind.is_empty() {
             host_config.log_config.kind = "json-file".into();

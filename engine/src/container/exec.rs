@@ -197,13 +197,8 @@ impl ExecService {
             serde_json::to_vec(&process)
                 .map_err(|e| EngineError::internal(format!("process spec: {e}")))?,
         )?;
-        let runtime_name = svc.cfg.runtimes.default.clone();
-        let runtime = svc
-            .cfg
-            .runtimes
-            .path(&runtime_name)
-            .ok_or_else(|| EngineError::internal("no runtime"))?
-            .to_path_buf();
+        let configured = c.lock().rec.host_config.runtime.clone();
+        let (runtime_name, runtime) = svc.cfg.runtimes.of(&configured)?;
         let mc = MonitorConfig {
             runtime,
             runtime_root: Some(svc.runtime_root(&runtime_name)),

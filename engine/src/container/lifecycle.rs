@@ -361,12 +361,8 @@ impl ContainerService {
 
     /// Runs a short runtime subcommand (`pause`, `resume`) on the container.
     pub async fn runtime_cmd(&self, c: &Container, args: &[&str]) -> Result<()> {
-        let name = self.cfg.runtimes.default.clone();
-        let rt = self
-            .cfg
-            .runtimes
-            .path(&name)
-            .ok_or_else(|| EngineError::internal("no runtime"))?;
+        let configured = c.lock().rec.host_config.runtime.clone();
+        let (name, rt) = self.cfg.runtimes.of(&configured)?;
         let out = tokio::process::Command::new(rt)
             .arg("--root")
             .arg(self.runtime_root(&name))

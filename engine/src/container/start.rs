@@ -145,13 +145,7 @@ impl ContainerService {
             let data = serde_json::to_vec(&oci).context("serializing OCI spec")?;
             std::fs::write(bundle.join("config.json"), data).context("writing OCI spec")?;
 
-            let runtime_name = self.cfg.runtimes.default.clone();
-            let runtime = self
-                .cfg
-                .runtimes
-                .path(&runtime_name)
-                .ok_or_else(|| EngineError::internal(format!("runtime {runtime_name} not found")))?
-                .to_path_buf();
+            let (runtime_name, runtime) = self.cfg.runtimes.of(&hc.runtime)?;
             let sock = self.monitor_socket(&c.id);
             if let Some(parent) = sock.parent() {
                 std::fs::create_dir_all(parent)?;
@@ -485,8 +479,8 @@ impl ContainerService {
 
     /// `runtime delete -f` for a container whose monitor could not do it.
     pub async fn cleanup_runtime(&self, c: &Container) {
-        let name = self.cfg.runtimes.default.clone();
-        if let Some(rt) = self.cfg.runtimes.path(&name) {
+        let configured = c.lock().rec.host_config.runtime.clone();
+        if let Ok((name, rt)) = self.cfg.runtimes.of(&configured) {
             let _ = tokio::process::Command::new(rt)
                 .arg("--root")
                 .arg(self.runtime_root(&name))
