@@ -69,3 +69,8 @@ fn container_lifecycle_through_the_sdk() {
 fn networks_as_the_sdk_creates_them() {
     pytest("test_networks.py");
 }
+
+#[test]
+fn log_drivers_and_rotation() {
+    pytest("test_logs.py");
+}

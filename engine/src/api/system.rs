@@ -128,7 +128,7 @@ pub async fn info(State(engine): State<AppState>) -> Json<Value> {
         "Driver": "overlay2",
         "DriverStatus": [["Backing Filesystem", "extfs"], ["Supports d_type", "true"]],
         "Plugins": {"Volume": ["local"], "Network": ["bridge", "host", "null"], "Authorization": Value::Null,
-                    "Log": ["json-file"]},
+                    "Log": ["json-file", "local"]},
         "MemoryLimit": cg.memory_limit,
         "SwapLimit": cg.swap_limit,
         "CpuCfsPeriod": cg.cpu_cfs,

@@ -113,14 +113,7 @@ impl ContainerService {
                 host_config.runtime
             )));
         }
-        match host_config.log_config.kind.as_str() {
-            "" | "json-file" => {}
-            other => {
-                return Err(EngineError::invalid(format!(
-                    "logger: no log driver named '{other}' is registered"
-                )))
-            }
-        }
+        super::log_driver::LogDriver::from_config(&host_config.log_config)?;
         if let Some(sig) = &config.stop_signal {
             crate::signal::parse_signal(sig)?;
         }

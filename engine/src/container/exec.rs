@@ -207,6 +207,7 @@ impl ExecService {
             tty: exec.cfg.tty,
             open_stdin: exec.cfg.attach_stdin,
             log_path: None,
+            log_rotation: Default::default(),
             exit_path: dir.join("exit.json"),
             socket_path: svc.monitor_socket(&exec.id),
             pid_path: dir.join("pid"),

@@ -1,6 +1,7 @@
 //! Starting a container: rootfs mount, /etc files, OCI bundle, the monitor process, and the
 //! connection berthd keeps to it. Also re-adoption of running containers after a berthd restart.
 
+use super::log_driver::{LogDriver, Rotation};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -146,6 +147,7 @@ impl ContainerService {
             std::fs::write(bundle.join("config.json"), data).context("writing OCI spec")?;
 
             let (runtime_name, runtime) = self.cfg.runtimes.of(&hc.runtime)?;
+            let log_driver = LogDriver::from_config(&hc.log_config)?;
             let sock = self.monitor_socket(&c.id);
             if let Some(parent) = sock.parent() {
                 std::fs::create_dir_all(parent)?;
@@ -159,7 +161,11 @@ impl ContainerService {
                 bundle: bundle.clone(),
                 tty: d.rec.config.tty,
                 open_stdin: d.rec.config.open_stdin,
-                log_path: Some(c.log_path()),
+                log_path: matches!(log_driver, LogDriver::File(_)).then(|| c.log_path()),
+                log_rotation: match log_driver {
+                    LogDriver::File(r) => r,
+                    LogDriver::None => Rotation::default(),
+                },
                 exit_path: c.dir.join("exit.json"),
                 socket_path: sock,
                 pid_path: c.dir.join("init.pid"),
