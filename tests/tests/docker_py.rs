@@ -33,7 +33,7 @@ fn pytest(file: &str) {
     let d = Berthd::start();
     let dir = workspace_root().join("tests/py");
     let out = Command::new(python())
-        .args(["-m", "pytest", "-q", "-p", "no:cacheprovider", "-x"])
+        .args(["-m", "pytest", "-q", "-p", "no:cacheprovider"])
         .arg(dir.join(file))
         .current_dir(&dir)
         .env("DOCKER_HOST", d.host())
@@ -73,4 +73,9 @@ fn networks_as_the_sdk_creates_them() {
 #[test]
 fn log_drivers_and_rotation() {
     pytest("test_logs.py");
+}
+
+#[test]
+fn exec_streams_and_options() {
+    pytest("test_exec.py");
 }

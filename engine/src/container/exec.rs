@@ -126,25 +126,28 @@ impl ExecService {
         Ok(id)
     }
 
-    /// Starts the process; returns once it runs (or failed to). Output flows to `exec.io`.
-    pub async fn start(&self, exec: &Arc<Exec>) -> Result<()> {
-        {
-            let s = exec.state();
-            if s.started {
-                return Err(EngineError::Conflict(format!(
-                    "Error: Exec command {} has already run",
-                    exec.id
-                )));
-            }
-        }
-        exec.set(|s| s.started = true);
-        let c = &exec.container;
-        if !c.is_running() {
+    /// What refuses a start before the process is tried: already started, container stopped.
+    pub fn check_startable(&self, exec: &Exec) -> Result<()> {
+        if exec.state().started {
             return Err(EngineError::Conflict(format!(
-                "Container {} is not running",
-                c.id
+                "Error: Exec command {} has already run",
+                exec.id
             )));
         }
+        if !exec.container.is_running() {
+            return Err(EngineError::Conflict(format!(
+                "Container {} is not running",
+                exec.container.id
+            )));
+        }
+        Ok(())
+    }
+
+    /// Starts the process; returns once it runs (or failed to). Output flows to `exec.io`.
+    pub async fn start(&self, exec: &Arc<Exec>) -> Result<()> {
+        self.check_startable(exec)?;
+        exec.set(|s| s.started = true);
+        let c = &exec.container;
         let svc = &self.containers;
         let d = c.snapshot();
         let rootfs = c.rootfs();
