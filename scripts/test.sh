@@ -49,8 +49,9 @@ if [[ -f ui/package.json ]]; then
         echo "scripts/test.sh: installing nodejs npm" >&2
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
     fi
-    echo "--- ui: npm ci, build, test" >&2
-    (cd ui && npm ci --no-audit --no-fund --loglevel=error && npm run build && npm test)
+    echo "--- ui: npm ci, check, lint, build, test" >&2
+    # check = svelte-check (types, a11y, warnings fail); lint = ESLint, then Prettier --check.
+    (cd ui && npm ci --no-audit --no-fund --loglevel=error && npm run check && npm run lint && npm run build && npm test)
 fi
 
 # tauri-driver: the WebDriver front the desktop end-to-end test talks to (it starts

@@ -9,7 +9,10 @@ import { container, fakeShell, running, settle } from './fake-shell';
 describe('App shell', () => {
   it('shows the engine state without crashing when the engine is missing, and recovers on its event', async () => {
     go('containers');
-    const shell = fakeShell({ status: { ...running, state: 'error', reason: 'connect /run/berth.sock: no such file' }, containers: [container('web')] });
+    const shell = fakeShell({
+      status: { ...running, state: 'error', reason: 'connect /run/berth.sock: no such file' },
+      containers: [container('web')],
+    });
     render(App);
     await settle(30);
     const badge = screen.getByTestId('engine-badge');

@@ -72,7 +72,10 @@ describe('Container detail', () => {
   it('keeps only the rows on screen in the DOM for a long log', async () => {
     await setup({
       container_logs: (a) => {
-        sendTo(a.onLine, Array.from({ length: 3000 }, (_, i) => ({ stream: 'stdout', text: `line ${i}\n` })));
+        sendTo(
+          a.onLine,
+          Array.from({ length: 3000 }, (_, i) => ({ stream: 'stdout', text: `line ${i}\n` })),
+        );
         return new Promise(() => {});
       },
     });
@@ -131,13 +134,19 @@ describe('Container detail', () => {
 
   it('browses files: folders, symlinks to folders, text previews, partial listings', async () => {
     const dirs: Record<string, unknown> = {
-      '/': { path: '/', truncated: false, entries: [
-        { name: 'bin', kind: 'symlink', size: 0, mode: 0o777, modified: 0, linkTarget: 'usr/bin' },
-        { name: 'srv', kind: 'dir', size: 0, mode: 0o755, modified: 0, linkTarget: null },
-      ] },
-      '/srv': { path: '/srv', truncated: false, entries: [
-        { name: 'hello.txt', kind: 'file', size: 5, mode: 0o600, modified: 0, linkTarget: null },
-      ] },
+      '/': {
+        path: '/',
+        truncated: false,
+        entries: [
+          { name: 'bin', kind: 'symlink', size: 0, mode: 0o777, modified: 0, linkTarget: 'usr/bin' },
+          { name: 'srv', kind: 'dir', size: 0, mode: 0o755, modified: 0, linkTarget: null },
+        ],
+      },
+      '/srv': {
+        path: '/srv',
+        truncated: false,
+        entries: [{ name: 'hello.txt', kind: 'file', size: 5, mode: 0o600, modified: 0, linkTarget: null }],
+      },
       '/usr/bin': { path: '/usr/bin', truncated: true, entries: [] },
     };
     const shell = await setup({

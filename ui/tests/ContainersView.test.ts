@@ -7,7 +7,13 @@ import { locale } from '../src/lib/i18n';
 import ContainersView from '../src/views/containers/ContainersView.svelte';
 import { container, fakeShell, running, settle } from './fake-shell';
 
-const web = container('web', { project: 'shop', ports: [{ ip: '0.0.0.0', privatePort: 80, publicPort: 8080, proto: 'tcp' }, { ip: '::', privatePort: 80, publicPort: 8080, proto: 'tcp' }] });
+const web = container('web', {
+  project: 'shop',
+  ports: [
+    { ip: '0.0.0.0', privatePort: 80, publicPort: 8080, proto: 'tcp' },
+    { ip: '::', privatePort: 80, publicPort: 8080, proto: 'tcp' },
+  ],
+});
 const db = container('db', { project: 'shop', state: 'exited', status: 'Exited (0) 1 minute ago', image: 'postgres:16' });
 const loose = container('loose');
 

@@ -9,7 +9,15 @@ import { fakeShell, settle } from './fake-shell';
 
 afterEach(() => engine.stop());
 
-const img = (repository: string, tag: string, over: Partial<ImageItem> = {}): ImageItem => ({ id: `sha256:${repository}0123456789`, repository, tag, size: 4_261_000, created: 1_700_000_000, inUse: false, ...over });
+const img = (repository: string, tag: string, over: Partial<ImageItem> = {}): ImageItem => ({
+  id: `sha256:${repository}0123456789`,
+  repository,
+  tag,
+  size: 4_261_000,
+  created: 1_700_000_000,
+  inUse: false,
+  ...over,
+});
 
 function sendTo(channel: unknown, messages: unknown[]) {
   const internals = (window as unknown as { __TAURI_INTERNALS__: { runCallback(id: number, data: unknown): void } }).__TAURI_INTERNALS__;

@@ -24,7 +24,10 @@ describe('Onboarding', () => {
           const req = args.req as RunRequest;
           shell.state.containers = [
             ...shell.state.containers,
-            container('berth-welcome', { image: req.image, ports: [{ ip: '0.0.0.0', privatePort: 80, publicPort: req.ports[0].hostPort, proto: 'tcp' }] }),
+            container('berth-welcome', {
+              image: req.image,
+              ports: [{ ip: '0.0.0.0', privatePort: 80, publicPort: req.ports[0].hostPort, proto: 'tcp' }],
+            }),
           ];
           return 'welcome-id';
         },
@@ -51,7 +54,11 @@ describe('Onboarding', () => {
     expect(screen.getByTestId('onboarding-cli').textContent).toBe('docker run -d --name berth-welcome -p 8081:80 berth/welcome:latest');
     await fireEvent.click(screen.getByTestId('onboarding-action'));
     await settle(300);
-    expect(shell.of('run_container')[0].args.req).toMatchObject({ image: 'berth/welcome:latest', name: 'berth-welcome', ports: [{ hostPort: 8081, containerPort: 80, proto: 'tcp' }] });
+    expect(shell.of('run_container')[0].args.req).toMatchObject({
+      image: 'berth/welcome:latest',
+      name: 'berth-welcome',
+      ports: [{ hostPort: 8081, containerPort: 80, proto: 'tcp' }],
+    });
     expect((screen.getByTestId('onboarding-next') as HTMLButtonElement).disabled).toBe(false);
     await next();
     expect(step()).toBe('open');

@@ -29,7 +29,9 @@ describe('Run dialog', () => {
     await type('run-port-host', '8080');
     await type('run-port-container', '80');
     await type('run-env', 'GREETING=hola mundo');
-    expect(screen.getByTestId('run-line').textContent).toBe("docker run -d --name hello -p 8080:80 -e 'GREETING=hola mundo' berth/welcome:latest");
+    expect(screen.getByTestId('run-line').textContent).toBe(
+      "docker run -d --name hello -p 8080:80 -e 'GREETING=hola mundo' berth/welcome:latest",
+    );
   });
 
   it('refuses a port out of range next to the field, in the user language, without calling the engine', async () => {
@@ -45,7 +47,10 @@ describe('Run dialog', () => {
   });
 
   it('puts a taken name next to the name field and keeps everything typed', async () => {
-    const run = vi.fn().mockRejectedValueOnce({ kind: 'conflict', field: 'name', message: 'Conflict. The container name "/web" is already in use' }).mockResolvedValueOnce('new-id');
+    const run = vi
+      .fn()
+      .mockRejectedValueOnce({ kind: 'conflict', field: 'name', message: 'Conflict. The container name "/web" is already in use' })
+      .mockResolvedValueOnce('new-id');
     const { ondone, onclose } = mount(run);
     await type('run-name', 'web');
     await type('run-env', 'A=1');

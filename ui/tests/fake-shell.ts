@@ -11,7 +11,18 @@ export interface Call {
 export const running: EngineStatus = { state: 'running', reason: null, host: 'unix:///run/berth.sock', version: '1.47', canManage: true };
 
 export function container(name: string, over: Partial<ContainerItem> = {}): ContainerItem {
-  return { id: `${name}-id`, name, image: 'busybox:latest', state: 'running', status: 'Up 2 minutes', created: Math.floor(Date.now() / 1000) - 120, ports: [], project: null, labels: {}, ...over };
+  return {
+    id: `${name}-id`,
+    name,
+    image: 'busybox:latest',
+    state: 'running',
+    status: 'Up 2 minutes',
+    created: Math.floor(Date.now() / 1000) - 120,
+    ports: [],
+    project: null,
+    labels: {},
+    ...over,
+  };
 }
 
 export function fakeShell(data: {

@@ -142,10 +142,8 @@ export async function execStart(
   session = await call<string>('exec_start', { id, cols, rows, onOutput: s.channel });
   return { session, close: s.close };
 }
-export const execInput = (session: string, data: Uint8Array) =>
-  call<void>('exec_input', { session, dataBase64: toBase64(data) });
-export const execResize = (session: string, cols: number, rows: number) =>
-  call<void>('exec_resize', { session, cols, rows });
+export const execInput = (session: string, data: Uint8Array) => call<void>('exec_input', { session, dataBase64: toBase64(data) });
+export const execResize = (session: string, cols: number, rows: number) => call<void>('exec_resize', { session, cols, rows });
 
 export const runContainer = (req: RunRequest) => call<string>('run_container', { req });
 

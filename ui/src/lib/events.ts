@@ -5,7 +5,8 @@ export type ListKind = 'containers' | 'images' | 'volumes' | 'networks';
 export const ALL_LISTS: ListKind[] = ['containers', 'images', 'volumes', 'networks'];
 
 // Container events that change nothing a list shows (exec and attach chatter, health probes, top).
-const QUIET_CONTAINER_ACTIONS = /^(exec_create|exec_start|exec_die|exec_detach|attach|detach|resize|top|archive-path|extract-to-dir|health_status)/;
+const QUIET_CONTAINER_ACTIONS =
+  /^(exec_create|exec_start|exec_die|exec_detach|attach|detach|resize|top|archive-path|extract-to-dir|health_status)/;
 
 export function listsFor(ev: EngineEvent): ListKind[] {
   const action = ev.Action ?? '';

@@ -55,7 +55,8 @@ const lines = (text: string) =>
 
 const NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
 // Loose image reference check: lowercase path components, optional registry host:port, tag or digest.
-const IMAGE = /^[a-z0-9]+(?:[._-][a-z0-9]+)*(?::\d+)?(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[\w][\w.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/;
+const IMAGE =
+  /^[a-z0-9]+(?:[._-][a-z0-9]+)*(?::\d+)?(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[\w][\w.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/;
 const ENV = /^[^=\s]+=/;
 const VOLUME = /^[^:]+:\/[^:]*(?::(?:ro|rw|z|Z)(?:,(?:ro|rw|z|Z))*)?$/;
 
@@ -96,7 +97,15 @@ export function validateForm(form: RunForm): { ok: true; request: RunRequest } |
   if (Object.keys(errors).length) return { ok: false, errors };
   return {
     ok: true,
-    request: { image, name: name || null, ports, env, volumes, command: command && command.length ? command : null, restartPolicy: form.restartPolicy },
+    request: {
+      image,
+      name: name || null,
+      ports,
+      env,
+      volumes,
+      command: command && command.length ? command : null,
+      restartPolicy: form.restartPolicy,
+    },
   };
 }
 
