@@ -5,7 +5,7 @@ import { engine } from '../src/lib/engine';
 import { locale } from '../src/lib/i18n';
 import type { ImageItem } from '../src/lib/types';
 import ImagesView from '../src/views/images/ImagesView.svelte';
-import { fakeShell, settle } from './fake-shell';
+import { fakeShell, advance } from './fake-shell';
 
 afterEach(() => engine.stop());
 
@@ -28,9 +28,9 @@ async function setup(handlers: Record<string, (a: Record<string, unknown>) => un
   const shell = fakeShell({ images: [img('busybox', 'latest', { inUse: true }), img('<none>', '<none>')], handlers });
   locale.set('en');
   await engine.start();
-  await settle(20);
+  await advance();
   render(ImagesView);
-  await settle();
+  await advance();
   return shell;
 }
 
@@ -59,7 +59,7 @@ describe('Images view', () => {
     input.value = 'redis:7';
     await fireEvent.input(input);
     await fireEvent.click(screen.getByTestId('btn-pull'));
-    await settle();
+    await advance();
     expect(shell.of('pull_image')[0].args.reference).toBe('redis:7');
     const layers = screen.getAllByTestId('pull-layer');
     expect(layers.map((l) => l.dataset.phase)).toEqual(['downloading', 'done']);
@@ -76,10 +76,10 @@ describe('Images view', () => {
     const row = screen.getAllByTestId('image-row')[0];
     await fireEvent.click(within(row).getByTestId('btn-delete'));
     await fireEvent.click(screen.getByTestId('btn-confirm-delete'));
-    await settle();
+    await advance();
     expect(screen.getByTestId('row-error').textContent).toContain('image is being used');
     await fireEvent.click(screen.getByTestId('btn-force-delete'));
-    await settle();
+    await advance();
     expect(shell.of('remove_image').map((c) => c.args)).toEqual([
       { id: 'busybox:latest', force: false },
       { id: 'busybox:latest', force: true },

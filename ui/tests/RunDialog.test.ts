@@ -4,7 +4,7 @@ import { describe, expect, it, vi } from 'vitest';
 import { locale } from '../src/lib/i18n';
 import type { RunRequest } from '../src/lib/types';
 import RunDialog from '../src/views/images/RunDialog.svelte';
-import { settle } from './fake-shell';
+import { advance } from './fake-shell';
 
 async function type(testid: string, value: string, index = 0) {
   const el = screen.getAllByTestId(testid)[index] as HTMLInputElement;
@@ -55,7 +55,7 @@ describe('Run dialog', () => {
     await type('run-name', 'web');
     await type('run-env', 'A=1');
     await fireEvent.click(screen.getByTestId('btn-run-submit'));
-    await settle();
+    await advance();
     expect(screen.getByTestId('run-name-error').textContent).toBe('The name "web" is already taken by another container.');
     expect((screen.getByTestId('run-name') as HTMLInputElement).value).toBe('web');
     expect((screen.getByTestId('run-env') as HTMLTextAreaElement).value).toBe('A=1');
@@ -63,7 +63,7 @@ describe('Run dialog', () => {
 
     await type('run-name', 'web2');
     await fireEvent.click(screen.getByTestId('btn-run-submit'));
-    await settle();
+    await advance();
     expect(run).toHaveBeenLastCalledWith({
       image: 'berth/welcome:latest',
       name: 'web2',
@@ -81,14 +81,14 @@ describe('Run dialog', () => {
     mount(vi.fn().mockRejectedValue({ kind: 'not_found', field: 'image', message: 'No such image: nope:latest' }));
     await type('run-image', 'nope:latest');
     await fireEvent.click(screen.getByTestId('btn-run-submit'));
-    await settle();
+    await advance();
     expect(screen.getByTestId('run-image-error').textContent).toBe('The image "nope:latest" does not exist here or in its registry.');
   });
 
   it('shows other engine errors next to the Run button', async () => {
     mount(vi.fn().mockRejectedValue({ kind: 'engine', message: 'runtime exploded' }));
     await fireEvent.click(screen.getByTestId('btn-run-submit'));
-    await settle();
+    await advance();
     expect(screen.getByTestId('run-error').textContent).toContain('runtime exploded');
   });
 });

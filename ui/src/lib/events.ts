@@ -43,11 +43,14 @@ const realTimers: Timers = {
   clear: (h) => clearTimeout(h as ReturnType<typeof setTimeout>),
 };
 
+/** How long the lists wait after an engine event for more before they refresh. */
+export const REFRESH_DEBOUNCE_MS = 150;
+
 /**
  * Collects kinds for `ms` after the first one and then calls `flush` once with all of them.
  * A burst (docker compose up: dozens of events) becomes one refresh per list.
  */
-export function kindDebouncer(flush: (kinds: Set<ListKind>) => void, ms = 150, timers: Timers = realTimers) {
+export function kindDebouncer(flush: (kinds: Set<ListKind>) => void, ms = REFRESH_DEBOUNCE_MS, timers: Timers = realTimers) {
   let pending = new Set<ListKind>();
   let handle: unknown = null;
   return {

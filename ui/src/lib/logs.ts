@@ -1,6 +1,9 @@
 // Log lines kept for the logs tab: bounded, searchable, with docker's timestamps split off.
 import type { LogLine } from './types';
 
+/** A chatty container sends many lines per frame: the logs tab redraws at most this often. */
+export const LOG_FRAME_MS = 50;
+
 export interface ShownLine {
   n: number;
   stream: 'stdout' | 'stderr';
