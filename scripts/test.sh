@@ -43,15 +43,33 @@ echo "--- toolchain and test dependencies" >&2
     uname -r
 } >&2 || true
 
+# A CI run builds once from a clean clone: incremental caches would only cost disk and time.
+# (Set before the first cargo command, so every one builds alike.)
+[[ ${CI:-} == true ]] && export CARGO_INCREMENTAL=${CARGO_INCREMENTAL:-0}
+
 # The desktop frontend: its unit and component tests, and the build the app loads.
 if [[ -f ui/package.json ]]; then
     if ! command -v npm >/dev/null; then
         echo "scripts/test.sh: installing nodejs npm" >&2
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
     fi
-    echo "--- ui: npm ci, check, lint, build, test" >&2
+    echo "--- ui: npm ci, build, contract types, check, lint, test" >&2
+    # The build first: src-tauri's build script embeds ui/dist.
+    (cd ui && npm ci --no-audit --no-fund --loglevel=error && npm run build)
+    # ui/src/lib/bindings is generated from the Rust types (src-tauri/src/bindings.rs): regenerate
+    # it and fail when that changes a committed file. `--workspace --lib` builds what the full
+    # run below builds anyway (same features), so this costs no extra compile.
+    cargo test -j2 --workspace --lib --quiet export_bindings
+    if git rev-parse --is-inside-work-tree >/dev/null 2>&1 &&
+        [[ -n $(git status --porcelain -- ui/src/lib/bindings) ]]; then
+        git status --short -- ui/src/lib/bindings >&2
+        git --no-pager diff --stat -- ui/src/lib/bindings >&2
+        echo "scripts/test.sh: ui/src/lib/bindings is out of date with the Rust types:" \
+            "commit what \`cargo test -p berth-desktop --lib export_bindings\` wrote" >&2
+        exit 1
+    fi
     # check = svelte-check (types, a11y, warnings fail); lint = ESLint, then Prettier --check.
-    (cd ui && npm ci --no-audit --no-fund --loglevel=error && npm run check && npm run lint && npm run build && npm test)
+    (cd ui && npm run check && npm run lint && npm test)
 fi
 
 # tauri-driver: the WebDriver front the desktop end-to-end test talks to (it starts
@@ -61,8 +79,6 @@ if ! command -v tauri-driver >/dev/null; then
     cargo install --locked -j2 --quiet tauri-driver@2.1.0
 fi
 
-# A CI run builds once from a clean clone: incremental caches would only cost disk and time.
-[[ ${CI:-} == true ]] && export CARGO_INCREMENTAL=${CARGO_INCREMENTAL:-0}
 cargo build -j2 --workspace --bins
 export BERTHD_BIN=${BERTHD_BIN:-${CARGO_TARGET_DIR:-$PWD/target}/debug/berthd}
 export RUST_TEST_THREADS=${RUST_TEST_THREADS:-2}

@@ -8,7 +8,8 @@ import ts from 'typescript-eslint';
 import svelteConfig from './svelte.config.js';
 
 export default ts.config(
-  { ignores: ['dist/', 'node_modules/'] },
+  // bindings/ is generated from the Rust types (src-tauri/src/bindings.rs).
+  { ignores: ['dist/', 'node_modules/', 'src/lib/bindings/'] },
   js.configs.recommended,
   ...ts.configs.recommended,
   ...svelte.configs.recommended,

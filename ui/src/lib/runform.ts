@@ -1,7 +1,7 @@
 // The run dialog's form: validation into a RunRequest, with the locale key of each field's message.
 import { PORT_ERRORS, duplicateHostPorts, validatePortRow } from './ports';
 import { splitCommand } from './runline';
-import type { PortBinding, Proto, RestartPolicy, RunRequest } from './types';
+import type { PortRequest, Proto, RestartPolicy, RunRequest } from './types';
 
 export interface PortRow {
   host: string;
@@ -61,8 +61,8 @@ const ENV = /^[^=\s]+=/;
 const VOLUME = /^[^:]+:\/[^:]*(?::(?:ro|rw|z|Z)(?:,(?:ro|rw|z|Z))*)?$/;
 
 /** The valid bindings with the row each came from; empty rows are ignored, bad ones reported. */
-function portBindings(rows: PortRow[], errors: FormErrors | null): { binding: PortBinding; row: number }[] {
-  const out: { binding: PortBinding; row: number }[] = [];
+function portBindings(rows: PortRow[], errors: FormErrors | null): { binding: PortRequest; row: number }[] {
+  const out: { binding: PortRequest; row: number }[] = [];
   rows.forEach((r, row) => {
     if (r.host.trim() === '' && r.container.trim() === '') return;
     const v = validatePortRow(r.host, r.container, r.proto);
