@@ -43,10 +43,6 @@ echo "--- toolchain and test dependencies" >&2
     uname -r
 } >&2 || true
 
-# A CI run builds once from a clean clone: incremental caches would only cost disk and time.
-# (Set before the first cargo command, so every one builds alike.)
-[[ ${CI:-} == true ]] && export CARGO_INCREMENTAL=${CARGO_INCREMENTAL:-0}
-
 # The desktop frontend: its unit and component tests, and the build the app loads.
 if [[ -f ui/package.json ]]; then
     if ! command -v npm >/dev/null; then
@@ -57,9 +53,12 @@ if [[ -f ui/package.json ]]; then
     # The build first: src-tauri's build script embeds ui/dist.
     (cd ui && npm ci --no-audit --no-fund --loglevel=error && npm run build)
     # ui/src/lib/bindings is generated from the Rust types (src-tauri/src/bindings.rs): regenerate
-    # it and fail when that changes a committed file. `--workspace --lib` builds what the full
-    # run below builds anyway (same features), so this costs no extra compile.
-    cargo test -j2 --workspace --lib --quiet export_bindings
+    # it and fail when that changes a committed file. Built as the full run below builds (all of
+    # the workspace, so the same features; not incremental in CI), which then reuses it.
+    (
+        [[ ${CI:-} == true ]] && export CARGO_INCREMENTAL=${CARGO_INCREMENTAL:-0}
+        cargo test -j2 --workspace --lib --quiet export_bindings
+    )
     if git rev-parse --is-inside-work-tree >/dev/null 2>&1 &&
         [[ -n $(git status --porcelain -- ui/src/lib/bindings) ]]; then
         git status --short -- ui/src/lib/bindings >&2
@@ -79,6 +78,8 @@ if ! command -v tauri-driver >/dev/null; then
     cargo install --locked -j2 --quiet tauri-driver@2.1.0
 fi
 
+# A CI run builds once from a clean clone: incremental caches would only cost disk and time.
+[[ ${CI:-} == true ]] && export CARGO_INCREMENTAL=${CARGO_INCREMENTAL:-0}
 cargo build -j2 --workspace --bins
 export BERTHD_BIN=${BERTHD_BIN:-${CARGO_TARGET_DIR:-$PWD/target}/debug/berthd}
 export RUST_TEST_THREADS=${RUST_TEST_THREADS:-2}
