@@ -304,7 +304,12 @@ pub fn hijack_then(
         // The stdin task ends (and drops its sender) at the client's EOF too: only a sent
         // value is a detach.
         let mut detach_pending = true;
-        while opts.live {
+        if !opts.live {
+            let _ = wr.flush().await;
+            let _ = wr.shutdown().await;
+            return;
+        }
+        loop {
             let o = tokio::select! {
                 o = rx.recv() => o,
                 d = &mut detached, if detach_pending => match d {
