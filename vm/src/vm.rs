@@ -212,10 +212,15 @@ impl Vm {
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .kill_on_drop(true);
-        // QEMU must not outlive its supervisor (a kill -9 of `berth-vm start` included).
+        // QEMU must not outlive its supervisor (a kill -9 of `berth-vm start` included), and
+        // a Ctrl-C in the supervisor's terminal must reach only the supervisor, which then
+        // shuts the guest down cleanly: QEMU gets a process group of its own.
+        // SAFETY: prctl and setpgid are async-signal-safe.
         unsafe {
             cmd.as_std_mut().pre_exec(|| {
-                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0
+                    || libc::setpgid(0, 0) != 0
+                {
                     return Err(std::io::Error::last_os_error());
                 }
                 Ok(())

@@ -207,9 +207,20 @@ fn running_pid(paths: &VmPaths) -> Option<i32> {
     alive(pid).then_some(pid)
 }
 
+/// The process exists and has not exited (a zombie nobody reaped yet counts as gone).
 fn alive(pid: i32) -> bool {
     // SAFETY: signal 0 only checks that the process exists.
-    pid > 0 && unsafe { libc::kill(pid, 0) } == 0
+    if pid <= 0 || unsafe { libc::kill(pid, 0) } != 0 {
+        return false;
+    }
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // `pid (comm) STATE …`: comm may hold spaces and parentheses, so split after the last ')'.
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().next())
+            .is_some_and(|state| state != "Z"),
+        Err(_) => true,
+    }
 }
 
 /// Runs the VM in this process until SIGTERM/SIGINT or until QEMU ends.
@@ -374,16 +385,23 @@ fn status(paths: &VmPaths) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// stdin → `addr`, `addr` → stdout, each direction closed on its EOF.
+/// stdin → `addr`, `addr` → stdout, each direction closed on its EOF. QEMU hands the guest's
+/// connection over as fds 0 and 1; they are used unbuffered (std's stdout would hold back
+/// bytes after the last newline).
 fn relay(addr: &str) -> anyhow::Result<()> {
+    use std::os::fd::FromRawFd;
     let conn = std::net::TcpStream::connect(addr).with_context(|| format!("connect {addr}"))?;
     let mut to = conn.try_clone().context("clone socket")?;
+    // SAFETY: fds 0 and 1 are open (QEMU's end of the guest connection) and owned by nothing
+    // else in this process from here on.
+    let (mut input, mut output) =
+        unsafe { (std::fs::File::from_raw_fd(0), std::fs::File::from_raw_fd(1)) };
     let up = std::thread::spawn(move || {
-        let _ = std::io::copy(&mut std::io::stdin().lock(), &mut to);
+        let _ = std::io::copy(&mut input, &mut to);
         let _ = to.shutdown(std::net::Shutdown::Write);
     });
     let mut from = conn;
-    let _ = std::io::copy(&mut from, &mut std::io::stdout().lock());
+    let _ = std::io::copy(&mut from, &mut output);
     // The server is done; the guest's side may never close its write half: do not wait.
     drop(up);
     Ok(())
