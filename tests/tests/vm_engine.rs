@@ -87,7 +87,7 @@ impl TestVm {
             "--cpus",
             "2",
             "--memory",
-            "2048",
+            "1024",
             "--disk-size",
             "8G",
             "--network",

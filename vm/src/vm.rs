@@ -17,6 +17,16 @@ use crate::ports::{self, PortForwards, PortStatus};
 use crate::qemu::{self, Accel, Network, QemuSpec};
 use crate::{engine_api, forwarder};
 
+/// Creates `dir` (and missing parents) readable by its owner only: it holds the engine socket,
+/// which is root-equivalent in the guest.
+pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+}
+
 /// Where a VM's files live, under its state dir.
 #[derive(Clone, Debug)]
 pub struct VmPaths {
@@ -165,7 +175,7 @@ impl Vm {
     /// guest engine answers later: [`Vm::wait_ready`]).
     pub async fn start(config: VmConfig) -> Result<Vm, VmError> {
         let paths = config.paths();
-        std::fs::create_dir_all(&paths.dir).map_err(io_err(format!(
+        create_private_dir(&paths.dir).map_err(io_err(format!(
             "creating the VM dir {}",
             paths.dir.display()
         )))?;

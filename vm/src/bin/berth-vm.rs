@@ -230,7 +230,7 @@ fn start_foreground(paths: &VmPaths, args: StartArgs) -> anyhow::Result<()> {
     }
     let timeout = Duration::from_secs(args.timeout);
     let cfg = config(paths, args)?;
-    std::fs::create_dir_all(&paths.dir)
+    berth_vm::vm::create_private_dir(&paths.dir)
         .with_context(|| format!("creating {}", paths.dir.display()))?;
     std::fs::write(paths.pid(), std::process::id().to_string()).context("writing the pid file")?;
     std::fs::write(
@@ -280,7 +280,7 @@ fn start_background(paths: &VmPaths, args: &StartArgs) -> anyhow::Result<()> {
     if let Some(pid) = running_pid(paths) {
         bail!("the VM in {} already runs (pid {pid})", paths.dir.display());
     }
-    std::fs::create_dir_all(&paths.dir)
+    berth_vm::vm::create_private_dir(&paths.dir)
         .with_context(|| format!("creating {}", paths.dir.display()))?;
     let log = std::fs::File::create(paths.log())
         .with_context(|| format!("creating {}", paths.log().display()))?;
