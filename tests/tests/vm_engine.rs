@@ -1,6 +1,7 @@
 //! The engine in a VM, end to end: `berth-vm start` boots the guest image of
 //! `scripts/vm-guest.sh` under QEMU (TCG here) and the docker CLI drives the guest engine
-//! through the host socket. One VM, booted twice (the restart is part of the test).
+//! through the host socket. One VM, booted three times: a clean restart, and a start after
+//! QEMU was killed, are part of the test.
 //!
 //! The guest's network is restricted (`restrict=on`): it reaches nothing but the test
 //! registry's port on the host's loopback, as `host.docker.internal:PORT`.
@@ -310,6 +311,38 @@ fn the_engine_runs_in_a_vm_behind_the_host_socket() {
         || curl(port, "/from-guest.txt"),
     );
     assert_eq!(body, "written in the guest\n");
+
+    // QEMU killed outright: the supervisor notices and cleans up after it, and the next start
+    // still finds the container, the image and the volume (the disk was synced at the last
+    // clean stop; the killed run's changes may be lost, nothing else).
+    let qemu_pid: i32 = std::fs::read_to_string(vm.dir().join("qemu.pid"))
+        .expect("qemu.pid")
+        .trim()
+        .parse()
+        .expect("qemu pid");
+    // SAFETY: a plain signal to the QEMU this test started.
+    assert_eq!(unsafe { libc::kill(qemu_pid, libc::SIGKILL) }, 0);
+    wait_until(
+        "the supervisor cleans up after a killed QEMU",
+        Duration::from_secs(60),
+        || {
+            let out = vm.berth_vm(&["status"]);
+            let status = String::from_utf8_lossy(&out.stdout).into_owned();
+            if status.contains("state: stopped") && !vm.socket().exists() {
+                Ok(())
+            } else {
+                Err(status)
+            }
+        },
+    );
+    assert!(
+        TcpStream::connect(("127.0.0.1", port)).is_err(),
+        "forwarded port {port} left open after QEMU died"
+    );
+    vm.start();
+    vm.docker_ok(&["start", "web"]);
+    assert_eq!(vm.docker_ok(&["exec", "web", "cat", "/data/mark"]), "kept");
+    vm.docker_ok(&["image", "inspect", &image]);
 
     // A clean stop leaves nothing behind: no QEMU, no socket, no forwarded port.
     vm.stop();
