@@ -314,7 +314,23 @@ fn the_engine_runs_in_a_vm_behind_the_host_socket() {
 
     // QEMU killed outright: the supervisor notices and cleans up after it, and the next start
     // still finds the container, the image and the volume (the disk was synced at the last
-    // clean stop; the killed run's changes may be lost, nothing else).
+    // clean stop; the killed run's changes may be lost, nothing else), and a container with a
+    // restart policy runs again by itself.
+    vm.docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "always",
+        "--restart",
+        "always",
+        &image,
+        "sleep",
+        "100000",
+    ]);
+    // The engine writes container records without fsync by design (engine/src/store: they
+    // survive a berthd crash, and a power loss only after the filesystem's next commit, ~5 s),
+    // and killing QEMU is a power loss: let that commit happen before pulling the plug.
+    vm.docker_ok(&["exec", "always", "sync"]);
     let qemu_pid: i32 = std::fs::read_to_string(vm.dir().join("qemu.pid"))
         .expect("qemu.pid")
         .trim()
@@ -343,6 +359,22 @@ fn the_engine_runs_in_a_vm_behind_the_host_socket() {
     vm.docker_ok(&["start", "web"]);
     assert_eq!(vm.docker_ok(&["exec", "web", "cat", "/data/mark"]), "kept");
     vm.docker_ok(&["image", "inspect", &image]);
+    wait_until(
+        "the restart-policy container runs again after the VM was killed",
+        Duration::from_secs(120),
+        || {
+            let out = vm.docker(&["inspect", "-f", "{{.State.Running}}", "always"]);
+            let running = String::from_utf8_lossy(&out.stdout).trim().to_string();
+            if running == "true" {
+                Ok(())
+            } else {
+                Err(format!(
+                    "{running} {}",
+                    String::from_utf8_lossy(&out.stderr).trim()
+                ))
+            }
+        },
+    );
 
     // A clean stop leaves nothing behind: no QEMU, no socket, no forwarded port.
     vm.stop();
