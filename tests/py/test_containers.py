@@ -37,3 +37,16 @@ def test_runtime_is_recorded_and_unknown_ones_refused(client, api, busybox, name
         client.containers.create(busybox, ["true"], runtime="no-such-runtime")
     assert e.value.status_code == 400
     assert "unknown or invalid runtime name: no-such-runtime" in str(e.value)
+
+
+def test_a_container_with_a_restart_policy_needs_force_to_go(client, busybox, name, cleanup):
+    c = client.containers.run(busybox, ["sleep", "300"], name=name, detach=True,
+                              restart_policy={"Name": "always"})
+    cleanup.append(("container", c.id))
+    with pytest.raises(docker.errors.APIError) as e:
+        c.remove()
+    assert e.value.status_code == 409
+    assert "container is running" in str(e.value)
+    c.remove(force=True)
+    with pytest.raises(docker.errors.NotFound):
+        client.containers.get(name)
