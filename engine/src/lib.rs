@@ -1,22 +1,33 @@
 #![recursion_limit = "256"]
 //! berthd: a container engine that speaks the Docker Engine API.
 //!
-//! Layout follows ../shared/DESIGN.md: `api` is HTTP only, each Docker object has its logic in its own
-//! module, `store` holds the on-disk metadata helpers and `monitor` is the per-container process that
-//! owns a container's stdio and exit code.
+//! Layout (docs/architecture.md has the module map): `api` is HTTP only, each Docker object has its
+//! logic in its own module, shared helpers (times, signals, files, cgroups, snapshots) have modules
+//! of their own, `store` holds the on-disk metadata helpers and `monitor` is the per-container
+//! process that owns a container's stdio and exit code.
+//!
+//! Only what `berthd`'s `main` needs is public, so that the compiler reports dead code.
 
-pub mod api;
-pub mod build;
-pub mod container;
-pub mod disk_usage;
-pub mod engine;
-pub mod error;
-pub mod events;
-pub mod filters;
-pub mod image;
-pub mod monitor;
-pub mod network;
-pub mod prune;
-pub mod store;
-pub mod timestamp;
-pub mod volume;
+mod api;
+mod build;
+mod cgroup;
+mod container;
+mod disk_usage;
+mod engine;
+mod error;
+mod events;
+mod filters;
+mod fs;
+mod image;
+mod monitor;
+mod network;
+mod prune;
+mod signal;
+mod snapshot;
+mod store;
+mod timestamp;
+mod volume;
+
+pub use api::server::{bind, serve_on};
+pub use engine::{Engine, NetworkOptions, Options};
+pub use monitor::run_monitor;

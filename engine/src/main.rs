@@ -63,7 +63,7 @@ fn main() {
             eprintln!("usage: berthd __monitor CONFIG");
             std::process::exit(2);
         };
-        berth_engine::monitor::run_monitor(std::path::Path::new(cfg));
+        berth_engine::run_monitor(std::path::Path::new(cfg));
     }
     let args = Args::parse();
     if let Err(e) = run(args) {
@@ -103,12 +103,12 @@ fn run(args: Args) -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     rt.block_on(async move {
-        let engine = berth_engine::engine::Engine::open(berth_engine::engine::Options {
+        let engine = berth_engine::Engine::open(berth_engine::Options {
             data_root: args.data_root,
             default_runtime: args.default_runtime,
             add_runtimes: add,
             insecure_registries: args.insecure_registry,
-            network: berth_engine::engine::NetworkOptions {
+            network: berth_engine::NetworkOptions {
                 bridge: args.bridge,
                 bip: args.bip,
                 pools: args.default_address_pool,
@@ -119,12 +119,12 @@ fn run(args: Args) -> anyhow::Result<()> {
         })
         .await?;
         // "ready" only once the socket is bound: scripts and the desktop wait for this line.
-        let listener = berth_engine::api::server::bind(&socket)?;
+        let listener = berth_engine::bind(&socket)?;
         println!(
             "berthd is ready: export DOCKER_HOST=unix://{}",
             socket.display()
         );
-        let serve = berth_engine::api::server::serve_on(Arc::clone(&engine), listener);
+        let serve = berth_engine::serve_on(Arc::clone(&engine), listener);
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
         tokio::select! {
             r = serve => return r,

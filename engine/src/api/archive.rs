@@ -15,10 +15,10 @@ use tokio::sync::mpsc;
 
 use super::image::flag;
 use super::AppState;
-use crate::container::archive::ChannelReader;
 use crate::container::changes::Change;
 use crate::container::commit::CommitRequest;
 use crate::error::{EngineError, Result};
+use crate::fs::channel::ChannelReader;
 use crate::image::import::ImportRequest;
 
 const STAT_HEADER: &str = "X-Docker-Container-Path-Stat";

@@ -10,6 +10,7 @@ pub mod network;
 pub mod server;
 pub mod stats;
 pub mod stream;
+pub mod swarm;
 pub mod system;
 pub mod types;
 pub mod volume;
@@ -101,6 +102,7 @@ pub fn router(engine: Arc<Engine>) -> Router {
         .route("/system/df", get(system::disk_usage))
         .route("/build/prune", post(system::build_prune))
         .route("/build", post(build::build))
+        .merge(swarm::routes())
         .fallback(system::not_found)
         .with_state(engine)
 }

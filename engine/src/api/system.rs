@@ -51,10 +51,6 @@ pub async fn not_found(uri: axum::http::Uri) -> EngineError {
     EngineError::NotFound(format!("page not found: {}", uri.path()))
 }
 
-pub async fn not_implemented(uri: axum::http::Uri) -> EngineError {
-    EngineError::NotImplemented(format!("{} is not implemented yet", uri.path()))
-}
-
 fn kernel() -> String {
     nix::sys::utsname::uname()
         .map(|u| u.release().to_string_lossy().into_owned())
@@ -106,9 +102,9 @@ pub async fn info(State(engine): State<AppState>) -> Json<Value> {
     let mut stopped = 0;
     for c in &cs {
         let d = c.lock();
-        if d.st.state.paused {
+        if d.st.state.is_paused() {
             paused += 1;
-        } else if d.st.state.running {
+        } else if d.st.state.is_running() {
             running += 1;
         } else {
             stopped += 1;
@@ -139,7 +135,7 @@ pub async fn info(State(engine): State<AppState>) -> Json<Value> {
         "Driver": "overlay2",
         "DriverStatus": [["Backing Filesystem", "extfs"], ["Supports d_type", "true"]],
         "Plugins": {"Volume": ["local"], "Network": ["bridge", "host", "null"], "Authorization": Value::Null,
-                    "Log": ["json-file"]},
+                    "Log": ["json-file", "local"]},
         "MemoryLimit": cg.memory_limit,
         "SwapLimit": cg.swap_limit,
         "CpuCfsPeriod": cg.cpu_cfs,
@@ -152,7 +148,7 @@ pub async fn info(State(engine): State<AppState>) -> Json<Value> {
         "NFd": 0,
         "OomKillDisable": cg.oom_kill_disable,
         "NGoroutines": 0,
-        "SystemTime": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
+        "SystemTime": crate::timestamp::now_rfc3339(),
         "LoggingDriver": "json-file",
         "CgroupDriver": "cgroupfs",
         "CgroupVersion": engine.runtimes.cgroup.version(),
@@ -174,6 +170,8 @@ pub async fn info(State(engine): State<AppState>) -> Json<Value> {
         "Runtimes": runtimes,
         "DefaultRuntime": engine.runtimes.default,
         "LiveRestoreEnabled": true,
+        "Swarm": {"NodeID": "", "NodeAddr": "", "LocalNodeState": "inactive",
+                  "ControlAvailable": false, "Error": "", "RemoteManagers": Value::Null},
         "Isolation": "",
         "InitBinary": "",
         "SecurityOptions": ["name=seccomp,profile=builtin"],

@@ -142,6 +142,7 @@ impl BuildContext {
         Ok(ctx)
     }
 
+    #[cfg(test)]
     pub fn root(&self) -> &Path {
         &self.root
     }

@@ -187,15 +187,14 @@ pub fn apply(
                 };
                 format!("{}/{dir}", base.trim_end_matches('/'))
             };
-            config.working_dir =
-                crate::container::rootpath::clean_abs(std::path::Path::new(&joined))
-                    .display()
-                    .to_string();
+            config.working_dir = crate::fs::rootpath::clean_abs(std::path::Path::new(&joined))
+                .display()
+                .to_string();
             format!("WORKDIR {}", config.working_dir)
         }
         Instruction::StopSignal(s) => {
             let sig = expand(lx, s, env)?;
-            crate::container::lifecycle::parse_signal(&sig)?;
+            crate::signal::parse_signal(&sig)?;
             config.stop_signal = Some(sig.clone());
             format!("STOPSIGNAL {sig}")
         }

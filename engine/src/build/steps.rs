@@ -15,11 +15,12 @@ use super::dockerfile::{CommandLine, CopySpec};
 use super::executor::{scratch_config, Build, BuildError, StageState, PREDEFINED_ARGS};
 use super::metadata::{argv, shell_of};
 use crate::api::types::{ContainerConfig, ContainerCreateRequest, HostConfig};
-use crate::container::archive::{extract, read_small_file, ExtractOptions};
+use crate::container::archive::read_small_file;
 use crate::container::io::Output as IoOutput;
-use crate::container::rootpath::{ContainerFs, Target};
 use crate::container::Container;
 use crate::error::EngineError;
+use crate::fs::extract::{extract, ExtractOptions};
+use crate::fs::rootpath::{ContainerFs, Target};
 use crate::image::commit::{child_config, CommitInfo};
 use crate::image::pull::short_id;
 
@@ -284,7 +285,7 @@ impl Build {
                 }
             }
         }
-        let code = c.lock().st.state.exit_code;
+        let code = c.lock().st.state.exit_code();
         if code != 0 {
             // Kept for inspection as dockerd does (removed at the end with --force-rm): no longer
             // a step in progress.
@@ -536,7 +537,7 @@ struct ViewMount(PathBuf);
 
 impl Drop for ViewMount {
     fn drop(&mut self) {
-        if let Err(e) = crate::image::snapshot::unmount(&self.0) {
+        if let Err(e) = crate::snapshot::unmount(&self.0) {
             tracing::warn!(path = %self.0.display(), error = %e, "unmounting a build source view");
         }
         let _ = std::fs::remove_dir(&self.0);
@@ -654,7 +655,7 @@ fn copy_unit(
     attrs: CopyAttrs,
     chown_dirs: bool,
 ) -> Result<(), BuildError> {
-    let dest_path = crate::container::rootpath::clean_abs(Path::new(dest));
+    let dest_path = crate::fs::rootpath::clean_abs(Path::new(dest));
     if unit.archive {
         // Extracted into the destination directory, entries' owners kept unless --chown.
         let stack = fs

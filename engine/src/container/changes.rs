@@ -17,10 +17,12 @@ use nix::fcntl::OFlag;
 use nix::sys::stat::FileStat;
 use serde::Serialize;
 
-use super::archive::{errno_io, sorted_names, Archiver};
-use super::rootpath::{self, is_dir, lookup_at};
 use super::{Container, ContainerService};
 use crate::error::{EngineError, Result};
+use crate::fs::errno_io;
+use crate::fs::fd::sorted_names;
+use crate::fs::rootpath::{self, is_dir, lookup_at};
+use crate::fs::tar_write::Archiver;
 use crate::image::unpack::{OPAQUE_MARKER, WHITEOUT_PREFIX};
 
 /// `Kind` of a change as the API numbers them.
@@ -314,7 +316,7 @@ struct LowerMount(PathBuf);
 
 impl Drop for LowerMount {
     fn drop(&mut self) {
-        let _ = crate::image::snapshot::unmount(&self.0);
+        let _ = crate::snapshot::unmount(&self.0);
         let _ = std::fs::remove_dir(&self.0);
     }
 }

@@ -35,7 +35,7 @@ impl ContainerService {
         let mount_points = self.spec_mount_destinations(c);
         self.images
             .add_layer(&parent.config.rootfs.diff_ids, true, move |w| {
-                let fd = super::rootpath::open_host_dir(&upper)?;
+                let fd = crate::fs::rootpath::open_host_dir(&upper)?;
                 super::changes::write_layer_tar(&fd, &mount_points, w).map(|_| ())
             })
             .await
@@ -49,13 +49,13 @@ impl ContainerService {
     ) -> Result<String> {
         let (container_config, image_id, running, paused) = {
             let d = c.lock();
-            if d.st.state.dead {
+            if d.st.state.is_dead() {
                 return Err(EngineError::Conflict(format!(
                     "You cannot commit container {} which is Dead",
                     c.id
                 )));
             }
-            if d.st.state.status == "removing" {
+            if d.st.state.status() == super::state::Status::Removing {
                 return Err(EngineError::Conflict(format!(
                     "You cannot commit container {} which is being removed",
                     c.id
@@ -64,8 +64,8 @@ impl ContainerService {
             (
                 d.rec.config.clone(),
                 d.rec.image_id.clone(),
-                d.st.state.running,
-                d.st.state.paused,
+                d.st.state.is_running(),
+                d.st.state.is_paused(),
             )
         };
         let tag = requested_tag(req.repo.as_deref(), req.tag.as_deref())?;

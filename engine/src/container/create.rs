@@ -2,12 +2,11 @@
 
 use std::sync::Arc;
 
-use super::model::{now_rfc3339, ContainerRecord, PersistedState, ZERO_TIME};
+use super::model::{ContainerRecord, PersistedState};
 use super::{names, Container, ContainerService};
-use crate::api::types::{
-    ContainerConfig, ContainerCreateRequest, ContainerCreateResponse, ContainerState,
-};
+use crate::api::types::{ContainerConfig, ContainerCreateRequest, ContainerCreateResponse};
 use crate::error::{EngineError, Result};
+use crate::timestamp::now_rfc3339;
 
 fn merge_env(image: &[String], user: &[String]) -> Vec<String> {
     let key = |e: &String| {
@@ -107,16 +106,16 @@ impl ContainerService {
                 "can't create 'AutoRemove' container with restart policy",
             ));
         }
-        match host_config.log_config.kind.as_str() {
-            "" | "json-file" => {}
-            other => {
-                return Err(EngineError::invalid(format!(
-                    "logger: no log driver named '{other}' is registered"
-                )))
-            }
+        if !host_config.runtime.is_empty() && self.cfg.runtimes.path(&host_config.runtime).is_none()
+        {
+            return Err(EngineError::invalid(format!(
+                "unknown or invalid runtime name: {}",
+                host_config.runtime
+            )));
         }
+        super::log_driver::LogDriver::from_config(&host_config.log_config)?;
         if let Some(sig) = &config.stop_signal {
-            super::lifecycle::parse_signal(sig)?;
+            crate::signal::parse_signal(sig)?;
         }
         for e in &config.env {
             if e.is_empty() || e.starts_with('=') {
@@ -180,6 +179,9 @@ impl ContainerService {
         if host_config.network_mode.is_empty() {
             host_config.network_mode = "bridge".into();
         }
+        if host_config.runtime.is_empty() {
+            host_config.runtime = self.cfg.runtimes.default.clone();
+        }
         if host_config.log_config.kind.is_empty() {
             host_config.log_config.kind = "json-file".into();
         }
@@ -203,15 +205,7 @@ impl ContainerService {
             networks,
             mount_points: mount_points.clone(),
         };
-        let st = PersistedState {
-            state: ContainerState {
-                status: "created".into(),
-                started_at: ZERO_TIME.into(),
-                finished_at: ZERO_TIME.into(),
-                ..Default::default()
-            },
-            ..Default::default()
-        };
+        let st = PersistedState::default();
         let dir = self.container_dir(&id);
         let made: Result<Arc<Container>> = (|| {
             std::fs::create_dir_all(&dir)?;

@@ -7,9 +7,10 @@ use std::sync::Arc;
 use bytes::Bytes;
 use tokio::sync::mpsc;
 
-use super::archive::{Archiver, ChannelWriter};
 use super::{Container, ContainerService};
 use crate::error::{EngineError, Result};
+use crate::fs::channel::ChannelWriter;
+use crate::fs::tar_write::Archiver;
 
 impl ContainerService {
     /// The tar stream of the container's rootfs. The container stays locked (and a stopped one

@@ -1,45 +1,51 @@
-//! The JSON of `docker inspect` for containers.
+//! `docker inspect` of a container: the record and state in the API's shape.
 
-use serde_json::{json, Value};
+use std::collections::BTreeMap;
 
 use super::{Container, ContainerService};
+use crate::api::types::{ContainerInspectResponse, GraphDriverData};
 
 impl ContainerService {
-    pub fn inspect(&self, c: &Container) -> Value {
+    pub fn inspect(&self, c: &Container) -> ContainerInspectResponse {
         let d = c.snapshot();
         let r = &d.rec;
-        let s = &d.st.state;
         let upper = self.images.snapshots.container_upper(&c.id);
-        let mut state = json!(s);
-        state["Running"] = json!(s.counts_as_running());
-        json!({
-            "Id": r.id,
-            "Created": r.created,
-            "Path": r.path,
-            "Args": r.args,
-            "State": state,
-            "Image": r.image_id,
-            "ResolvConfPath": c.dir.join("resolv.conf"),
-            "HostnamePath": c.dir.join("hostname"),
-            "HostsPath": c.dir.join("hosts"),
-            "LogPath": c.log_path(),
-            "Name": r.name,
-            "RestartCount": d.st.restart_count,
-            "Driver": "overlay2",
-            "Platform": "linux",
-            "MountLabel": "",
-            "ProcessLabel": "",
-            "AppArmorProfile": "",
-            "ExecIDs": Value::Null,
-            "HostConfig": r.host_config,
-            "GraphDriver": {"Name": "overlay2", "Data": {
-                "MergedDir": c.rootfs(),
-                "UpperDir": upper,
-                "WorkDir": upper.with_file_name("work"),
-            }},
-            "Mounts": self.mount_points(&r.mount_points),
-            "Config": r.config,
-            "NetworkSettings": self.network_settings(c, &d),
-        })
+        ContainerInspectResponse {
+            id: r.id.clone(),
+            created: r.created.clone(),
+            path: r.path.clone(),
+            args: r.args.clone(),
+            state: d.st.state.to_api(),
+            image: r.image_id.clone(),
+            resolv_conf_path: c.dir.join("resolv.conf"),
+            hostname_path: c.dir.join("hostname"),
+            hosts_path: c.dir.join("hosts"),
+            // dockerd shows no path for a driver that writes no file.
+            log_path: if r.host_config.log_config.kind == "none" {
+                std::path::PathBuf::new()
+            } else {
+                c.log_path()
+            },
+            name: r.name.clone(),
+            restart_count: d.st.restart_count,
+            driver: "overlay2",
+            platform: "linux",
+            mount_label: String::new(),
+            process_label: String::new(),
+            app_armor_profile: String::new(),
+            exec_ids: None,
+            host_config: r.host_config.clone(),
+            graph_driver: GraphDriverData {
+                name: "overlay2",
+                data: BTreeMap::from([
+                    ("MergedDir", c.rootfs()),
+                    ("WorkDir", upper.with_file_name("work")),
+                    ("UpperDir", upper),
+                ]),
+            },
+            mounts: self.mount_points(&r.mount_points),
+            config: r.config.clone(),
+            network_settings: self.network_settings(c, &d),
+        }
     }
 }

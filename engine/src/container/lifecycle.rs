@@ -3,40 +3,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use nix::sys::signal::Signal;
-
 use super::{Container, ContainerService};
 use crate::error::{EngineError, Result};
-use crate::image::snapshot;
-
-/// Parses `SIGTERM`, `TERM`, `15` or `SIGRTMIN+3`.
-pub fn parse_signal(s: &str) -> Result<i32> {
-    let bad = || EngineError::invalid(format!("Invalid signal: {s}"));
-    if let Ok(n) = s.parse::<i32>() {
-        if (1..=64).contains(&n) {
-            return Ok(n);
-        }
-        return Err(bad());
-    }
-    let upper = s.to_ascii_uppercase();
-    let name = if upper.starts_with("SIG") {
-        upper
-    } else {
-        format!("SIG{upper}")
-    };
-    if let Some(rest) = name.strip_prefix("SIGRTMIN") {
-        let base = libc::SIGRTMIN();
-        let off: i32 = if rest.is_empty() {
-            0
-        } else {
-            rest.strip_prefix('+')
-                .and_then(|r| r.parse().ok())
-                .ok_or_else(bad)?
-        };
-        return Ok(base + off);
-    }
-    name.parse::<Signal>().map(|s| s as i32).map_err(|_| bad())
-}
+use crate::signal::parse_signal;
+use crate::snapshot;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum WaitCondition {
@@ -60,13 +30,12 @@ impl WaitCondition {
 
 impl ContainerService {
     fn signal(&self, c: &Container, sig: i32) -> Result<()> {
-        let pid = c.lock().st.state.pid as i32;
-        if pid <= 0 {
+        let Some(pid) = c.lock().st.state.pid().and_then(|p| i32::try_from(p).ok()) else {
             return Err(EngineError::Conflict(format!(
                 "Container {} is not running",
                 c.id
             )));
-        }
+        };
         // SAFETY: plain kill(2).
         let rc = unsafe { libc::kill(pid, sig) };
         if rc != 0 {
@@ -100,7 +69,7 @@ impl ContainerService {
             Some(s) => parse_signal(s)?,
             None => libc::SIGKILL,
         };
-        if !c.is_running() && !c.lock().st.state.restarting {
+        if !c.is_running() && !c.lock().st.state.is_restarting() {
             return Err(EngineError::Conflict(format!(
                 "cannot kill container: {}: container {} is not running",
                 c.name(),
@@ -112,12 +81,23 @@ impl ContainerService {
         if super::restart::stop_by_hand(c)? {
             return Ok(());
         }
-        if c.lock().st.state.paused && sig == libc::SIGKILL {
+        if c.lock().st.state.is_paused() && sig == libc::SIGKILL {
             // A frozen process cannot die; thaw it so the kill lands.
             let _ = self.runtime_cmd(c, &["resume"]).await;
         }
         self.signal(c, sig)?;
         self.emit(c, "kill", &[("signal", sig.to_string())]);
+        if sig == libc::SIGKILL {
+            // As dockerd's Kill: a SIGKILL is answered once the container has stopped, so that
+            // `docker kill x && docker rm x` works. Another signal may be handled and ignored.
+            if !self.wait_stopped(c, Duration::from_secs(10)).await {
+                tracing::warn!(id = %c.id, "container still running 10 s after SIGKILL");
+                return Err(EngineError::internal(format!(
+                    "tried to kill container, but did not receive an exit event: {}",
+                    c.id
+                )));
+            }
+        }
         Ok(())
     }
 
@@ -128,7 +108,7 @@ impl ContainerService {
         signal: Option<&str>,
     ) -> Result<()> {
         let _op = c.op.lock().await;
-        if !c.is_running() && !c.lock().st.state.restarting {
+        if !c.is_running() && !c.lock().st.state.is_restarting() {
             return Err(EngineError::NotModified("container already stopped".into()));
         }
         if super::restart::stop_by_hand(c)? {
@@ -148,7 +128,7 @@ impl ContainerService {
             None => libc::SIGTERM,
         };
         let t = timeout.unwrap_or(default_timeout);
-        if c.lock().st.state.paused {
+        if c.lock().st.state.is_paused() {
             let _ = self.runtime_cmd(c, &["resume"]).await;
         }
         self.signal(c, sig)?;
@@ -196,7 +176,7 @@ impl ContainerService {
                 // dockerd counts a container waiting to restart as running: its waiters go on
                 // to the next exit, or to the stop that cancels the restart.
                 if !c.lock().st.state.counts_as_running() {
-                    return Ok(c.lock().st.state.exit_code);
+                    return Ok(c.lock().st.state.exit_code());
                 }
                 let _ = exits.changed().await;
             }
@@ -209,7 +189,7 @@ impl ContainerService {
                 }
             }
         }
-        Ok(c.lock().st.state.exit_code)
+        Ok(c.lock().st.state.exit_code())
     }
 
     /// `docker rm`. `force` kills a running container first.
@@ -225,7 +205,7 @@ impl ContainerService {
         force: bool,
         volumes: bool,
     ) -> Result<()> {
-        if !c.is_running() && c.lock().st.state.restarting && !force {
+        if !c.is_running() && c.lock().st.state.is_restarting() && !force {
             return Err(EngineError::Conflict(format!(
                 "cannot remove container \"/{}\": container is restarting: stop the container before removing or force remove",
                 c.name()
@@ -247,7 +227,7 @@ impl ContainerService {
                         c.name()
                     )));
                 }
-                if c.lock().st.state.paused {
+                if c.lock().st.state.is_paused() {
                     let _ = self.runtime_cmd(c, &["resume"]).await;
                 }
                 self.signal(c, libc::SIGKILL)?;
@@ -274,7 +254,7 @@ impl ContainerService {
             }
         };
         // Marked first, so a crash before the files are gone is finished by the next start.
-        c.update(|d| d.st.state.status = "removing".into())?;
+        c.transition(|d| d.st.state.set_removing())?;
         self.forget(c);
         let mounts = c.lock().rec.mount_points.clone();
         self.drop_volume_refs(&c.id, &mounts, volumes);
@@ -317,7 +297,7 @@ impl ContainerService {
         let _op = c.op.lock().await;
         let (running, paused) = {
             let d = c.lock();
-            (d.st.state.running, d.st.state.paused)
+            (d.st.state.is_running(), d.st.state.is_paused())
         };
         if !running {
             return Err(EngineError::Conflict(format!(
@@ -332,27 +312,21 @@ impl ContainerService {
             )));
         }
         self.runtime_cmd(c, &["pause"]).await?;
-        c.update(|d| {
-            d.st.state.paused = true;
-            d.st.state.status = "paused".into();
-        })?;
+        c.transition(|d| d.st.state.set_paused())?;
         self.emit(c, "pause", &[]);
         Ok(())
     }
 
     pub async fn unpause(&self, c: &Arc<Container>) -> Result<()> {
         let _op = c.op.lock().await;
-        if !c.lock().st.state.paused {
+        if !c.lock().st.state.is_paused() {
             return Err(EngineError::Conflict(format!(
                 "Container {} is not paused",
                 c.id
             )));
         }
         self.runtime_cmd(c, &["resume"]).await?;
-        c.update(|d| {
-            d.st.state.paused = false;
-            d.st.state.status = "running".into();
-        })?;
+        c.transition(|d| d.st.state.set_unpaused())?;
         self.emit(c, "unpause", &[]);
         Ok(())
     }
@@ -387,12 +361,8 @@ impl ContainerService {
 
     /// Runs a short runtime subcommand (`pause`, `resume`) on the container.
     pub async fn runtime_cmd(&self, c: &Container, args: &[&str]) -> Result<()> {
-        let name = self.cfg.runtimes.default.clone();
-        let rt = self
-            .cfg
-            .runtimes
-            .path(&name)
-            .ok_or_else(|| EngineError::internal("no runtime"))?;
+        let configured = c.lock().rec.host_config.runtime.clone();
+        let (name, rt) = self.cfg.runtimes.of(&configured)?;
         let out = tokio::process::Command::new(rt)
             .arg("--root")
             .arg(self.runtime_root(&name))
@@ -416,20 +386,5 @@ fn ignore_missing(r: std::io::Result<()>) -> std::io::Result<()> {
     match r {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
         r => r,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn signals_parse_like_docker() {
-        assert_eq!(parse_signal("SIGTERM").unwrap(), libc::SIGTERM);
-        assert_eq!(parse_signal("kill").unwrap(), libc::SIGKILL);
-        assert_eq!(parse_signal("9").unwrap(), 9);
-        assert_eq!(parse_signal("SIGRTMIN+3").unwrap(), libc::SIGRTMIN() + 3);
-        assert!(parse_signal("SIGNOPE").is_err());
-        assert!(parse_signal("0").is_err());
     }
 }

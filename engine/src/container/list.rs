@@ -5,7 +5,6 @@ use std::sync::Arc;
 
 use serde_json::{json, Value};
 
-use super::model::{status_text, ZERO_TIME};
 use super::{Container, ContainerData, ContainerService};
 use crate::api::types::ContainerSummary;
 use crate::error::{EngineError, Result};
@@ -117,12 +116,12 @@ impl<'a> ListFilter<'a> {
         if self.tasks_only {
             return false;
         }
-        if f.has("status") && !f.get("status").contains(&s.status) {
+        if f.has("status") && !f.get("status").iter().any(|w| w == s.status().as_str()) {
             return false;
         }
         // dockerd: only containers that ran and stopped have an exit code to match.
         if !self.exited.is_empty()
-            && (s.running || s.started_at == ZERO_TIME || !self.exited.contains(&s.exit_code))
+            && (s.is_running() || s.started_at().is_none() || !self.exited.contains(&s.exit_code()))
         {
             return false;
         }
@@ -295,8 +294,8 @@ impl ContainerService {
             created: crate::api::types::rfc3339_unix(Some(&d.rec.created)),
             ports,
             labels: d.rec.config.labels.clone(),
-            state: d.st.state.status.clone(),
-            status: status_text(&d.st.state),
+            state: d.st.state.status().as_str().into(),
+            status: d.st.state.status_text(),
             host_config: json!({"NetworkMode": network}),
             network_settings,
             mounts: self.mount_points(&d.rec.mount_points),

@@ -1,7 +1,6 @@
 //! Containers: model and state machine, OCI bundle, runtime via the monitor, logs and exec.
 
 pub mod archive;
-pub mod cgroup_lock;
 pub mod changes;
 pub mod commit;
 pub mod create;
@@ -12,6 +11,7 @@ pub mod inspect;
 pub mod io;
 pub mod lifecycle;
 pub mod list;
+pub mod log_driver;
 pub mod logs;
 pub mod model;
 pub mod mounts;
@@ -21,10 +21,10 @@ pub mod prune;
 pub mod resources;
 pub mod restart;
 pub mod restart_policy;
-pub mod rootpath;
 pub mod runtime;
 pub mod spec;
 pub mod start;
+pub mod state;
 pub mod stats;
 pub mod top;
 pub mod update;
@@ -95,7 +95,7 @@ impl Container {
     }
 
     pub fn is_running(&self) -> bool {
-        self.lock().st.state.running
+        self.lock().st.state.is_running()
     }
 
     pub fn save_record(&self) -> Result<()> {
@@ -116,6 +116,18 @@ impl Container {
             let mut d = self.lock();
             f(&mut d);
         }
+        self.save_state()
+    }
+
+    /// Applies a state transition and writes it through. `f` makes the transition first (with
+    /// `?`), then changes what goes with it; one the state does not allow changes nothing and is
+    /// a conflict.
+    pub fn transition(
+        &self,
+        f: impl FnOnce(&mut ContainerData) -> std::result::Result<(), state::TransitionError>,
+    ) -> Result<()> {
+        f(&mut self.lock())
+            .map_err(|e| EngineError::Conflict(format!("container {}: {e}", self.id)))?;
         self.save_state()
     }
 
@@ -317,7 +329,7 @@ impl ContainerService {
                 crate::image::ops::ImageUser {
                     container_id: c.id.clone(),
                     image_id: d.rec.image_id.clone(),
-                    running: d.st.state.running,
+                    running: d.st.state.is_running(),
                 }
             })
             .collect()

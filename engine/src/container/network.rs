@@ -200,7 +200,7 @@ impl ContainerService {
             Mode::Container(target) => {
                 let t = self.get(&target)?;
                 let td = t.snapshot();
-                if !td.st.state.running {
+                if !td.st.state.is_running() {
                     return Err(EngineError::Conflict(format!(
                         "cannot join network namespace of a non running container: {target}"
                     )));
@@ -214,7 +214,9 @@ impl ContainerService {
                             ..Default::default()
                         })
                     }
-                    None => PathBuf::from(format!("/proc/{}/ns/net", td.st.state.pid)),
+                    None => {
+                        PathBuf::from(format!("/proc/{}/ns/net", td.st.state.pid().unwrap_or(0)))
+                    }
                 };
                 Ok(NetPlan {
                     netns: Some(netns),
@@ -290,7 +292,10 @@ impl ContainerService {
         }
         self.net.teardown(&c.id, state.as_ref()).await;
         if state.is_some() {
-            let _ = c.update(|d| d.st.net = None);
+            if let Err(e) = c.update(|d| d.st.net = None) {
+                // The next start or reconcile tears down a sandbox that is already gone: harmless.
+                tracing::warn!(id = %c.id, error = %e, "recording the network teardown");
+            }
         }
     }
 
@@ -307,7 +312,7 @@ impl ContainerService {
             let d = c.lock();
             (
                 mode_of(&d.rec.host_config),
-                d.st.state.running,
+                d.st.state.is_running(),
                 d.rec.name.trim_start_matches('/').to_string(),
             )
         };
@@ -353,7 +358,7 @@ impl ContainerService {
         let (running, known, name) = {
             let d = c.lock();
             (
-                d.st.state.running,
+                d.st.state.is_running(),
                 d.rec.networks.contains_key(&net.name),
                 d.rec.name.trim_start_matches('/').to_string(),
             )
@@ -378,7 +383,7 @@ impl ContainerService {
 
     /// `NetworkSettings` of `docker inspect`.
     pub fn network_settings(&self, c: &Container, d: &ContainerData) -> Value {
-        let sandbox = d.st.net.as_ref().filter(|_| d.st.state.running);
+        let sandbox = d.st.net.as_ref().filter(|_| d.st.state.is_running());
         let mut networks = Map::new();
         let mode = mode_of(&d.rec.host_config);
         let mut names: Vec<String> = d.rec.networks.keys().cloned().collect();
@@ -449,7 +454,7 @@ impl ContainerService {
     /// `Ports` and `NetworkSettings` of a `docker ps` entry.
     pub fn summary_network(&self, c: &Container, d: &ContainerData) -> (Vec<Value>, Value) {
         let mut out = Vec::new();
-        let running = d.st.state.running;
+        let running = d.st.state.is_running();
         let published =
             d.st.net
                 .as_ref()
@@ -480,7 +485,7 @@ impl ContainerService {
 /// `NetworkSettings.Ports`: every exposed port, with its host bindings while running.
 fn ports_map(d: &ContainerData) -> Value {
     let mut m = Map::new();
-    let running = d.st.state.running;
+    let running = d.st.state.is_running();
     for key in exposed_keys(&d.rec.config) {
         if let Ok((port, proto)) = ports::parse_port_key(&key) {
             m.insert(format!("{port}/{proto}"), Value::Null);

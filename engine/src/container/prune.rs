@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use super::state::Status;
 use super::ContainerService;
 use crate::api::types::ContainerPruneResponse;
 use crate::error::Result;
@@ -24,7 +25,7 @@ impl ContainerService {
                 let d = c.lock();
                 let s = &d.st.state;
                 (
-                    !s.running && matches!(s.status.as_str(), "created" | "exited" | "dead"),
+                    matches!(s.status(), Status::Created | Status::Exited | Status::Dead),
                     d.rec.created.clone(),
                     d.rec.config.labels.clone(),
                 )

@@ -45,23 +45,9 @@ pub fn next_delay(last: Duration, ran_for: Duration) -> Duration {
     }
 }
 
-/// How long the run that just ended lasted (StartedAt to FinishedAt of the state).
-fn run_length(started: &str, finished: &str) -> Duration {
-    let parse = |s: &str| chrono::DateTime::parse_from_rfc3339(s).ok();
-    match (parse(started), parse(finished)) {
-        (Some(a), Some(b)) => (b - a).to_std().unwrap_or_default(),
-        _ => Duration::ZERO,
-    }
-}
-
 /// Drops a pending restart (the container stays exited); true if there was one.
 pub(super) fn drop_pending(d: &mut ContainerData) -> bool {
-    let pending = d.st.state.restarting;
-    if pending {
-        d.st.state.restarting = false;
-        d.st.state.status = "exited".into();
-    }
-    pending
+    d.st.state.cancel_restart()
 }
 
 /// `docker stop`, `kill`, `rm -f`: the policy no longer applies (dockerd's manual stop) and a
@@ -87,10 +73,10 @@ impl ContainerService {
             let s = &d.st.state;
             (
                 d.rec.host_config.restart_policy.clone(),
-                s.exit_code,
+                s.exit_code(),
                 d.st.manually_stopped,
                 d.st.restart_count,
-                run_length(&s.started_at, &s.finished_at),
+                s.last_run_length(),
             )
         };
         // A stop or kill by hand cancels any restart (dockerd cancels its restart manager).
@@ -102,10 +88,10 @@ impl ContainerService {
             *last = next_delay(*last, ran_for);
             *last
         };
-        let marked = c.update(|d| {
+        let marked = c.transition(|d| {
+            d.st.state.set_restarting()?;
             d.st.restart_count += 1;
-            d.st.state.restarting = true;
-            d.st.state.status = "restarting".into();
+            Ok(())
         });
         if let Err(e) = marked {
             tracing::warn!(id = %c.id, error = %e, "recording a restart");
@@ -117,14 +103,16 @@ impl ContainerService {
         tokio::spawn(async move {
             tokio::time::sleep(delay).await;
             // Stopped, killed or removed while waiting: nothing to do.
-            if !c.lock().st.state.restarting || *c.removed().borrow() {
+            if !c.lock().st.state.is_restarting() || *c.removed().borrow() {
                 return;
             }
             if let Err(e) = svc.start(&c).await {
                 tracing::warn!(id = %c.id, error = %e, "restart failed");
-                let _ = c.update(|d| {
+                if let Err(e) = c.update(|d| {
                     drop_pending(d);
-                });
+                }) {
+                    tracing::warn!(id = %c.id, error = %e, "dropping the failed restart");
+                }
             }
         });
         true
@@ -135,16 +123,16 @@ impl ContainerService {
     pub(super) fn restarts_with_engine(&self, c: &Container) -> bool {
         let d = c.lock();
         let s = &d.st.state;
-        if s.status == "created" {
+        if s.status() == super::state::Status::Created {
             return false;
         }
         let policy = &d.rec.host_config.restart_policy;
         wants_restart(
             policy,
-            s.exit_code,
+            s.exit_code(),
             d.st.manually_stopped,
             d.st.restart_count,
-        ) || (s.restarting && policy.name != "no" && !policy.name.is_empty())
+        ) || (s.is_restarting() && policy.name != "no" && !policy.name.is_empty())
     }
 }
 
@@ -185,15 +173,5 @@ mod tests {
         assert_eq!(&seen[..4], &[100, 200, 400, 800]);
         assert_eq!(*seen.last().unwrap(), 60_000);
         assert_eq!(next_delay(d, Duration::from_secs(10)).as_millis(), 100);
-    }
-
-    #[test]
-    fn run_length_from_state_times() {
-        let d = run_length(
-            "2026-11-23T10:00:00.000000000Z",
-            "2026-11-23T10:00:12.500000000Z",
-        );
-        assert_eq!(d, Duration::from_millis(12_500));
-        assert_eq!(run_length("0001-01-01T00:00:00Z", "bad"), Duration::ZERO);
     }
 }

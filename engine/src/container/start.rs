@@ -1,6 +1,7 @@
 //! Starting a container: rootfs mount, /etc files, OCI bundle, the monitor process, and the
 //! connection berthd keeps to it. Also re-adoption of running containers after a berthd restart.
 
+use super::log_driver::{LogDriver, Rotation};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -8,12 +9,11 @@ use std::sync::Arc;
 use anyhow::Context;
 use tokio::net::UnixStream;
 
-use super::model::now_rfc3339;
 use super::{etc_files, io::Output, spec, user, Container, ContainerService};
 use crate::error::{EngineError, Result};
-use crate::image::snapshot;
 use crate::monitor::protocol::{read_frame, Frame};
 use crate::monitor::{ExitRecord, MonitorConfig};
+use crate::snapshot;
 
 /// What ended a start attempt.
 enum Handshake {
@@ -80,7 +80,7 @@ impl ContainerService {
             }
             // dockerd creates a missing working directory; inside the root, so that a symlink
             // of the image or the container cannot lead the mkdir onto the host.
-            super::rootpath::mkdir_in_root(&rootfs, std::path::Path::new(&cwd))
+            crate::fs::rootpath::mkdir_in_root(&rootfs, std::path::Path::new(&cwd))
                 .with_context(|| format!("creating working directory {cwd}"))?;
             let host_network = plan.host_network;
             let hc = &d.rec.host_config;
@@ -146,13 +146,8 @@ impl ContainerService {
             let data = serde_json::to_vec(&oci).context("serializing OCI spec")?;
             std::fs::write(bundle.join("config.json"), data).context("writing OCI spec")?;
 
-            let runtime_name = self.cfg.runtimes.default.clone();
-            let runtime = self
-                .cfg
-                .runtimes
-                .path(&runtime_name)
-                .ok_or_else(|| EngineError::internal(format!("runtime {runtime_name} not found")))?
-                .to_path_buf();
+            let (runtime_name, runtime) = self.cfg.runtimes.of(&hc.runtime)?;
+            let log_driver = LogDriver::from_config(&hc.log_config)?;
             let sock = self.monitor_socket(&c.id);
             if let Some(parent) = sock.parent() {
                 std::fs::create_dir_all(parent)?;
@@ -166,7 +161,11 @@ impl ContainerService {
                 bundle: bundle.clone(),
                 tty: d.rec.config.tty,
                 open_stdin: d.rec.config.open_stdin,
-                log_path: Some(c.log_path()),
+                log_path: matches!(log_driver, LogDriver::File(_)).then(|| c.log_path()),
+                log_rotation: match log_driver {
+                    LogDriver::File(r) => r,
+                    LogDriver::None => Rotation::default(),
+                },
                 exit_path: c.dir.join("exit.json"),
                 socket_path: sock,
                 pid_path: c.dir.join("init.pid"),
@@ -190,7 +189,7 @@ impl ContainerService {
         *c.restart_delay.lock().unwrap_or_else(|e| e.into_inner()) = std::time::Duration::ZERO;
         let reset = {
             let d = c.lock();
-            d.st.manually_stopped || d.st.restart_count != 0 || d.st.state.restarting
+            d.st.manually_stopped || d.st.restart_count != 0 || d.st.state.is_restarting()
         };
         // Only when there is something to reset: `docker run` comes through here, and a state
         // write is a file created on its path; start writes the state anyway.
@@ -208,10 +207,10 @@ impl ContainerService {
         let _op = c.op.lock().await;
         {
             let d = c.lock();
-            if d.st.state.running {
+            if d.st.state.is_running() {
                 return Err(EngineError::NotModified("container already started".into()));
             }
-            if d.st.state.status == "removing" || d.st.state.dead {
+            if d.st.state.is_removal() {
                 return Err(EngineError::Conflict(format!(
                     "cannot start container {}: it is being removed",
                     c.id
@@ -220,7 +219,7 @@ impl ContainerService {
         }
         c.monitor_gone().await?;
         let t0 = std::time::Instant::now();
-        super::cgroup_lock::warm_up();
+        crate::cgroup::lock::warm_up();
         let prepared: Result<_> = async {
             let plan = self.setup_network(c).await?;
             tracing::debug!(id = %c.id, elapsed = ?t0.elapsed(), "network ready");
@@ -234,7 +233,9 @@ impl ContainerService {
             Err(e) => {
                 // Nothing runs: undo the network, release attach clients, honour --rm.
                 self.teardown_network(c).await;
-                let _ = c.update(|d| d.st.state.error = e.to_string());
+                if let Err(se) = c.update(|d| d.st.state.set_start_failed(None, e.to_string())) {
+                    tracing::warn!(id = %c.id, error = %se, "recording a failed start");
+                }
                 c.io.publish(Output::Closed);
                 if c.lock().rec.host_config.auto_remove {
                     drop(_op);
@@ -266,11 +267,14 @@ impl ContainerService {
                 let full = format!(
                     "failed to create task for container: failed to create shim task: OCI runtime create failed: {msg}: unknown"
                 );
-                let _ = c.update(|d| {
-                    d.st.state.exit_code = code as i64;
-                    d.st.state.error = full.clone();
+                let recorded = c.update(|d| {
+                    d.st.state
+                        .set_start_failed(Some(i64::from(code)), full.clone());
                     d.st.monitor_pid = 0;
                 });
+                if let Err(e) = recorded {
+                    tracing::warn!(id = %c.id, error = %e, "recording a failed start");
+                }
                 self.emit(c, "die", &[("exitCode", code.to_string())]);
                 // Attach clients of this start get nothing more.
                 c.io.publish(Output::Closed);
@@ -286,19 +290,11 @@ impl ContainerService {
             Handshake::Started(pid) => {
                 tracing::debug!(id = %c.id, elapsed = ?t0.elapsed(), "container started");
                 let monitor_pid = child.id().map(|p| p as i32).unwrap_or(0);
-                c.update(|d| {
-                    let s = &mut d.st.state;
-                    s.status = "running".into();
-                    s.running = true;
-                    s.paused = false;
-                    s.restarting = false;
-                    s.oom_killed = false;
-                    s.dead = false;
-                    s.pid = pid as i64;
-                    s.exit_code = 0;
-                    s.error.clear();
-                    s.started_at = now_rfc3339();
+                c.transition(|d| {
+                    d.st.state
+                        .set_running(u32::try_from(pid).unwrap_or(0), chrono::Utc::now())?;
                     d.st.monitor_pid = monitor_pid;
+                    Ok(())
                 })?;
                 c.monitor_active.send_replace(true);
                 let svc = Arc::clone(self);
@@ -338,7 +334,11 @@ impl ContainerService {
                     }
                 }
                 Ok(Some(Frame::Started { pid })) => {
-                    let _ = c.update(|d| d.st.state.pid = pid as i64);
+                    if let Err(e) =
+                        c.transition(|d| d.st.state.set_pid(u32::try_from(pid).unwrap_or(0)))
+                    {
+                        tracing::warn!(id = %c.id, error = %e, "recording the re-adopted pid");
+                    }
                 }
                 Ok(Some(_)) => {}
                 Ok(None) | Err(_) => break,
@@ -371,20 +371,20 @@ impl ContainerService {
     fn on_exit(&self, c: &Arc<Container>, code: i32) {
         tracing::debug!(id = %c.id, code, "container exited");
         let rec: Option<ExitRecord> = crate::store::read_json(&c.dir.join("exit.json")).ok();
-        let _ = c.update(|d| {
-            let s = &mut d.st.state;
-            s.status = "exited".into();
-            s.running = false;
-            s.paused = false;
-            s.pid = 0;
-            s.exit_code = code as i64;
-            s.oom_killed = rec.as_ref().map(|r| r.oom_killed).unwrap_or(false);
-            s.finished_at = rec
-                .as_ref()
-                .map(|r| r.finished_at.clone())
-                .unwrap_or_else(now_rfc3339);
+        let oom = rec.as_ref().is_some_and(|r| r.oom_killed);
+        let at = rec
+            .as_ref()
+            .and_then(|r| chrono::DateTime::parse_from_rfc3339(&r.finished_at).ok())
+            .map(|t| t.with_timezone(&chrono::Utc))
+            .unwrap_or_else(chrono::Utc::now);
+        let recorded = c.transition(|d| {
+            d.st.state.set_exited(i64::from(code), oom, at)?;
             d.st.monitor_pid = 0;
+            Ok(())
         });
+        if let Err(e) = recorded {
+            tracing::warn!(id = %c.id, error = %e, "recording an exit");
+        }
         self.release_mounts(c);
         c.io.publish(Output::Closed);
         if rec.as_ref().is_some_and(|r| r.oom_killed) {
@@ -425,9 +425,9 @@ impl ContainerService {
         for c in self.all() {
             let (running, status) = {
                 let d = c.lock();
-                (d.st.state.running, d.st.state.status.clone())
+                (d.st.state.is_running(), d.st.state.status())
             };
-            if status == "removing" {
+            if status == super::state::Status::Removing {
                 tracing::info!(id = %c.id, "finishing interrupted removal");
                 let _ = self.remove(&c, true, false).await;
                 continue;
@@ -485,8 +485,8 @@ impl ContainerService {
 
     /// `runtime delete -f` for a container whose monitor could not do it.
     pub async fn cleanup_runtime(&self, c: &Container) {
-        let name = self.cfg.runtimes.default.clone();
-        if let Some(rt) = self.cfg.runtimes.path(&name) {
+        let configured = c.lock().rec.host_config.runtime.clone();
+        if let Ok((name, rt)) = self.cfg.runtimes.of(&configured) {
             let _ = tokio::process::Command::new(rt)
                 .arg("--root")
                 .arg(self.runtime_root(&name))

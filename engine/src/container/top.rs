@@ -13,13 +13,13 @@ impl ContainerService {
         validate_ps_args(ps_args)?;
         {
             let d = c.lock();
-            if !d.st.state.running {
+            if !d.st.state.is_running() {
                 return Err(EngineError::Conflict(format!(
                     "Container {} is not running",
                     c.id
                 )));
             }
-            if d.st.state.restarting {
+            if d.st.state.is_restarting() {
                 return Err(EngineError::Conflict(format!(
                     "Container {} is restarting, wait until the container is running",
                     c.id

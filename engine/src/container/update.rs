@@ -31,13 +31,13 @@ impl ContainerService {
         let _op = c.op.lock().await;
         let (old, running) = {
             let d = c.lock();
-            if d.st.state.status == "removing" || d.st.state.dead {
+            if d.st.state.is_removal() {
                 return Err(EngineError::Conflict(cannot(
                     "container is marked for removal and cannot be \"update\"",
                 )));
             }
             let s = &d.st.state;
-            (d.rec.host_config.clone(), s.running && !s.restarting)
+            (d.rec.host_config.clone(), s.is_running())
         };
         let mut new = old.clone();
         validate::merge_update(&mut new, &resources, &restart_policy)

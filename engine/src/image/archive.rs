@@ -95,7 +95,6 @@ const ANNOTATION_REF_NAME: &str = "org.opencontainers.image.ref.name";
 const OCI_LAYOUT: &[u8] = br#"{"imageLayoutVersion":"1.0.0"}"#;
 /// Metadata files (manifests, configs, indexes) are read into memory; nothing legitimate is this big.
 const MAX_METADATA_BYTES: u64 = 64 << 20;
-const MAX_SYMLINKS: usize = 40;
 
 // ---- JSON shapes -------------------------------------------------------------------------------
 
@@ -638,7 +637,7 @@ impl Contents {
             let joined = resolved.join("/");
             if let Some(target) = self.links.get(&joined) {
                 hops += 1;
-                if hops > MAX_SYMLINKS {
+                if hops > crate::fs::MAX_SYMLINKS {
                     return None;
                 }
                 resolved.pop();

@@ -9,12 +9,12 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::reference;
-use super::snapshot::chain_ids;
 use super::store::{ImageRecord, LayerRecord};
 use super::ImageService;
 use crate::api::types::{ContainerConfig, HistoryEntry, ImageConfigBlob, RootFs};
-use crate::container::model::now_rfc3339;
 use crate::error::{EngineError, Result};
+use crate::snapshot::chain_ids;
+use crate::timestamp::now_rfc3339;
 
 /// Diff ID of a tar with no entries (two zero blocks): a commit that changed nothing.
 pub const EMPTY_LAYER_DIFF_ID: &str =

@@ -6,8 +6,8 @@ use std::io::Read;
 use super::commit::{requested_tag, LAYER_MEDIA_TYPE};
 use super::ImageService;
 use crate::api::types::{ContainerConfig, HistoryEntry, ImageConfigBlob, RootFs};
-use crate::container::model::now_rfc3339;
 use crate::error::{EngineError, Result};
+use crate::timestamp::now_rfc3339;
 
 /// What `POST /images/create?fromSrc=-` asks for.
 pub struct ImportRequest<'a> {

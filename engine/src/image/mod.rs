@@ -13,7 +13,6 @@ pub mod prune;
 pub mod pull;
 pub mod push;
 pub mod reference;
-pub mod snapshot;
 pub mod store;
 pub mod unpack;
 pub mod usage;
@@ -23,8 +22,8 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
+use crate::snapshot::Snapshotter;
 use content::ContentStore;
-use snapshot::Snapshotter;
 use store::ImageStore;
 
 /// Everything image-related the engine holds: blobs, layer snapshots and the image index.

@@ -33,9 +33,7 @@ fn labels_of(rec: &ImageRecord) -> HashMap<String, String> {
 }
 
 fn rfc3339(unix: i64) -> String {
-    chrono::DateTime::from_timestamp(unix, 0)
-        .unwrap_or_default()
-        .to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
+    crate::timestamp::rfc3339_nano(crate::timestamp::from_unix(unix, 0))
 }
 
 impl ImageService {
@@ -386,7 +384,7 @@ impl ImageService {
                     "image config and archive manifest disagree on the number of layers",
                 ));
             }
-            let chains = super::snapshot::chain_ids(&config.rootfs.diff_ids);
+            let chains = crate::snapshot::chain_ids(&config.rootfs.diff_ids);
             let mut layers = Vec::new();
             for (i, l) in img.layers.iter().enumerate() {
                 if !self.content.has(&l.digest) {

@@ -19,11 +19,11 @@ use tokio::sync::mpsc;
 
 use super::content::sha256_digest;
 use super::reference;
-use super::snapshot::chain_ids;
 use super::store::{ImageRecord, LayerRecord};
 use super::ImageService;
 use crate::api::types::ImageConfigBlob;
 use crate::error::{EngineError, Result};
+use crate::snapshot::chain_ids;
 
 const MANIFEST_TYPES: &[&str] = &[
     manifest::IMAGE_MANIFEST_MEDIA_TYPE,

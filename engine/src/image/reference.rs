@@ -6,8 +6,6 @@ use oci_client::Reference;
 
 use crate::error::EngineError;
 
-const HUB: &str = "docker.io";
-
 pub fn parse(s: &str) -> Result<Reference, EngineError> {
     if s.is_empty() || s.trim() != s {
         return Err(EngineError::invalid("invalid reference format"));
@@ -51,10 +49,6 @@ pub fn is_loopback_registry(registry: &str) -> bool {
             .parse::<std::net::IpAddr>()
             .map(|ip| ip.is_loopback())
             .unwrap_or(false)
-}
-
-pub fn is_hub(r: &Reference) -> bool {
-    r.registry() == HUB
 }
 
 #[cfg(test)]

@@ -11,13 +11,16 @@
 //! being applied, so resolving in user space is race-free here.
 
 use std::collections::{HashSet, VecDeque};
-use std::ffi::{CString, OsStr, OsString};
+use std::ffi::{OsStr, OsString};
 use std::fs::File;
 use std::io::{self, Read};
-use std::os::fd::AsRawFd;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
-use std::path::{Component, Path, PathBuf};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use crate::fs::node::{chmod, mkdir, mknod, set_times};
+use crate::fs::tar_entry::{clean_path, read_meta, EntryError};
+use crate::fs::{xattr, MAX_SYMLINKS};
 
 #[derive(Debug, thiserror::Error)]
 pub enum UnpackError {
@@ -37,10 +40,20 @@ pub enum UnpackError {
     UnsupportedCompression(&'static str),
 }
 
+impl From<EntryError> for UnpackError {
+    fn from(e: EntryError) -> Self {
+        match e {
+            EntryError::Read { path, source } => UnpackError::Entry { path, source },
+            EntryError::OutOfRange { path, what } => UnpackError::Invalid {
+                path,
+                reason: format!("{what} out of range"),
+            },
+        }
+    }
+}
+
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 const ZSTD_MAGIC: [u8; 4] = [0x28, 0xb5, 0x2f, 0xfd];
-/// Linux's own limit on symlinks followed while resolving one path.
-const MAX_SYMLINKS: usize = 40;
 pub(crate) const OPAQUE_MARKER: &str = ".wh..wh..opq";
 pub(crate) const WHITEOUT_PREFIX: &str = ".wh.";
 /// AUFS bookkeeping (`.wh..wh.plnk`, `.wh..wh.aufs`) that old layers may carry; meaningless here.
@@ -88,27 +101,8 @@ pub fn unpack_layer<R: Read>(tar: R, dest: &Path) -> Result<u64, UnpackError> {
     Ok(total)
 }
 
-struct DirFinish {
-    path: PathBuf,
-    name: String,
-    mode: u32,
-    mtime: Timestamp,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub(crate) struct Timestamp {
-    pub secs: i64,
-    pub nanos: i64,
-}
-
-/// What an entry carries besides its content, read before the content is consumed.
-pub(crate) struct Meta {
-    pub uid: u32,
-    pub gid: u32,
-    pub mode: u32,
-    pub mtime: Timestamp,
-    pub xattrs: Vec<(String, Vec<u8>)>,
-}
+/// A directory to finish: its real path, and the entry name for errors.
+type DirFinish = crate::fs::DirFinish<(PathBuf, String)>;
 
 fn apply_entry<R: Read>(
     entry: &mut tar::Entry<'_, R>,
@@ -140,8 +134,7 @@ fn apply_entry<R: Read>(
             std::os::unix::fs::lchown(dest, Some(meta.uid), Some(meta.gid)).map_err(io_err)?;
             apply_xattrs(dest, None, &meta.xattrs, &name)?;
             dirs.push(DirFinish {
-                path: dest.to_path_buf(),
-                name: name.clone(),
+                dir: (dest.to_path_buf(), name.clone()),
                 mode: meta.mode,
                 mtime: meta.mtime,
             });
@@ -153,7 +146,7 @@ fn apply_entry<R: Read>(
 
     if file_name_str == OPAQUE_MARKER {
         let dir = resolve_dir(dest, parent_rel, true).map_err(io_err)?;
-        set_xattr(&dir, None, "trusted.overlay.opaque", b"y").map_err(io_err)?;
+        xattr::set(&dir, None, "trusted.overlay.opaque", b"y").map_err(io_err)?;
         return Ok(0);
     }
     if file_name_str.starts_with(WHITEOUT_META_PREFIX) {
@@ -193,8 +186,7 @@ fn apply_entry<R: Read>(
             std::os::unix::fs::lchown(&path, Some(meta.uid), Some(meta.gid)).map_err(io_err)?;
             apply_xattrs(&path, None, &meta.xattrs, &name)?;
             dirs.push(DirFinish {
-                path,
-                name: name.clone(),
+                dir: (path, name.clone()),
                 mode: meta.mode,
                 mtime: meta.mtime,
             });
@@ -286,103 +278,6 @@ fn apply_entry<R: Read>(
     Ok(written)
 }
 
-pub(crate) fn read_meta<R: Read>(
-    entry: &mut tar::Entry<'_, R>,
-    name: &str,
-) -> Result<Meta, UnpackError> {
-    let bad = |source: io::Error| UnpackError::Entry {
-        path: name.to_string(),
-        source,
-    };
-    let header = entry.header();
-    let uid = u32::try_from(header.uid().map_err(bad)?).map_err(|_| UnpackError::Invalid {
-        path: name.to_string(),
-        reason: "uid out of range".into(),
-    })?;
-    let gid = u32::try_from(header.gid().map_err(bad)?).map_err(|_| UnpackError::Invalid {
-        path: name.to_string(),
-        reason: "gid out of range".into(),
-    })?;
-    let mode = header.mode().map_err(bad)? & 0o7777;
-    let mut mtime = Timestamp {
-        secs: i64::try_from(header.mtime().unwrap_or(0)).unwrap_or(0),
-        nanos: 0,
-    };
-    let mut xattrs = Vec::new();
-    if let Some(exts) = entry.pax_extensions().map_err(bad)? {
-        for ext in exts {
-            let ext = ext.map_err(bad)?;
-            let Ok(key) = ext.key() else { continue };
-            if let Some(xattr) = key.strip_prefix("SCHILY.xattr.") {
-                xattrs.push((xattr.to_string(), ext.value_bytes().to_vec()));
-            } else if key == "mtime" {
-                if let Some(t) = ext.value().ok().and_then(parse_pax_time) {
-                    mtime = t;
-                }
-            }
-        }
-    }
-    Ok(Meta {
-        uid,
-        gid,
-        mode,
-        mtime,
-        xattrs,
-    })
-}
-
-/// Parses a PAX time value (`secs[.fraction]`, possibly negative) at nanosecond precision.
-fn parse_pax_time(s: &str) -> Option<Timestamp> {
-    let (neg, body) = match s.strip_prefix('-') {
-        Some(rest) => (true, rest),
-        None => (false, s),
-    };
-    let (int, frac) = body.split_once('.').unwrap_or((body, ""));
-    if int.is_empty() || !int.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    if !frac.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    let secs: i64 = int.parse().ok()?;
-    let mut digits: String = frac.chars().take(9).collect();
-    while digits.len() < 9 {
-        digits.push('0');
-    }
-    let nanos: i64 = digits.parse().ok()?;
-    Some(if !neg {
-        Timestamp { secs, nanos }
-    } else if nanos == 0 {
-        Timestamp {
-            secs: -secs,
-            nanos: 0,
-        }
-    } else {
-        // timespec keeps nanoseconds positive: -1.25 is -2 s + 0.75 s.
-        Timestamp {
-            secs: -secs - 1,
-            nanos: 1_000_000_000 - nanos,
-        }
-    })
-}
-
-/// Normalizes an entry path relative to the layer root: a leading `/` or `./` is dropped and `..`
-/// is resolved lexically. `None` if the path climbs above the root.
-pub(crate) fn clean_path(p: &Path) -> Option<PathBuf> {
-    let mut parts: Vec<&OsStr> = Vec::new();
-    for c in p.components() {
-        match c {
-            Component::Normal(x) => parts.push(x),
-            Component::CurDir | Component::RootDir => {}
-            Component::ParentDir => {
-                parts.pop()?;
-            }
-            Component::Prefix(_) => return None,
-        }
-    }
-    Some(parts.iter().collect())
-}
-
 /// Resolves directory `rel` inside `root` as if `root` were `/`: symlinks met on the way are
 /// followed, but absolute targets restart at `root` and `..` stops at it. With `create`, missing
 /// directories are made (mode 0755, like `mkdir -p`). Returns the real path, free of symlinks.
@@ -452,27 +347,23 @@ fn finish_dirs(dirs: Vec<DirFinish>) -> Result<(), UnpackError> {
     let mut done = HashSet::new();
     // Newest first: a directory entry repeated later in the layer wins.
     for d in dirs.into_iter().rev() {
-        if !done.insert(d.path.clone()) {
+        let (path, name) = &d.dir;
+        if !done.insert(path.clone()) {
             continue;
         }
-        match std::fs::symlink_metadata(&d.path) {
+        match std::fs::symlink_metadata(path) {
             Ok(m) if m.is_dir() => {}
             // Replaced or removed by a later entry: nothing left to finish.
             _ => continue,
         }
         let err = |source| UnpackError::Entry {
-            path: d.name.clone(),
+            path: name.clone(),
             source,
         };
-        chmod(&d.path, d.mode).map_err(err)?;
-        set_times(&d.path, None, d.mtime).map_err(err)?;
+        chmod(path, d.mode).map_err(err)?;
+        set_times(path, None, d.mtime).map_err(err)?;
     }
     Ok(())
-}
-
-/// xattrs overlayfs keeps for itself (opaque dirs, redirects, metacopy): never carried in a layer.
-pub(crate) fn is_overlay_private_xattr(key: &str) -> bool {
-    key.starts_with("trusted.overlay.") || key.starts_with("user.overlay.")
 }
 
 fn apply_xattrs(
@@ -484,11 +375,11 @@ fn apply_xattrs(
     for (key, value) in xattrs {
         // overlayfs reads its own xattrs from lower layers (redirects, metacopy, opaque); a layer
         // must not smuggle them in, opaque dirs come only from `.wh..wh..opq`.
-        if is_overlay_private_xattr(key) {
+        if xattr::is_overlay_private(key) {
             tracing::warn!(entry, xattr = %key, "ignoring overlayfs-private xattr in layer");
             continue;
         }
-        if let Err(e) = set_xattr(path, file, key, value) {
+        if let Err(e) = xattr::set(path, file, key, value) {
             match e.raw_os_error() {
                 // Filesystems without xattr support, or namespaces we may not write (trusted.*
                 // without CAP_SYS_ADMIN): the layer is still usable, as dockerd also decides.
@@ -507,93 +398,11 @@ fn apply_xattrs(
     Ok(())
 }
 
-fn cpath(p: &Path) -> io::Result<CString> {
-    CString::new(p.as_os_str().as_bytes())
-        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "NUL byte in path"))
-}
-
-fn check(rc: libc::c_int) -> io::Result<()> {
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
-    }
-}
-
-fn set_xattr(path: &Path, file: Option<&File>, name: &str, value: &[u8]) -> io::Result<()> {
-    let cname = CString::new(name)
-        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "NUL byte in xattr name"))?;
-    let rc = match file {
-        // SAFETY: valid fd, NUL-terminated name, and a buffer of the stated length.
-        Some(f) => unsafe {
-            libc::fsetxattr(
-                f.as_raw_fd(),
-                cname.as_ptr(),
-                value.as_ptr().cast(),
-                value.len(),
-                0,
-            )
-        },
-        None => {
-            let cp = cpath(path)?;
-            // SAFETY: NUL-terminated path and name, and a buffer of the stated length.
-            unsafe {
-                libc::lsetxattr(
-                    cp.as_ptr(),
-                    cname.as_ptr(),
-                    value.as_ptr().cast(),
-                    value.len(),
-                    0,
-                )
-            }
-        }
-    };
-    check(rc)
-}
-
-fn mknod(p: &Path, mode: libc::mode_t, dev: libc::dev_t) -> io::Result<()> {
-    let cp = cpath(p)?;
-    // SAFETY: NUL-terminated path; mknod does not follow a symlink in the last component.
-    check(unsafe { libc::mknod(cp.as_ptr(), mode, dev) })
-}
-
-fn mkdir(p: &Path) -> io::Result<()> {
-    // Created private; the final mode is set once the directory is complete.
-    std::fs::DirBuilder::new().mode(0o700).create(p)
-}
-
-/// chmod on a path known not to be a symlink (we created it, or lstat said so).
-fn chmod(p: &Path, mode: u32) -> io::Result<()> {
-    std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode))
-}
-
-fn set_times(p: &Path, file: Option<&File>, t: Timestamp) -> io::Result<()> {
-    let ts = libc::timespec {
-        tv_sec: t.secs as libc::time_t,
-        tv_nsec: t.nanos as _,
-    };
-    let times = [ts, ts];
-    match file {
-        // SAFETY: valid fd and an array of two timespecs.
-        Some(f) => check(unsafe { libc::futimens(f.as_raw_fd(), times.as_ptr()) }),
-        None => {
-            let cp = cpath(p)?;
-            // SAFETY: NUL-terminated path and an array of two timespecs.
-            check(unsafe {
-                libc::utimensat(
-                    libc::AT_FDCWD,
-                    cp.as_ptr(),
-                    times.as_ptr(),
-                    libc::AT_SYMLINK_NOFOLLOW,
-                )
-            })
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fs::node::cpath;
+    use std::ffi::CString;
     use std::io::Write;
     use std::os::unix::fs::{FileTypeExt, MetadataExt};
 
@@ -1005,25 +814,5 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         unpack_layer(&mut cursor, dir.path()).unwrap();
         assert_eq!(cursor.position() as usize, len);
-    }
-
-    #[test]
-    fn pax_times_keep_nanoseconds() {
-        assert_eq!(
-            parse_pax_time("1700000000.5"),
-            Some(Timestamp {
-                secs: 1_700_000_000,
-                nanos: 500_000_000
-            })
-        );
-        assert_eq!(
-            parse_pax_time("-1.25"),
-            Some(Timestamp {
-                secs: -2,
-                nanos: 750_000_000
-            })
-        );
-        assert_eq!(parse_pax_time("12"), Some(Timestamp { secs: 12, nanos: 0 }));
-        assert_eq!(parse_pax_time("x.1"), None);
     }
 }

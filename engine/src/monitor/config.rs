@@ -19,8 +19,11 @@ pub struct MonitorConfig {
     pub tty: bool,
     /// Keep the container's stdin open (docker -i); otherwise it is /dev/null.
     pub open_stdin: bool,
-    /// Docker json-file log; None for execs.
+    /// Docker json-file log; None for execs and the `none` log driver.
     pub log_path: Option<PathBuf>,
+    /// How that log is rotated.
+    #[serde(default)]
+    pub log_rotation: super::logfile::Rotation,
     /// Where the exit record is written atomically.
     pub exit_path: PathBuf,
     /// Unix socket the monitor listens on for later (re)connections.
@@ -78,12 +81,14 @@ impl ExitRecord {
     pub fn now(exit_code: i32, error: Option<String>, oom_killed: bool) -> Self {
         ExitRecord {
             exit_code,
-            finished_at: rfc3339_nano(chrono::Utc::now()),
+            finished_at: crate::timestamp::now_rfc3339(),
             error,
             oom_killed,
         }
     }
 
+    /// berthd reads it with `store::read_json`; the monitor's tests read it back here.
+    #[cfg(test)]
     pub fn read(path: &Path) -> Result<Self> {
         let data = std::fs::read(path).ctx(|| format!("reading {}", path.display()))?;
         serde_json::from_slice(&data).map_err(|e| MonitorError::config(path, e))
@@ -95,11 +100,6 @@ impl ExitRecord {
         let data = serde_json::to_vec(self).map_err(|e| MonitorError::config(path, e))?;
         write_atomic(path, &data)
     }
-}
-
-/// Docker's timestamp format: RFC3339 with 9 fractional digits, UTC, `Z`.
-pub fn rfc3339_nano(t: chrono::DateTime<chrono::Utc>) -> String {
-    t.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
 }
 
 /// Writes `data` to a temp file next to `path`, then renames it over `path`.

@@ -19,9 +19,6 @@ pub enum MonitorError {
         #[source]
         source: serde_json::Error,
     },
-    /// The runtime ran but did not leave a usable container behind.
-    #[error("{0}")]
-    Start(String),
 }
 
 impl MonitorError {

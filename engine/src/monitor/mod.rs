@@ -32,7 +32,6 @@ use std::path::Path;
 
 pub use config::{ExecProcess, ExitRecord, MonitorConfig};
 pub use error::MonitorError;
-pub use runtime::start_failure_code;
 
 /// The fd on which berthd passes its end of the control socketpair.
 pub const CONTROL_FD: i32 = 3;

@@ -211,7 +211,7 @@ impl Monitor {
         let _ = std::fs::remove_file(&pid_file);
         if let Some(p) = &self.cfg.log_path {
             self.log = Some(
-                LogWriter::open(p)
+                LogWriter::open(p, self.cfg.log_rotation)
                     .ctx(|| format!("opening log {}", p.display()))
                     .map_err(internal)?,
             );
@@ -231,7 +231,7 @@ impl Monitor {
         };
         if self.cfg.exec.is_none() {
             // Again, as the runtime starts: the grace period berthd started may be over by now.
-            crate::container::cgroup_lock::warm_up();
+            crate::cgroup::lock::warm_up();
         }
         let mut cmd = runtime::start_command(&self.cfg, console_path.as_deref());
         let (mut stdin, mut stdout, mut stderr) = (None, None, None);

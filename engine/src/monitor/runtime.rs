@@ -175,7 +175,7 @@ impl Reaper {
 pub fn oom_counter_from_proc(pid: i32) -> Option<PathBuf> {
     let text = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).ok()?;
     let mut unified = None;
-    for (controllers, path) in crate::container::stats::procfs::cgroup_memberships(&text) {
+    for (controllers, path) in crate::cgroup::cgroup_memberships(&text) {
         if controllers.split(',').any(|c| c == "memory") {
             return Some(memory_v1_file(path));
         }

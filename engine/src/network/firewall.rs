@@ -226,7 +226,8 @@ impl IptChains {
         Ok(())
     }
 
-    /// Removes the jumps and the chains (used by a reset; leaving them is the normal case).
+    /// Removes the jumps and the chains (the tests' clean-up; leaving them is the normal case).
+    #[cfg(test)]
     pub async fn remove(&self) {
         let ipt = iptables_binary();
         for (table, chain, rule) in self.jumps() {
@@ -310,7 +311,8 @@ pub async fn apply(script: &str) -> anyhow::Result<()> {
     run_nft(script).await
 }
 
-/// Removes the table (used when the engine is reset; leaving it in place is the normal case).
+/// Removes the table (the tests' clean-up; leaving it in place is the normal case).
+#[cfg(test)]
 pub async fn delete_table(table: &str) -> anyhow::Result<()> {
     run_nft(&format!("table ip {table}\ndelete table ip {table}\n")).await
 }

@@ -57,6 +57,7 @@ pub fn remove(path: &Path) -> anyhow::Result<()> {
 }
 
 /// Whether `path` is a pinned namespace (and not just the leftover mount point file).
+#[cfg(test)]
 pub fn is_pinned(path: &Path) -> bool {
     let Ok(meta) = std::fs::metadata(path) else {
         return false;

@@ -4,10 +4,8 @@
 //! paths inside their root: symlinks in a container path resolve inside the rootfs, never on the host.
 
 use std::collections::HashMap;
-use std::ffi::CString;
 use std::fs;
 use std::io;
-use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{DirBuilderExt, FileTypeExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Component, Path, PathBuf};
 
@@ -38,7 +36,7 @@ pub fn resolve_in_root(root: &Path, path: &str) -> io::Result<PathBuf> {
         match fs::symlink_metadata(&candidate) {
             Ok(m) if m.file_type().is_symlink() => {
                 links += 1;
-                if links > 255 {
+                if links > crate::fs::MAX_SYMLINKS {
                     return Err(io::Error::other(format!("too many symlinks in {path}")));
                 }
                 let target = fs::read_link(&candidate)?;
@@ -159,56 +157,9 @@ fn apply_metadata(src: &Path, dst: &Path, meta: &fs::Metadata) -> io::Result<()>
 
 /// Best effort, like dockerd (which ignores attributes the target filesystem does not support).
 fn copy_xattrs(src: &Path, dst: &Path) {
-    let (Ok(s), Ok(d)) = (
-        CString::new(src.as_os_str().as_bytes()),
-        CString::new(dst.as_os_str().as_bytes()),
-    ) else {
-        return;
-    };
-    // SAFETY: llistxattr with a null buffer only returns the needed size.
-    let len = unsafe { libc::llistxattr(s.as_ptr(), std::ptr::null_mut(), 0) };
-    if len <= 0 {
-        return;
-    }
-    let mut names = vec![0u8; len as usize];
-    // SAFETY: the buffer is `len` bytes long.
-    let len = unsafe { libc::llistxattr(s.as_ptr(), names.as_mut_ptr().cast(), names.len()) };
-    if len <= 0 {
-        return;
-    }
-    names.truncate(len as usize);
-    for name in names.split(|b| *b == 0).filter(|n| !n.is_empty()) {
-        let Ok(n) = CString::new(name) else { continue };
-        // SAFETY: size query with a null buffer.
-        let vlen = unsafe { libc::lgetxattr(s.as_ptr(), n.as_ptr(), std::ptr::null_mut(), 0) };
-        if vlen < 0 {
-            continue;
-        }
-        let mut value = vec![0u8; vlen as usize];
-        // SAFETY: the buffer is `vlen` bytes long.
-        let vlen = unsafe {
-            libc::lgetxattr(
-                s.as_ptr(),
-                n.as_ptr(),
-                value.as_mut_ptr().cast(),
-                value.len(),
-            )
-        };
-        if vlen < 0 {
-            continue;
-        }
-        // SAFETY: name and value are valid for the given lengths.
-        let rc = unsafe {
-            libc::lsetxattr(
-                d.as_ptr(),
-                n.as_ptr(),
-                value.as_ptr().cast(),
-                vlen as usize,
-                0,
-            )
-        };
-        if rc != 0 {
-            tracing::debug!(path = %dst.display(), attr = %String::from_utf8_lossy(name), "xattr not copied");
+    for (name, value) in crate::fs::xattr::read_path(src) {
+        if let Err(e) = crate::fs::xattr::set(dst, None, &name, &value) {
+            tracing::debug!(path = %dst.display(), attr = %name, error = %e, "xattr not copied");
         }
     }
 }

@@ -174,13 +174,11 @@ fn ensure_nothing_mounted(dir: &Path) -> anyhow::Result<()> {
 /// The directory's change time, the way dockerd's local driver dates a volume.
 fn created_at_of(dir: &Path) -> String {
     let secs = std::fs::metadata(dir).map(|m| m.ctime()).unwrap_or(0);
-    chrono::DateTime::from_timestamp(secs, 0)
-        .unwrap_or_default()
-        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    crate::timestamp::rfc3339_secs(crate::timestamp::from_unix(secs, 0))
 }
 
 pub fn now() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    crate::timestamp::rfc3339_secs(chrono::Utc::now())
 }
 
 #[cfg(test)]

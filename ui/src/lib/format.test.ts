@@ -31,6 +31,9 @@ describe('format', () => {
     expect(formatAgo(1_700_000_000 - 180, 'es', now)).toBe('hace 3 minutos');
     expect(formatAgo(1_700_000_000 - 2 * 86400, 'en', now)).toBe('2 days ago');
     expect(formatAgo(null, 'en', now)).toBe('—');
+    // Data newer than the clock: never the future tense.
+    expect(formatAgo(1_700_000_000 + 3, 'en', now)).toBe('now');
+    expect(formatAgo(1_700_000_000 + 90, 'es', now)).toBe('ahora');
   });
 });
 

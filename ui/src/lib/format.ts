@@ -31,7 +31,9 @@ export function toMillis(created: number | string | null | undefined): number | 
 export function formatAgo(created: number | string | null | undefined, locale: string, now = Date.now()): string {
   const ms = toMillis(created);
   if (ms === null) return '—';
-  const secs = Math.round((ms - now) / 1000);
+  // Always a past event: the 30 s clock may be older than data fetched since, and a container
+  // created 3 s ago must not read "in 3 seconds".
+  const secs = Math.min(0, Math.round((ms - now) / 1000));
   const rtf = new Intl.RelativeTimeFormat(locale, { numeric: 'auto' });
   const abs = Math.abs(secs);
   if (abs < 60) return rtf.format(secs, 'second');
@@ -62,7 +64,8 @@ export function statusSince(
   t: (key: string, vars?: Record<string, string | number>) => string,
   now = Date.now(),
 ): string | null {
-  if ((s.state === 'running' || s.state === 'paused') && s.startedAt) return t('status.started', { ago: formatAgo(s.startedAt, locale, now) });
+  if ((s.state === 'running' || s.state === 'paused') && s.startedAt)
+    return t('status.started', { ago: formatAgo(s.startedAt, locale, now) });
   if (s.state === 'exited' && s.finishedAt) return t('status.exited', { code: s.exitCode ?? 0, ago: formatAgo(s.finishedAt, locale, now) });
   return null;
 }

@@ -82,6 +82,9 @@ pub struct HostConfig {
     pub cap_drop: Vec<String>,
     pub restart_policy: RestartPolicy,
     pub log_config: LogConfig,
+    /// The OCI runtime (`--runtime`); set to the engine's default at create, as dockerd does.
+    #[serde(deserialize_with = "null_as_default")]
+    pub runtime: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub init: Option<bool>,
     // Storage: volumes, binds and tmpfs.
@@ -140,6 +143,8 @@ pub struct ContainerCreateResponse {
     pub warnings: Vec<String>,
 }
 
+/// `State` of container inspect (and, with `Running` meaning the process runs, the stored shape of
+/// [`crate::container::state::State`]).
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", default)]
 pub struct ContainerState {
@@ -157,12 +162,43 @@ pub struct ContainerState {
     pub finished_at: String,
 }
 
-impl ContainerState {
-    /// dockerd's `Running`: the process runs, or the container waits for a policy restart
-    /// (`running` itself is only the former, which the engine's own checks need).
-    pub fn counts_as_running(&self) -> bool {
-        self.running || self.restarting
-    }
+/// `GET /containers/{id}/json`, as dockerd's `ContainerJSON`.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ContainerInspectResponse {
+    pub id: String,
+    pub created: String,
+    pub path: String,
+    pub args: Vec<String>,
+    pub state: ContainerState,
+    pub image: String,
+    pub resolv_conf_path: std::path::PathBuf,
+    pub hostname_path: std::path::PathBuf,
+    pub hosts_path: std::path::PathBuf,
+    pub log_path: std::path::PathBuf,
+    pub name: String,
+    pub restart_count: i64,
+    pub driver: &'static str,
+    pub platform: &'static str,
+    pub mount_label: String,
+    pub process_label: String,
+    pub app_armor_profile: String,
+    /// `null` when the container has no exec, as dockerd writes it.
+    #[serde(rename = "ExecIDs")]
+    pub exec_ids: Option<Vec<String>>,
+    pub host_config: HostConfig,
+    pub graph_driver: GraphDriverData,
+    pub mounts: Vec<super::volume::MountPoint>,
+    pub config: ContainerConfig,
+    pub network_settings: Value,
+}
+
+/// `GraphDriver` of container and image inspect.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct GraphDriverData {
+    pub name: &'static str,
+    pub data: BTreeMap<&'static str, std::path::PathBuf>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -196,14 +232,6 @@ pub struct ContainerSummary {
 pub struct ContainerPruneResponse {
     pub containers_deleted: Option<Vec<String>>,
     pub space_reclaimed: u64,
-}
-
-#[derive(Clone, Debug, Serialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct ContainerWaitResponse {
-    pub status_code: i64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<Value>,
 }
 
 /// Body of `POST /containers/{id}/exec`.

@@ -10,8 +10,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-/// Go's zero `time.Time`, as `encoding/json` writes it.
-pub const ZERO_TIME: &str = "0001-01-01T00:00:00Z";
+use crate::timestamp::ZERO_TIME;
 
 fn none_or_zero<T: Default + PartialEq>(v: &Option<T>) -> bool {
     v.as_ref().is_none_or(|x| *x == T::default())

@@ -39,33 +39,6 @@ struct Scan<'a> {
     pos: usize,
     escape: char,
     env: &'a dyn Env,
-    /// Split at unquoted whitespace (`words`) or keep one string (`word`).
-    split: bool,
-}
-
-/// What `words` collects: a word may be empty only when it had quotes (`""`).
-#[derive(Default)]
-struct Words {
-    out: Vec<String>,
-    cur: String,
-    in_word: bool,
-}
-
-impl Words {
-    fn push_char(&mut self, c: char) {
-        self.cur.push(c);
-        self.in_word = true;
-    }
-    fn push_str(&mut self, s: &str) {
-        self.cur.push_str(s);
-        self.in_word = true;
-    }
-    fn end_word(&mut self) {
-        if self.in_word {
-            self.out.push(std::mem::take(&mut self.cur));
-            self.in_word = false;
-        }
-    }
 }
 
 impl Lexer {
@@ -75,31 +48,20 @@ impl Lexer {
 
     /// One word: quotes removed, variables substituted, whitespace kept as it is.
     pub fn word(&self, s: &str, env: &dyn Env) -> Result<String, ParseError> {
-        let mut scan = Scan::new(s, self.escape, env, false);
-        let mut w = Words::default();
+        let mut scan = Scan::new(s, self.escape, env);
+        let mut w = String::new();
         scan.run(None, &mut w)?;
-        Ok(w.cur)
-    }
-
-    /// Words split at unquoted whitespace; an unquoted variable's value splits too, a quoted
-    /// one does not (dockerd's `ProcessWords`).
-    pub fn words(&self, s: &str, env: &dyn Env) -> Result<Vec<String>, ParseError> {
-        let mut scan = Scan::new(s, self.escape, env, true);
-        let mut w = Words::default();
-        scan.run(None, &mut w)?;
-        w.end_word();
-        Ok(w.out)
+        Ok(w)
     }
 }
 
 impl<'a> Scan<'a> {
-    fn new(s: &str, escape: char, env: &'a dyn Env, split: bool) -> Self {
+    fn new(s: &str, escape: char, env: &'a dyn Env) -> Self {
         Scan {
             chars: s.chars().collect(),
             pos: 0,
             escape,
             env,
-            split,
         }
     }
 
@@ -116,7 +78,7 @@ impl<'a> Scan<'a> {
     }
 
     /// Processes until `stop` (consumed) or the end; with a `stop`, the end is an error.
-    fn run(&mut self, stop: Option<char>, w: &mut Words) -> Result<(), ParseError> {
+    fn run(&mut self, stop: Option<char>, w: &mut String) -> Result<(), ParseError> {
         while let Some(c) = self.peek() {
             if Some(c) == stop {
                 self.pos += 1;
@@ -133,26 +95,16 @@ impl<'a> Scan<'a> {
             } else if c == '$' {
                 self.pos += 1;
                 let s = self.dollar()?;
-                // An unquoted value is split again, as a shell would.
-                for ch in s.chars() {
-                    if self.split && ch.is_whitespace() {
-                        w.end_word();
-                    } else {
-                        w.push_char(ch);
-                    }
-                }
+                w.push_str(&s);
             } else if c == self.escape {
                 self.pos += 1;
                 // A trailing escape char is dropped.
                 if let Some(n) = self.next() {
-                    w.push_char(n);
+                    w.push(n);
                 }
-            } else if self.split && c.is_whitespace() {
-                self.pos += 1;
-                w.end_word();
             } else {
                 self.pos += 1;
-                w.push_char(c);
+                w.push(c);
             }
         }
         match stop {
@@ -257,12 +209,9 @@ impl<'a> Scan<'a> {
             }
         };
         // The operand is a word of its own: quotes and variables inside it are processed.
-        let mut inner = Words::default();
-        let was_split = std::mem::replace(&mut self.split, false);
-        let r = self.run(Some('}'), &mut inner);
-        self.split = was_split;
-        r?;
-        let word = inner.cur;
+        let mut inner = String::new();
+        self.run(Some('}'), &mut inner)?;
+        let word = inner;
         let value = self.env.lookup(&name);
         // With a colon, an empty value counts as unset.
         let set = match &value {
@@ -353,16 +302,6 @@ mod tests {
         for (input, want) in cases {
             assert_eq!(lx.word(input, &env()).unwrap(), *want, "word({input:?})");
         }
-    }
-
-    #[test]
-    fn words_split_outside_quotes_only() {
-        let lx = Lexer::new('\\');
-        assert_eq!(
-            lx.words("a \"b c\" 'd e' $SP \"$SP\" \"\"", &env())
-                .unwrap(),
-            ["a", "b c", "d e", "two", "words", "two words", ""]
-        );
     }
 
     #[test]

@@ -41,7 +41,7 @@ impl CgroupFeatures {
         HOST.get_or_init(|| {
             let f = match mode {
                 CgroupMode::V2 => {
-                    let root = crate::container::stats::mounts()
+                    let root = crate::cgroup::mounts()
                         .unified
                         .clone()
                         .unwrap_or_else(|| PathBuf::from("/sys/fs/cgroup"));
@@ -50,9 +50,7 @@ impl CgroupFeatures {
                         .and_then(|t| own_unified_group(&t));
                     Self::probe_v2(&root, own.as_deref())
                 }
-                CgroupMode::V1 | CgroupMode::Hybrid => {
-                    Self::probe_v1(&crate::container::stats::mounts().v1)
-                }
+                CgroupMode::V1 | CgroupMode::Hybrid => Self::probe_v1(&crate::cgroup::mounts().v1),
             };
             tracing::debug!(features = ?f, "cgroup features");
             f
@@ -181,7 +179,7 @@ impl CgroupFeatures {
 
 /// The `0::/path` line of `/proc/self/cgroup`.
 fn own_unified_group(proc_self_cgroup: &str) -> Option<String> {
-    crate::container::stats::procfs::cgroup_memberships(proc_self_cgroup)
+    crate::cgroup::cgroup_memberships(proc_self_cgroup)
         .find(|(controllers, _)| controllers.is_empty())
         .map(|(_, path)| path.to_string())
 }

@@ -5,9 +5,9 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use super::procfs::CgroupMounts;
 use super::{parse_flat_keyed, parse_limit, read_text, read_u64};
 use crate::api::types::stats::{BlkioStatEntry, ContainerStats, CpuUsage, ThrottlingData};
+use crate::cgroup::CgroupMounts;
 
 /// The `memory.stat` keys dockerd reports on cgroup v1.
 const MEMORY_KEYS: &[&str] = &[

@@ -11,13 +11,12 @@ pub mod series;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
 
 use super::network::{mode_of, Mode};
 use super::runtime::CgroupMode;
 use super::{Container, ContainerService};
 use crate::api::types::stats::ContainerStats;
-use procfs::CgroupMounts;
+use crate::cgroup::mounts;
 
 /// Where a container's cgroup lives.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,16 +74,6 @@ fn collect_procs(dir: &Path, out: &mut Vec<u32>) -> std::io::Result<()> {
     Ok(())
 }
 
-/// The cgroup mounts, read once: they do not move while berthd runs.
-pub(crate) fn mounts() -> &'static CgroupMounts {
-    static MOUNTS: OnceLock<CgroupMounts> = OnceLock::new();
-    MOUNTS.get_or_init(|| {
-        read_text(Path::new("/proc/self/mountinfo"))
-            .map(|t| procfs::parse_cgroup_mounts(&t))
-            .unwrap_or_default()
-    })
-}
-
 /// What one sample of a running container needs, taken from its record under the lock.
 #[derive(Debug, Clone)]
 pub struct Target {
@@ -106,16 +95,13 @@ impl ContainerService {
     /// None when the container is not running (nothing to sample).
     pub fn stats_target(&self, c: &Container) -> Option<Target> {
         let d = c.lock();
-        let s = &d.st.state;
-        if !s.running || s.restarting || s.pid <= 0 {
-            return None;
-        }
+        let pid = d.st.state.pid()?;
         let networks = mode_of(&d.rec.host_config) != Mode::Host
             && d.rec.config.network_disabled != Some(true);
         Some(Target {
             id: c.id.clone(),
             name: d.rec.name.clone(),
-            pid: i32::try_from(s.pid).ok()?,
+            pid: i32::try_from(pid).ok()?,
             cgroup: self.cgroup_dir(&c.id),
             networks,
         })
@@ -126,7 +112,7 @@ impl ContainerService {
 /// zero for the caller to fill from the previous sample.
 pub fn sample(t: &Target) -> ContainerStats {
     let mut s = ContainerStats::empty(&t.id, &t.name);
-    s.read = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true);
+    s.read = crate::timestamp::now_rfc3339();
     match &t.cgroup {
         CgroupDir::V1(d) => cgroup_v1::read(d, procfs::clock_ticks(), &mut s),
         CgroupDir::V2(d) => cgroup_v2::read(d, &mut s),
@@ -229,7 +215,7 @@ mod tests {
             networks: true,
         };
         let s = sample(&t);
-        assert_ne!(s.read, crate::api::types::stats::ZERO_TIME);
+        assert_ne!(s.read, crate::timestamp::ZERO_TIME);
         assert_eq!(s.memory_stats.usage, None);
         assert_eq!(
             s.memory_stats.limit, None,

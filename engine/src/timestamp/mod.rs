@@ -1,8 +1,11 @@
-//! Times as dockerd's filters take them (`until` of the prune endpoints): a Go duration before
+//! Times as the API writes them (`format`) and as dockerd's filters take them (`until` of the prune endpoints): a Go duration before
 //! now (`24h`, `1h30m`), an RFC 3339 time (a zone-less one is local time), a date, or Unix seconds
 //! with optional fraction (`1700000000.5`).
 
 use chrono::{DateTime, Local, NaiveDate, NaiveDateTime, TimeZone, Utc};
+
+mod format;
+pub use format::*;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum TimestampError {

@@ -218,7 +218,7 @@ pub fn chain_ids(diff_ids: &[String]) -> Vec<String> {
     for d in diff_ids {
         let next = match out.last() {
             None => d.clone(),
-            Some(prev) => super::content::sha256_digest(format!("{prev} {d}").as_bytes()),
+            Some(prev) => crate::image::content::sha256_digest(format!("{prev} {d}").as_bytes()),
         };
         out.push(next);
     }

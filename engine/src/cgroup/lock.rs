@@ -19,7 +19,7 @@
 
 use std::path::PathBuf;
 
-use super::stats::procfs::{cgroup_memberships, CgroupMounts};
+use super::{cgroup_memberships, CgroupMounts};
 
 /// Asks for the lock in the background. Never blocks the caller and never fails: nothing
 /// depends on it but speed.
@@ -39,7 +39,7 @@ pub fn warm_up() {
 /// it is.
 fn own_procs_file() -> Option<PathBuf> {
     let cgroups = std::fs::read_to_string("/proc/self/cgroup").ok()?;
-    procs_files(super::stats::mounts(), &cgroups)
+    procs_files(super::mounts(), &cgroups)
         .into_iter()
         .find(|p| p.exists())
 }
@@ -92,7 +92,7 @@ mod tests {
     #[test]
     fn our_own_cgroup_is_found() {
         // Wherever cgroups are mounted, this process is in one of them.
-        let mounts = crate::container::stats::mounts();
+        let mounts = crate::cgroup::mounts();
         if !mounts.v1.is_empty() || mounts.unified.is_some() {
             assert!(own_procs_file().is_some(), "{mounts:?}");
         }

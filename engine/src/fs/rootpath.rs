@@ -23,8 +23,7 @@ use nix::errno::Errno;
 use nix::fcntl::{openat, OFlag, AT_FDCWD};
 use nix::sys::stat::{fstat, FileStat, Mode, SFlag};
 
-/// Linux's own limit on symlinks followed while resolving one path.
-const MAX_SYMLINKS: usize = 40;
+use super::{errno_io, MAX_SYMLINKS};
 
 /// A bind mount of the container, as its OCI spec lists it.
 #[derive(Clone, Debug, PartialEq)]
@@ -54,7 +53,9 @@ pub enum Target {
         name: OsString,
         fd: OwnedFd,
         stat: FileStat,
-        /// The bind mount it lies in (or whose root it is, for a file mount).
+        /// The bind mount it lies in (or whose root it is, for a file mount). Only the tests ask
+        /// a node's mount today: the writable checks go by the parent directory's.
+        #[cfg_attr(not(test), allow(dead_code))]
         mount: Option<usize>,
     },
     /// Nothing of that name exists in the parent.
@@ -89,6 +90,7 @@ impl Resolved {
     }
 
     /// The mount the target lies in, if any.
+    #[cfg(test)]
     pub fn mount(&self) -> Option<usize> {
         match &self.target {
             Target::Dir(d) => d.mount,
@@ -112,10 +114,6 @@ impl std::fmt::Debug for ContainerFs {
             .field("mounts", &self.mounts)
             .finish()
     }
-}
-
-fn errno_io(e: Errno) -> std::io::Error {
-    std::io::Error::from_raw_os_error(e as i32)
 }
 
 /// Opens a directory of the host (a trusted path) for use as a root.
