@@ -3,7 +3,7 @@
 //! of `COPY`/`ADD` are resolved inside it and must stay inside it: `..` past its root, or a
 //! symlink pointing out of it, is refused.
 //!
-//! Resolution is ours rather than `container::rootpath::ContainerFs` (which scopes escapes into
+//! Resolution is ours rather than `fs::rootpath::ContainerFs` (which scopes escapes into
 //! the root, as a container's view needs, instead of refusing them) or the `vfs` crate's
 //! `AltrootFS` (which has no notion of symlinks, so it cannot see one escape). The context is
 //! private to this build and does not change under us, so plain path walks are safe here.
