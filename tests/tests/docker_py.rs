@@ -84,3 +84,8 @@ fn exec_streams_and_options() {
 fn attach_logs_stream_and_detach_keys() {
     pytest("test_attach.py");
 }
+
+#[test]
+fn images_build_streams_caches_and_fails_as_dockerd() {
+    pytest("test_build.py");
+}
