@@ -1,0 +1,267 @@
+//! `berth`: Berth's command line. A client of the Docker Engine API (through bollard) with
+//! docker's verbs, flags, output shapes and exit codes, and messages in Spanish or English.
+
+mod containers;
+mod engine;
+mod errors;
+mod exec;
+mod format;
+mod i18n;
+mod image;
+mod inspect;
+mod network;
+mod stdio;
+mod system;
+mod volume;
+
+use anyhow::Result;
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
+
+use crate::errors::CliError;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "berth",
+    about = "A self-sufficient runtime for containers: Berth's command line",
+    disable_version_flag = true,
+    subcommand_required = true,
+    arg_required_else_help = true
+)]
+struct Cli {
+    /// Daemon socket to connect to (default: $BERTH_HOST, $DOCKER_HOST, unix:///run/berth.sock)
+    #[arg(short = 'H', long = "host", global = true)]
+    host: Option<String>,
+    /// Print version information and quit
+    #[arg(short = 'v', long = "version")]
+    version: bool,
+    #[command(subcommand)]
+    command: Option<Cmd>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Cmd {
+    /// Create and run a new container from an image
+    Run(containers::run::RunArgs),
+    /// Execute a command in a running container
+    Exec(exec::ExecArgs),
+    /// List containers
+    #[command(alias = "list")]
+    Ps(containers::PsArgs),
+    /// List images
+    Images(image::ImagesArgs),
+    /// Download an image from a registry
+    Pull(image::PullArgs),
+    /// Show the Docker version information
+    Version(system::FormatArgs),
+    /// Display system-wide information
+    Info(system::FormatArgs),
+    /// Create a new container
+    Create(containers::create::CreateArgs),
+    /// Start one or more stopped containers
+    Start(containers::StartArgs),
+    /// Stop one or more running containers
+    Stop(containers::StopArgs),
+    /// Restart one or more containers
+    Restart(containers::StopArgs),
+    /// Kill one or more running containers
+    Kill(containers::KillArgs),
+    /// Remove one or more containers
+    Rm(containers::RmArgs),
+    /// Fetch the logs of a container
+    Logs(containers::logs::LogsArgs),
+    /// Return low-level information on Docker objects
+    Inspect(inspect::InspectArgs),
+    /// Remove one or more images
+    Rmi(image::RmiArgs),
+    /// Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE
+    Tag(image::TagArgs),
+    /// Display the running processes of a container
+    Top(containers::TopArgs),
+    /// Copy files/folders between a container and the local filesystem
+    Cp(containers::cp::CpArgs),
+    /// Display a live stream of container(s) resource usage statistics
+    Stats(containers::stats::StatsArgs),
+    /// Manage volumes
+    #[command(subcommand)]
+    Volume(volume::VolumeCmd),
+    /// Manage networks
+    #[command(subcommand)]
+    Network(network::NetworkCmd),
+    /// Manage Docker
+    #[command(subcommand)]
+    System(system::SystemCmd),
+    /// Generate the autocompletion script for the specified shell
+    Completion { shell: clap_complete::Shell },
+}
+
+/// Spanish one-line help for the commands (clap's derive text is the English).
+const ABOUT_ES: &[(&str, &str)] = &[
+    (
+        "run",
+        "Crea y ejecuta un contenedor nuevo a partir de una imagen",
+    ),
+    ("exec", "Ejecuta una orden en un contenedor en marcha"),
+    ("ps", "Lista los contenedores"),
+    ("images", "Lista las imágenes"),
+    ("pull", "Descarga una imagen de un registro"),
+    ("version", "Muestra las versiones del cliente y del motor"),
+    ("info", "Muestra información de todo el sistema"),
+    ("create", "Crea un contenedor nuevo"),
+    ("start", "Arranca uno o más contenedores detenidos"),
+    ("stop", "Detiene uno o más contenedores en marcha"),
+    ("restart", "Reinicia uno o más contenedores"),
+    ("kill", "Mata uno o más contenedores en marcha"),
+    ("rm", "Elimina uno o más contenedores"),
+    ("logs", "Muestra la salida (registros) de un contenedor"),
+    (
+        "inspect",
+        "Devuelve información detallada de objetos del motor",
+    ),
+    ("rmi", "Elimina una o más imágenes"),
+    (
+        "tag",
+        "Crea una etiqueta DESTINO que apunta a la imagen ORIGEN",
+    ),
+    ("top", "Muestra los procesos de un contenedor"),
+    (
+        "cp",
+        "Copia archivos o carpetas entre un contenedor y el sistema local",
+    ),
+    ("stats", "Muestra el uso de recursos de los contenedores"),
+    ("volume", "Gestiona volúmenes"),
+    ("network", "Gestiona redes"),
+    ("system", "Gestiona el motor"),
+    (
+        "completion",
+        "Genera el guion de autocompletado para el intérprete indicado",
+    ),
+];
+
+fn command() -> clap::Command {
+    let mut cmd = Cli::command();
+    if i18n::lang() == i18n::Lang::Es {
+        cmd = cmd.about("Berth: la línea de órdenes para contenedores");
+        for (name, about) in ABOUT_ES {
+            cmd = cmd.mut_subcommand(*name, |s| s.about(*about));
+        }
+    }
+    cmd
+}
+
+fn main() {
+    let matches = match command().try_get_matches() {
+        Ok(m) => m,
+        Err(e) => {
+            let code = if e.use_stderr() { 125 } else { 0 };
+            let _ = e.print();
+            std::process::exit(code);
+        }
+    };
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            std::process::exit(125);
+        }
+    };
+    if cli.version {
+        println!("Berth version {}", system::CLIENT_VERSION);
+        std::process::exit(0);
+    }
+    // One thread: a CLI waits on one socket at a time, and a multi-thread runtime costs
+    // start-up time for nothing.
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("berth: {e}");
+            std::process::exit(1);
+        }
+    };
+    let code = match runtime.block_on(dispatch(cli)) {
+        Ok(()) => 0,
+        Err(e) => errors::report(&e),
+    };
+    // Exit now: a task blocked reading stdin must not hold the process.
+    std::process::exit(code);
+}
+
+async fn dispatch(cli: Cli) -> Result<()> {
+    let host = engine::resolve_host(cli.host.as_deref(), |k| std::env::var(k).ok());
+    let Some(cmd) = cli.command else {
+        return Err(CliError::usage("no command").into());
+    };
+    match cmd {
+        Cmd::Completion { shell } => {
+            clap_complete::generate(shell, &mut command(), "berth", &mut std::io::stdout());
+            Ok(())
+        }
+        Cmd::Version(args) => system::version(engine::connect(&host).await, &host, args).await,
+        cmd => {
+            let docker = engine::connect(&host).await?;
+            let d = &docker;
+            match cmd {
+                Cmd::Run(a) => containers::run::run(d, a).await,
+                Cmd::Exec(a) => exec::exec(d, a).await,
+                Cmd::Ps(a) => containers::ps(d, a).await,
+                Cmd::Images(a) => image::images(d, a).await,
+                Cmd::Pull(a) => image::pull(d, a).await,
+                Cmd::Info(a) => system::info(d, &host, a).await,
+                Cmd::Create(a) => containers::create::create(d, a).await,
+                Cmd::Start(a) => containers::start(d, a).await,
+                Cmd::Stop(a) => containers::stop(d, a).await,
+                Cmd::Restart(a) => containers::restart(d, a).await,
+                Cmd::Kill(a) => containers::kill(d, a).await,
+                Cmd::Rm(a) => containers::rm(d, a).await,
+                Cmd::Logs(a) => containers::logs::logs(d, a).await,
+                Cmd::Inspect(a) => inspect::inspect(d, a).await,
+                Cmd::Rmi(a) => image::rmi(d, a).await,
+                Cmd::Tag(a) => image::tag(d, a).await,
+                Cmd::Top(a) => containers::top(d, a).await,
+                Cmd::Cp(a) => containers::cp::cp(d, a).await,
+                Cmd::Stats(a) => containers::stats::stats(d, a).await,
+                Cmd::Volume(c) => volume::run(d, c).await,
+                Cmd::Network(c) => network::run(d, c).await,
+                Cmd::System(c) => system::run(d, &host, c).await,
+                Cmd::Completion { .. } | Cmd::Version(_) => unreachable!("handled above"),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn command_definition_is_valid() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn run_takes_the_command_after_the_image() {
+        let cli = Cli::try_parse_from(["berth", "run", "--rm", "-it", "busybox", "ls", "-l", "/"])
+            .expect("parse");
+        let Some(Cmd::Run(run)) = cli.command else {
+            panic!("not run")
+        };
+        assert!(run.opts.rm && run.opts.tty && run.opts.interactive);
+        assert_eq!(run.opts.image_and_command, ["busybox", "ls", "-l", "/"]);
+    }
+
+    #[test]
+    fn spanish_help_covers_every_command() {
+        let names: Vec<String> = Cli::command()
+            .get_subcommands()
+            .map(|s| s.get_name().to_string())
+            .collect();
+        for n in &names {
+            assert!(
+                ABOUT_ES.iter().any(|(k, _)| k == n),
+                "no Spanish help for {n}"
+            );
+        }
+    }
+}
