@@ -31,9 +31,9 @@ pub fn resolve_host(flag: Option<&str>, var: impl Fn(&str) -> Option<String>) ->
 /// engine answers at all).
 pub async fn connect(host: &str) -> Result<Docker> {
     let docker = if let Some(path) = host.strip_prefix("unix://") {
-        Docker::connect_with_unix(path, TIMEOUT_SECS, &API_VERSION)?
+        Docker::connect_with_unix(path, TIMEOUT_SECS, &API_VERSION)
     } else if host.starts_with("tcp://") || host.starts_with("http://") {
-        Docker::connect_with_http(host, TIMEOUT_SECS, &API_VERSION)?
+        Docker::connect_with_http(host, TIMEOUT_SECS, &API_VERSION)
     } else {
         bail!(CliError::usage(format!(
             "{}: {host}",
@@ -43,6 +43,8 @@ pub async fn connect(host: &str) -> Result<Docker> {
             )
         )));
     };
+    // A missing socket fails here already (bollard checks the path).
+    let docker = docker.map_err(|e| CliError::unreachable(host, &e))?;
     match docker.negotiate_version().await {
         Ok(d) => Ok(d),
         Err(e) => Err(CliError::unreachable(host, &e).into()),

@@ -120,10 +120,112 @@ pub fn parse(text: &str) -> Result<Template> {
         ("split", split as gtmpl::Func),
         ("truncate", truncate as gtmpl::Func),
         ("pad", pad as gtmpl::Func),
+        ("gofmt", gofmt as gtmpl::Func),
     ]);
-    tmpl.parse(text)
+    tmpl.parse(go_printing(text))
         .map_err(|e| CliError::usage(format!("template parsing error: {e}")))?;
     Ok(tmpl)
+}
+
+/// gtmpl prints maps and lists with Rust's Debug; Go prints `map[k:v]` and `[a b]`. Every
+/// action that prints gets `| gofmt` appended so values print as in Go. Control actions
+/// (`if`, `range`, …), declarations (`:=`) and comments are left alone.
+fn go_printing(text: &str) -> String {
+    const CONTROL: &[&str] = &[
+        "if", "else", "end", "range", "with", "define", "template", "block", "break", "continue",
+    ];
+    let mut out = String::with_capacity(text.len() + 16);
+    let mut rest = text;
+    while let Some(start) = rest.find("{{") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let Some(len) = action_len(after) else {
+            out.push_str(&rest[start..]);
+            return out;
+        };
+        let inner = &after[..len];
+        let (lead, body, trail) = trim_markers(inner);
+        let first = body.split_whitespace().next().unwrap_or_default();
+        let prints = !body.is_empty()
+            && !body.starts_with("/*")
+            && !body.contains(":=")
+            && !body.contains(" = ")
+            && !CONTROL.contains(&first);
+        out.push_str("{{");
+        if prints {
+            out.push_str(lead);
+            out.push_str(body);
+            out.push_str(" | gofmt");
+            out.push_str(trail);
+        } else {
+            out.push_str(inner);
+        }
+        out.push_str("}}");
+        rest = &after[len + 2..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Length of an action's text up to its `}}`, skipping quoted strings.
+fn action_len(s: &str) -> Option<usize> {
+    let bytes = s.as_bytes();
+    let mut i = 0;
+    let mut quote: Option<u8> = None;
+    while i < bytes.len() {
+        let b = bytes[i];
+        match quote {
+            Some(q) if b == b'\\' && q == b'"' => i += 1,
+            Some(q) if b == q => quote = None,
+            Some(_) => {}
+            None if b == b'"' || b == b'`' => quote = Some(b),
+            None if b == b'}' && bytes.get(i + 1) == Some(&b'}') => return Some(i),
+            None => {}
+        }
+        i += 1;
+    }
+    None
+}
+
+/// Splits `- body -` trim markers off an action's text.
+fn trim_markers(inner: &str) -> (&str, &str, &str) {
+    let lead_len = if inner.starts_with("- ") { 2 } else { 0 };
+    let trail_len = if inner.len() >= lead_len + 2 && inner.ends_with(" -") {
+        2
+    } else {
+        0
+    };
+    let body = &inner[lead_len..inner.len() - trail_len];
+    (
+        &inner[..lead_len],
+        body.trim(),
+        &inner[inner.len() - trail_len..],
+    )
+}
+
+/// A value as Go's `fmt` prints it with `%v`.
+fn go_string(v: &Value) -> String {
+    match v {
+        Value::NoValue => "<no value>".into(),
+        Value::Nil => "<nil>".into(),
+        Value::Array(a) => format!(
+            "[{}]",
+            a.iter().map(go_string).collect::<Vec<_>>().join(" ")
+        ),
+        Value::Object(o) | Value::Map(o) => {
+            let sorted: BTreeMap<_, _> = o.iter().collect();
+            let items: Vec<String> = sorted
+                .into_iter()
+                .map(|(k, v)| format!("{k}:{}", go_string(v)))
+                .collect();
+            format!("map[{}]", items.join(" "))
+        }
+        other => other.to_string(),
+    }
+}
+
+fn gofmt(args: &[Value]) -> Result<Value, FuncError> {
+    Ok(Value::String(go_string(one_arg("gofmt", args)?)))
 }
 
 /// Renders an arbitrary JSON document (inspect output) with a template.
@@ -439,6 +541,29 @@ mod tests {
         assert_eq!(plain, "web\n");
         let json = listing.render(Some("{{json .}}"), &[row]).unwrap();
         assert_eq!(json, "{\"ID\":\"abc\",\"Names\":\"web\"}\n");
+    }
+
+    #[test]
+    fn values_print_as_go_prints_them() {
+        let doc =
+            serde_json::json!({"Labels": {"b": "2", "a": "1"}, "Cmd": ["sh", "-c"], "N": null});
+        assert_eq!(render_json("{{.Labels}}", &doc).unwrap(), "map[a:1 b:2]");
+        assert_eq!(
+            render_json("{{.Cmd}} {{.Missing}}", &doc).unwrap(),
+            "[sh -c] <no value>"
+        );
+        assert_eq!(render_json("{{- .N -}}", &doc).unwrap(), "<nil>");
+        // (gtmpl ranges over maps in hash order, not Go's sorted order: one key here.)
+        let one = serde_json::json!({"Labels": {"a": "1"}});
+        assert_eq!(
+            render_json("{{range $k, $v := .Labels}}{{$k}}={{$v}};{{end}}", &one).unwrap(),
+            "a=1;"
+        );
+        assert_eq!(
+            render_json("{{if .Labels}}yes{{else}}no{{end}}", &doc).unwrap(),
+            "yes"
+        );
+        assert_eq!(render_json("{{ \"}}\" }}", &doc).unwrap(), "}}");
     }
 
     #[test]

@@ -36,6 +36,8 @@ fn client_json(docker: Option<&Docker>, host: &str) -> Json {
         "Platform": {"Name": "Berth"},
         "Version": CLIENT_VERSION,
         "ApiVersion": api,
+        // Templates use Go's field names (APIVersion); JSON has ApiVersion.
+        "APIVersion": api,
         "DefaultAPIVersion": CLIENT_API,
         "GitCommit": option_env!("BERTH_GIT_COMMIT").unwrap_or(""),
         "GoVersion": "",
@@ -60,7 +62,15 @@ fn go_arch() -> &'static str {
 pub async fn version(docker: Result<Docker>, host: &str, args: FormatArgs) -> Result<()> {
     let (server, err) = match &docker {
         Ok(d) => match d.version().await {
-            Ok(v) => (Some(serde_json::to_value(v)?), None),
+            Ok(v) => {
+                let mut v = serde_json::to_value(v)?;
+                // Go's field name, which templates use, beside the JSON key.
+                if let Some(o) = v.as_object_mut() {
+                    let api = o.get("ApiVersion").cloned().unwrap_or_default();
+                    o.insert("APIVersion".into(), api);
+                }
+                (Some(v), None)
+            }
             Err(e) => (
                 None,
                 Some(anyhow::Error::new(crate::errors::from_engine(&e))),
