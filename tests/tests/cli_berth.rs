@@ -1,0 +1,646 @@
+//! `berth`, Berth's own command line, against a real berthd: for the same commands, its output
+//! and exit code are compared with the real docker CLI's (tables by shape: the same header
+//! columns and row count; JSON and plain values by value).
+//!
+//! The binary: `BERTH_CLI_BIN`, else `berth` beside the berthd the harness found (built by
+//! `cargo build --workspace --bins`, as scripts/test.sh does).
+
+use std::io::Read;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use berth_tests::*;
+use serde_json::Value;
+
+fn berth_bin() -> PathBuf {
+    if let Some(bin) = std::env::var_os("BERTH_CLI_BIN") {
+        return PathBuf::from(bin);
+    }
+    let beside_engine = berthd_bin().with_file_name("berth");
+    assert!(
+        beside_engine.is_file(),
+        "berth not found at {}: build it with `cargo build -j2 --workspace --bins` or set \
+         BERTH_CLI_BIN",
+        beside_engine.display()
+    );
+    beside_engine
+}
+
+/// Runs `berth ARGS` against `host` with a clean environment (English, no other engine).
+fn berth_env(host: &str, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(berth_bin());
+    for (key, _) in std::env::vars_os() {
+        let k = key.to_string_lossy();
+        if k.starts_with("DOCKER_")
+            || k.starts_with("BERTH_")
+            || k.starts_with("LC_")
+            || k == "LANG"
+        {
+            cmd.env_remove(&key);
+        }
+    }
+    cmd.args(args)
+        .env("BERTH_HOST", host)
+        .env("LANG", "C")
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("spawn berth");
+    let mut out = child.stdout.take().expect("stdout");
+    let mut err = child.stderr.take().expect("stderr");
+    let readers = (
+        std::thread::spawn(move || {
+            let mut s = String::new();
+            let _ = out.read_to_string(&mut s);
+            s
+        }),
+        std::thread::spawn(move || {
+            let mut s = String::new();
+            let _ = err.read_to_string(&mut s);
+            s
+        }),
+    );
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let status = loop {
+        if let Some(s) = child.try_wait().expect("wait berth") {
+            break s;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            break child.wait().expect("wait berth");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    use std::os::unix::process::ExitStatusExt;
+    Output {
+        status: status
+            .code()
+            .unwrap_or_else(|| 128 + status.signal().unwrap_or(0)),
+        stdout: readers.0.join().unwrap_or_default(),
+        stderr: readers.1.join().unwrap_or_default(),
+    }
+}
+
+fn berth(d: &Berthd, args: &[&str]) -> Output {
+    berth_env(&d.host(), args, &[])
+}
+
+fn berth_ok(d: &Berthd, args: &[&str]) -> String {
+    let out = berth(d, args);
+    assert!(out.success(), "berth {} failed: {out}", args.join(" "));
+    out.stdout
+}
+
+/// The header line's column names: cells separated by 2+ spaces.
+fn columns(table: &str) -> Vec<String> {
+    let header = table.lines().next().unwrap_or_default();
+    header
+        .split("  ")
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// Both print tables of the same shape: equal headers (names and offsets) and row counts.
+fn same_table(d: &Berthd, args: &[&str]) -> (String, String) {
+    let ours = berth(d, args);
+    let theirs = d.docker(args);
+    assert_eq!(
+        ours.status, theirs.status,
+        "exit of {args:?}: berth {ours}\ndocker {theirs}"
+    );
+    let (o, t) = (ours.stdout, theirs.stdout);
+    assert_eq!(
+        columns(&o),
+        columns(&t),
+        "headers of {args:?}:\n{o}\nvs docker:\n{t}"
+    );
+    assert_eq!(
+        o.lines().count(),
+        t.lines().count(),
+        "rows of {args:?}:\n{o}\nvs docker:\n{t}"
+    );
+    (o, t)
+}
+
+/// Both print the same text and exit the same way.
+fn same_output(d: &Berthd, args: &[&str]) -> String {
+    let ours = berth(d, args);
+    let theirs = d.docker(args);
+    assert_eq!(
+        ours.status, theirs.status,
+        "exit of {args:?}: berth {ours}\ndocker {theirs}"
+    );
+    assert_eq!(ours.stdout, theirs.stdout, "stdout of {args:?}");
+    ours.stdout
+}
+
+/// Both fail with the same exit code; returns berth's stderr.
+fn same_failure(d: &Berthd, args: &[&str]) -> String {
+    let ours = berth(d, args);
+    let theirs = d.docker(args);
+    assert!(
+        !theirs.success(),
+        "docker {args:?} was expected to fail: {theirs}"
+    );
+    assert_eq!(
+        ours.status, theirs.status,
+        "exit of {args:?}: berth {ours}\ndocker {theirs}"
+    );
+    ours.stderr
+}
+
+fn json_lines(text: &str) -> Vec<Value> {
+    text.lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect()
+}
+
+fn without(mut v: Value, keys: &[&str]) -> Value {
+    if let Some(o) = v.as_object_mut() {
+        for k in keys {
+            o.remove(*k);
+        }
+    }
+    v
+}
+
+/// `null` and absent are the same value here: bollard's typed models leave nulls out.
+fn strip_nulls(v: &Value) -> Value {
+    match v {
+        Value::Object(o) => Value::Object(
+            o.iter()
+                .filter(|(_, v)| !v.is_null())
+                .map(|(k, v)| (k.clone(), strip_nulls(v)))
+                .collect(),
+        ),
+        Value::Array(a) => Value::Array(a.iter().map(strip_nulls).collect()),
+        other => other.clone(),
+    }
+}
+
+fn wait_running(d: &Berthd, name: &str) {
+    wait_until("container running", Duration::from_secs(60), || {
+        let s = d.inspect_format(name, "{{.State.Status}}");
+        if s == "running" {
+            Ok(())
+        } else {
+            Err(s)
+        }
+    });
+}
+
+#[test]
+fn listings_match_docker() {
+    let (d, img) = engine_with_busybox();
+    d.docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "up",
+        "-p",
+        "127.0.0.1::80",
+        "--label",
+        "k=v",
+        &img,
+        "sleep",
+        "300",
+    ]);
+    d.docker_ok(&["run", "--name", "done", &img, "true"]);
+    wait_running(&d, "up");
+
+    same_table(&d, &["ps"]);
+    same_table(&d, &["ps", "-a"]);
+    same_table(&d, &["ps", "-a", "-s"]);
+    same_table(&d, &["ps", "-a", "--no-trunc"]);
+    same_output(&d, &["ps", "-a", "-q"]);
+    same_output(&d, &["ps", "-q", "--no-trunc"]);
+    same_output(&d, &["ps", "-a", "-n", "1", "-q"]);
+    same_output(
+        &d,
+        &[
+            "ps",
+            "-a",
+            "--filter",
+            "status=exited",
+            "--format",
+            "{{.Names}} {{.State}}",
+        ],
+    );
+    same_output(
+        &d,
+        &[
+            "ps",
+            "--format",
+            "{{.ID}}\t{{.Image}}\t{{.Ports}}\t{{.Labels}}",
+        ],
+    );
+    same_table(
+        &d,
+        &[
+            "ps",
+            "-a",
+            "--format",
+            "table {{.Names}}\t{{.Image}}\t{{.State}}",
+        ],
+    );
+    let ours = json_lines(&berth_ok(&d, &["ps", "-a", "--format", "{{json .}}"]));
+    let theirs = json_lines(&d.docker_ok(&["ps", "-a", "--format", "{{json .}}"]));
+    let moving = ["RunningFor", "Status", "Size"];
+    assert_eq!(
+        ours.into_iter()
+            .map(|v| without(v, &moving))
+            .collect::<Vec<_>>(),
+        theirs
+            .into_iter()
+            .map(|v| without(v, &moving))
+            .collect::<Vec<_>>()
+    );
+
+    same_table(&d, &["images"]);
+    same_output(&d, &["images", "-q"]);
+    same_output(
+        &d,
+        &[
+            "images",
+            "--format",
+            "{{.Repository}}:{{.Tag}} {{.ID}} {{.Size}}",
+        ],
+    );
+    same_table(&d, &["volume", "ls"]);
+    same_table(&d, &["network", "ls"]);
+    same_output(
+        &d,
+        &[
+            "network",
+            "ls",
+            "--format",
+            "{{.Name}} {{.Driver}} {{.Scope}}",
+        ],
+    );
+    same_table(&d, &["system", "df"]);
+    same_output(
+        &d,
+        &[
+            "version",
+            "--format",
+            "{{.Server.Version}} {{.Server.APIVersion}}",
+        ],
+    );
+    same_output(
+        &d,
+        &[
+            "info",
+            "--format",
+            "{{.Containers}} {{.ContainersRunning}} {{.Images}}",
+        ],
+    );
+    same_table(&d, &["top", "up"]);
+    same_table(&d, &["stats", "--no-stream"]);
+
+    // inspect: the same object by value, where the fields are the API's own.
+    let ours: Value = serde_json::from_str(&berth_ok(&d, &["inspect", "up"])).expect("JSON");
+    let theirs: Value = serde_json::from_str(&d.docker_ok(&["inspect", "up"])).expect("JSON");
+    for key in ["Id", "Name", "Image", "State", "Config", "Mounts"] {
+        assert_eq!(
+            strip_nulls(&ours[0][key]),
+            strip_nulls(&theirs[0][key]),
+            "inspect .{key}"
+        );
+    }
+    same_output(
+        &d,
+        &[
+            "inspect",
+            "-f",
+            "{{.State.Status}} {{.Config.Labels.k}} {{json .Config.Cmd}}",
+            "up",
+        ],
+    );
+    same_output(&d, &["inspect", "--format", "{{.Id}}", &img]);
+    let e = same_failure(&d, &["inspect", "nothing-here"]);
+    assert!(e.contains("No such object: nothing-here"), "{e}");
+}
+
+#[test]
+fn run_exit_codes_and_errors_match_docker() {
+    let (d, img) = engine_with_busybox();
+    // Output and exit code of a foreground run, stdout and stderr apart.
+    let args = [
+        "run",
+        "--rm",
+        &img,
+        "sh",
+        "-c",
+        "echo out; echo err >&2; exit 3",
+    ];
+    let ours = berth(&d, &args);
+    let theirs = d.docker(&args);
+    assert_eq!(
+        (ours.status, theirs.status),
+        (3, 3),
+        "berth {ours}\ndocker {theirs}"
+    );
+    assert_eq!(ours.stdout, "out\n");
+    assert!(ours.stderr.contains("err\n"), "{ours}");
+    // Options reach the container: env, env-file, workdir, user, entrypoint, labels.
+    let env_file = d.dir().join("env.list");
+    std::fs::write(&env_file, "# comment\nFROM_FILE=yes\n").expect("write env file");
+    let env_file = env_file.to_string_lossy().into_owned();
+    same_output(
+        &d,
+        &[
+            "run",
+            "--rm",
+            "-e",
+            "A=1",
+            "--env-file",
+            &env_file,
+            "-w",
+            "/tmp",
+            "-u",
+            "1000:1000",
+            &img,
+            "sh",
+            "-c",
+            "echo $A $FROM_FILE $(pwd) $(id -u):$(id -g)",
+        ],
+    );
+    same_output(
+        &d,
+        &[
+            "run",
+            "--rm",
+            "--entrypoint",
+            "echo",
+            &img,
+            "from",
+            "entrypoint",
+        ],
+    );
+    // The engine's start errors: 127 (no such command), 126 (not executable).
+    same_failure(&d, &["run", "--rm", &img, "no-such-command"]);
+    same_failure(&d, &["run", "--rm", &img, "/etc/passwd"]);
+    // Create errors are 125; a name conflict says whose name it is and what to do.
+    berth_ok(&d, &["run", "-d", "--name", "taken", &img, "sleep", "300"]);
+    let e = same_failure(&d, &["run", "-d", "--name", "taken", &img, "true"]);
+    assert!(e.contains("is already in use"), "{e}");
+    assert!(e.contains("berth rm -f taken"), "{e}");
+    let reg = fixture_registry();
+    let e = same_failure(
+        &d,
+        &["run", "--rm", &reg.image("no-such-image:latest"), "true"],
+    );
+    assert!(e.contains("Unable to find image"), "{e}");
+    // Plain engine errors are 1; usage errors 125.
+    let e = same_failure(&d, &["rm", "no-such-container"]);
+    assert!(e.contains("No such container: no-such-container"), "{e}");
+    assert!(e.contains("berth ps -a"), "{e}");
+    same_failure(&d, &["start", "no-such-container"]);
+    same_failure(&d, &["ps", "--no-such-flag"]);
+    // -d prints the full ID; --rm containers are gone once they exit.
+    let id = berth_ok(&d, &["run", "-d", "--rm", "--name", "brief", &img, "true"]);
+    assert_eq!(id.trim().len(), 64, "{id}");
+    wait_until("--rm container removed", Duration::from_secs(60), || {
+        let out = d.docker(&["ps", "-a", "-q", "--filter", "name=brief"]);
+        if out.stdout.trim().is_empty() {
+            Ok(())
+        } else {
+            Err(out.stdout)
+        }
+    });
+}
+
+#[test]
+fn lifecycle_logs_exec_and_cp_match_docker() {
+    let (d, img) = engine_with_busybox();
+    for name in ["ours", "theirs"] {
+        d.docker_ok(&[
+            "run",
+            "-d",
+            "--name",
+            name,
+            &img,
+            "sh",
+            "-c",
+            "echo one; echo two; sleep 300",
+        ]);
+        wait_running(&d, name);
+    }
+    wait_until("logs written", Duration::from_secs(60), || {
+        let l = d.docker_ok(&["logs", "ours"]);
+        if l.contains("two") {
+            Ok(())
+        } else {
+            Err(l)
+        }
+    });
+    assert_eq!(
+        berth_ok(&d, &["logs", "ours"]),
+        d.docker_ok(&["logs", "ours"])
+    );
+    assert_eq!(berth_ok(&d, &["logs", "--tail", "1", "ours"]), "two\n");
+    let stamped = berth_ok(&d, &["logs", "-t", "ours"]);
+    assert_eq!(stamped, d.docker_ok(&["logs", "-t", "ours"]));
+    assert!(berth_ok(&d, &["logs", "--since", "1h", "ours"]).contains("one"));
+
+    // exec: output, exit code, -e -w -u.
+    for args in [
+        vec!["exec", "ours", "sh", "-c", "echo hi; exit 4"],
+        vec![
+            "exec",
+            "-e",
+            "X=y",
+            "-w",
+            "/etc",
+            "-u",
+            "1000",
+            "ours",
+            "sh",
+            "-c",
+            "echo $X $(pwd) $(id -u)",
+        ],
+    ] {
+        let o = berth(&d, &args);
+        let t = d.docker(&args);
+        assert_eq!(
+            (o.status, &o.stdout),
+            (t.status, &t.stdout),
+            "{args:?}: {o}\n{t}"
+        );
+    }
+    let o = berth(&d, &["exec", "ours", "no-such-command"]);
+    let t = d.docker(&["exec", "ours", "no-such-command"]);
+    assert_eq!(o.status, t.status, "berth {o}\ndocker {t}");
+
+    // cp both ways: a file in, renamed; a directory out.
+    let src = d.dir().join("hello.txt");
+    std::fs::write(&src, "hello from the host\n").expect("write");
+    let src = src.to_string_lossy().into_owned();
+    berth_ok(&d, &["cp", &src, "ours:/tmp/renamed.txt"]);
+    berth_ok(&d, &["cp", &src, "ours:/tmp/"]);
+    assert_eq!(
+        d.docker_ok(&["exec", "ours", "cat", "/tmp/renamed.txt", "/tmp/hello.txt"]),
+        "hello from the host\nhello from the host\n"
+    );
+    let out_dir = d.dir().join("out");
+    berth_ok(&d, &["cp", "ours:/tmp", &out_dir.to_string_lossy()]);
+    assert_eq!(
+        std::fs::read_to_string(out_dir.join("renamed.txt")).expect("copied out"),
+        "hello from the host\n"
+    );
+
+    // stop, start, restart, kill, rm print the names given, as docker's.
+    for verb in [
+        &["stop", "-t", "1"][..],
+        &["start"],
+        &["restart", "-t", "1"],
+        &["kill"],
+        &["rm", "-f"],
+    ] {
+        let mut o_args = verb.to_vec();
+        o_args.push("ours");
+        let mut t_args = verb.to_vec();
+        t_args.push("theirs");
+        let o = berth(&d, &o_args);
+        let t = d.docker(&t_args);
+        assert_eq!(o.status, t.status, "{verb:?}: {o}\n{t}");
+        assert_eq!(o.stdout, "ours\n");
+        assert_eq!(t.stdout, "theirs\n");
+        let (os, ts) = if verb[0] == "rm" {
+            (
+                d.docker_ok(&["ps", "-a", "-q", "--filter", "name=^ours$"]),
+                d.docker_ok(&["ps", "-a", "-q", "--filter", "name=^theirs$"]),
+            )
+        } else {
+            (
+                d.inspect_format("ours", "{{.State.Running}}"),
+                d.inspect_format("theirs", "{{.State.Running}}"),
+            )
+        };
+        assert_eq!(os, ts, "state after {verb:?}");
+    }
+}
+
+#[test]
+fn images_volumes_networks_and_system_match_docker() {
+    let reg = fixture_registry();
+    let d = Berthd::start();
+    let img = reg.image("busybox:latest");
+    // pull: -q prints the reference; without it, docker's plain lines end with it too.
+    assert_eq!(berth_ok(&d, &["pull", "-q", &img]), format!("{img}\n"));
+    let out = berth_ok(&d, &["pull", &img]);
+    assert!(out.ends_with(&format!("{img}\n")), "{out}");
+    assert!(out.contains("Status: Image is up to date"), "{out}");
+    // tag and rmi.
+    let tagged = reg.image("busybox:berth-tag");
+    berth_ok(&d, &["tag", &img, &tagged]);
+    assert!(d
+        .docker_ok(&["images", "--format", "{{.Tag}}"])
+        .contains("berth-tag"));
+    assert_eq!(
+        berth_ok(&d, &["rmi", &tagged]),
+        format!("Untagged: {tagged}\n")
+    );
+    same_failure(&d, &["rmi", "no-such-image"]);
+
+    // volumes.
+    assert_eq!(
+        berth_ok(&d, &["volume", "create", "--label", "a=b", "data"]),
+        "data\n"
+    );
+    d.docker_ok(&["volume", "create", "other"]);
+    same_table(&d, &["volume", "ls"]);
+    same_output(&d, &["volume", "ls", "-q"]);
+    same_output(
+        &d,
+        &[
+            "volume",
+            "ls",
+            "--format",
+            "{{.Name}} {{.Driver}} {{.Labels}}",
+        ],
+    );
+    let ours: Value =
+        serde_json::from_str(&berth_ok(&d, &["volume", "inspect", "data"])).expect("JSON");
+    let theirs: Value =
+        serde_json::from_str(&d.docker_ok(&["volume", "inspect", "data"])).expect("JSON");
+    for key in ["Name", "Driver", "Mountpoint", "Labels", "Scope"] {
+        assert_eq!(
+            strip_nulls(&ours[0][key]),
+            strip_nulls(&theirs[0][key]),
+            "volume inspect .{key}"
+        );
+    }
+    assert_eq!(berth_ok(&d, &["volume", "rm", "data"]), "data\n");
+    same_failure(&d, &["volume", "rm", "data"]);
+
+    // networks.
+    let id = berth_ok(&d, &["network", "create", "--label", "x=y", "berthnet"]);
+    assert_eq!(id.trim().len(), 64, "{id}");
+    same_table(&d, &["network", "ls"]);
+    same_output(&d, &["network", "ls", "-q"]);
+    same_output(
+        &d,
+        &[
+            "network",
+            "inspect",
+            "-f",
+            "{{.Name}} {{.Driver}} {{.Labels}}",
+            "berthnet",
+        ],
+    );
+    d.docker_ok(&["run", "-d", "--name", "c1", &img, "sleep", "300"]);
+    berth_ok(&d, &["network", "connect", "berthnet", "c1"]);
+    assert!(d
+        .inspect_format("c1", "{{json .NetworkSettings.Networks}}")
+        .contains("berthnet"));
+    berth_ok(&d, &["network", "disconnect", "berthnet", "c1"]);
+    assert!(!d
+        .inspect_format("c1", "{{json .NetworkSettings.Networks}}")
+        .contains("berthnet"));
+    assert_eq!(berth_ok(&d, &["network", "rm", "berthnet"]), "berthnet\n");
+
+    // system: df's table; prune removes stopped containers and says so.
+    same_table(&d, &["system", "df"]);
+    d.docker_ok(&["rm", "-f", "c1"]);
+    d.docker_ok(&["run", "--name", "stopped", &img, "true"]);
+    let out = berth_ok(&d, &["system", "prune", "-f"]);
+    assert!(out.contains("Deleted Containers:"), "{out}");
+    assert!(out.contains("Total reclaimed space:"), "{out}");
+    assert!(d.docker_ok(&["ps", "-a", "-q"]).trim().is_empty());
+}
+
+#[test]
+fn engine_selection_language_and_completions() {
+    let d = Berthd::start();
+    let missing = format!("unix://{}/nothing.sock", d.dir().display());
+    // No engine: exit 1 and how to start one.
+    let out = berth_env(&missing, &["ps"], &[]);
+    assert_eq!(out.status, 1, "{out}");
+    assert!(out.stderr.contains("scripts/run.sh --engine-only"), "{out}");
+    // In Spanish when the locale says so.
+    let out = berth_env(&missing, &["ps"], &[("LANG", "es_ES.UTF-8")]);
+    assert!(out.stderr.contains("Arránquelo"), "{out}");
+    // BERTH_HOST wins over DOCKER_HOST; -H wins over both.
+    let out = berth_env(&missing, &["ps", "-q"], &[("DOCKER_HOST", &d.host())]);
+    assert_eq!(out.status, 1, "{out}");
+    let out = berth_env(&missing, &["-H", &d.host(), "ps", "-q"], &[]);
+    assert!(out.success(), "{out}");
+    let out = berth_env(&missing, &["version"], &[]);
+    assert_eq!(out.status, 1, "{out}");
+    assert!(out.stdout.contains("Client: Berth"), "{out}");
+    // Completions come from the command definitions.
+    for shell in ["bash", "zsh", "fish", "powershell"] {
+        let out = berth_env(&missing, &["completion", shell], &[]);
+        assert!(
+            out.success() && out.stdout.contains("berth"),
+            "{shell}: {out}"
+        );
+    }
+    let help = berth_env(&missing, &["--help"], &[("LANG", "es_ES.UTF-8")]);
+    assert!(help.stdout.contains("Lista los contenedores"), "{help}");
+}
