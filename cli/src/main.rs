@@ -17,15 +17,12 @@ mod volume;
 use anyhow::Result;
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
-use crate::errors::CliError;
 
 #[derive(Parser, Debug)]
 #[command(
     name = "berth",
     about = "A self-sufficient runtime for containers: Berth's command line",
-    disable_version_flag = true,
-    subcommand_required = true,
-    arg_required_else_help = true
+    disable_version_flag = true
 )]
 struct Cli {
     /// Daemon socket to connect to (default: $BERTH_HOST, $DOCKER_HOST, unix:///run/berth.sock)
@@ -191,7 +188,9 @@ fn main() {
 async fn dispatch(cli: Cli) -> Result<()> {
     let host = engine::resolve_host(cli.host.as_deref(), |k| std::env::var(k).ok());
     let Some(cmd) = cli.command else {
-        return Err(CliError::usage("no command").into());
+        // Bare `berth`, as bare `docker`: the help, successfully.
+        command().print_help()?;
+        return Ok(());
     };
     match cmd {
         Cmd::Completion { shell } => {
@@ -238,6 +237,12 @@ mod tests {
     #[test]
     fn command_definition_is_valid() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn version_flag_needs_no_command() {
+        let cli = Cli::try_parse_from(["berth", "-v"]).expect("parse");
+        assert!(cli.version && cli.command.is_none());
     }
 
     #[test]
