@@ -17,7 +17,6 @@ mod volume;
 use anyhow::Result;
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
-
 #[derive(Parser, Debug)]
 #[command(
     name = "berth",
