@@ -436,3 +436,125 @@ mod tests {
         assert_eq!(full_reference("127.0.0.1:5000/bb:1"), "127.0.0.1:5000/bb:1");
     }
 }
+
+#[derive(Args, Debug)]
+pub struct HistoryArgs {
+    /// Print sizes and dates in human readable format (-H is the global host flag here)
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    pub human: bool,
+    /// Don't truncate output
+    #[arg(long)]
+    pub no_trunc: bool,
+    /// Only show image IDs
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Format output using a custom template
+    #[arg(long)]
+    pub format: Option<String>,
+    pub image: String,
+}
+
+const HISTORY_HEADERS: &[(&str, &str)] = &[
+    ("ID", "IMAGE"),
+    ("CreatedSince", "CREATED"),
+    ("CreatedAt", "CREATED AT"),
+    ("CreatedBy", "CREATED BY"),
+    ("Size", "SIZE"),
+    ("Comment", "COMMENT"),
+];
+
+pub async fn history(docker: &Docker, args: HistoryArgs) -> Result<()> {
+    let items = docker.image_history(&args.image).await?;
+    let rows: Vec<Row> = items
+        .iter()
+        .map(|h| {
+            let id = if h.id.starts_with("sha256:") {
+                if args.no_trunc {
+                    h.id.clone()
+                } else {
+                    format::short_id(&h.id)
+                }
+            } else {
+                h.id.clone()
+            };
+            let created_by = h.created_by.replace('\t', " ");
+            let created_by = if args.no_trunc {
+                created_by
+            } else {
+                format::ellipsis(&created_by, 45)
+            };
+            let mut r = Row::new();
+            let mut put = |k: &str, v: String| {
+                r.insert(k.to_string(), Json::String(v));
+            };
+            put("ID", id);
+            put("CreatedSince", format::ago(h.created));
+            put("CreatedAt", h.created.to_string());
+            put("CreatedBy", created_by);
+            put(
+                "Size",
+                if args.human {
+                    format::human_size(h.size)
+                } else {
+                    h.size.to_string()
+                },
+            );
+            put("Comment", h.comment.clone());
+            r
+        })
+        .collect();
+    let format = if args.quiet {
+        Some("{{.ID}}")
+    } else {
+        args.format.as_deref()
+    };
+    Listing {
+        headers: HISTORY_HEADERS,
+        default_table: "table {{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}",
+    }
+    .print(format, &rows)
+}
+
+#[derive(Args, Debug)]
+pub struct PushArgs {
+    /// Suppress verbose output
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// NAME[:TAG]
+    pub image: String,
+}
+
+/// `push`, with the credentials `docker login` stored for the registry, if any.
+pub async fn push(docker: &Docker, args: PushArgs) -> Result<()> {
+    let (name, tag) = split_reference(&args.image);
+    let creds = crate::registry::credentials_for(&crate::registry::registry_of(&name));
+    let opts = bollard::query_parameters::PushImageOptions {
+        tag: Some(tag),
+        platform: None,
+    };
+    let mut stream = docker.push_image(&name, Some(opts), creds);
+    while let Some(item) = stream.next().await {
+        let info = match item {
+            Ok(i) => i,
+            Err(bollard::errors::Error::DockerStreamError { error }) => {
+                return Err(CliError::new(error, 1).into())
+            }
+            Err(e) => return Err(from_engine(&e).into()),
+        };
+        if let Some(e) = info.error_detail.and_then(|e| e.message) {
+            return Err(CliError::new(e, 1).into());
+        }
+        let has_progress = info
+            .progress_detail
+            .as_ref()
+            .is_some_and(|p| p.total.unwrap_or(0) > 0 || p.current.unwrap_or(0) > 0);
+        match info.status {
+            Some(s) if !args.quiet && !has_progress => println!("{s}"),
+            _ => {}
+        }
+    }
+    if args.quiet {
+        println!("{}", args.image);
+    }
+    Ok(())
+}

@@ -8,8 +8,10 @@ mod exec;
 mod format;
 mod i18n;
 mod image;
+mod image_archive;
 mod inspect;
 mod network;
+mod registry;
 mod stdio;
 mod system;
 mod volume;
@@ -77,6 +79,28 @@ enum Cmd {
     Cp(containers::cp::CpArgs),
     /// Display a live stream of container(s) resource usage statistics
     Stats(containers::stats::StatsArgs),
+    /// Attach local standard input, output, and error streams to a running container
+    Attach(containers::more::AttachArgs),
+    /// Rename a container
+    Rename(containers::more::RenameArgs),
+    /// Pause all processes within one or more containers
+    Pause(containers::more::TargetsArgs),
+    /// Unpause all processes within one or more containers
+    Unpause(containers::more::TargetsArgs),
+    /// Block until one or more containers stop, then print their exit codes
+    Wait(containers::more::TargetsArgs),
+    /// List port mappings or a specific mapping for the container
+    Port(containers::more::PortArgs),
+    /// Show the history of an image
+    History(image::HistoryArgs),
+    /// Upload an image to a registry
+    Push(image::PushArgs),
+    /// Save one or more images to a tar archive (streamed to STDOUT by default)
+    Save(image_archive::SaveArgs),
+    /// Load an image from a tar archive or STDIN
+    Load(image_archive::LoadArgs),
+    /// Get real time events from the server
+    Events(system::EventsArgs),
     /// Manage volumes
     #[command(subcommand)]
     Volume(volume::VolumeCmd),
@@ -124,6 +148,29 @@ const ABOUT_ES: &[(&str, &str)] = &[
         "Copia archivos o carpetas entre un contenedor y el sistema local",
     ),
     ("stats", "Muestra el uso de recursos de los contenedores"),
+    (
+        "attach",
+        "Conecta la entrada y salidas locales a un contenedor en marcha",
+    ),
+    ("rename", "Cambia el nombre de un contenedor"),
+    (
+        "pause",
+        "Pausa todos los procesos de uno o más contenedores",
+    ),
+    ("unpause", "Reanuda los procesos de uno o más contenedores"),
+    (
+        "wait",
+        "Espera a que uno o más contenedores se detengan y muestra su código de salida",
+    ),
+    ("port", "Muestra los puertos publicados de un contenedor"),
+    ("history", "Muestra la historia (capas) de una imagen"),
+    ("push", "Sube una imagen a un registro"),
+    ("save", "Guarda una o más imágenes en un archivo tar"),
+    (
+        "load",
+        "Carga imágenes de un archivo tar o de la entrada estándar",
+    ),
+    ("events", "Muestra los eventos del motor en tiempo real"),
     ("volume", "Gestiona volúmenes"),
     ("network", "Gestiona redes"),
     ("system", "Gestiona el motor"),
@@ -220,6 +267,17 @@ async fn dispatch(cli: Cli) -> Result<()> {
                 Cmd::Top(a) => containers::top(d, a).await,
                 Cmd::Cp(a) => containers::cp::cp(d, a).await,
                 Cmd::Stats(a) => containers::stats::stats(d, a).await,
+                Cmd::Attach(a) => containers::more::attach(d, a).await,
+                Cmd::Rename(a) => containers::more::rename(d, a).await,
+                Cmd::Pause(a) => containers::more::pause(d, a).await,
+                Cmd::Unpause(a) => containers::more::unpause(d, a).await,
+                Cmd::Wait(a) => containers::more::wait(d, a).await,
+                Cmd::Port(a) => containers::more::port(d, a).await,
+                Cmd::History(a) => image::history(d, a).await,
+                Cmd::Push(a) => image::push(d, a).await,
+                Cmd::Save(a) => image_archive::save(d, a).await,
+                Cmd::Load(a) => image_archive::load(d, a).await,
+                Cmd::Events(a) => system::events(d, a).await,
                 Cmd::Volume(c) => volume::run(d, c).await,
                 Cmd::Network(c) => network::run(d, c).await,
                 Cmd::System(c) => system::run(d, &host, c).await,

@@ -179,6 +179,84 @@ pub async fn info(docker: &Docker, host: &str, args: FormatArgs) -> Result<()> {
     Ok(())
 }
 
+#[derive(Args, Debug)]
+pub struct EventsArgs {
+    /// Show all events created since timestamp
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Stream events until this timestamp
+    #[arg(long)]
+    pub until: Option<String>,
+    /// Filter output based on conditions provided
+    #[arg(short, long = "filter")]
+    pub filter: Vec<String>,
+    /// Format output using a custom template
+    #[arg(long)]
+    pub format: Option<String>,
+}
+
+/// Go's RFC3339Nano: nanoseconds with trailing zeros dropped.
+fn rfc3339_nano(nanos: i64) -> String {
+    let t = chrono::DateTime::from_timestamp_nanos(nanos);
+    let frac = format!("{:09}", t.timestamp_subsec_nanos());
+    let frac = frac.trim_end_matches('0');
+    let dot = if frac.is_empty() { "" } else { "." };
+    format!("{}{dot}{frac}Z", t.format("%Y-%m-%dT%H:%M:%S"))
+}
+
+/// `events`: the engine's event stream, as docker prints it (or through a template).
+pub async fn events(docker: &Docker, args: EventsArgs) -> Result<()> {
+    use futures_util::StreamExt;
+    let now = format::now_unix();
+    let to_ts = |s: &Option<String>| -> Result<Option<String>> {
+        s.as_deref()
+            .map(|v| crate::containers::logs::parse_time(v, now).map(|t| t.to_string()))
+            .transpose()
+    };
+    let opts = bollard::query_parameters::EventsOptions {
+        since: to_ts(&args.since)?,
+        until: to_ts(&args.until)?,
+        filters: crate::containers::parse_filters(&args.filter)?,
+    };
+    let tmpl = args
+        .format
+        .as_deref()
+        .map(|f| if f == "json" { "{{json .}}" } else { f })
+        .map(|f| format::parse(&f.replace("\\t", "\t").replace("\\n", "\n")))
+        .transpose()?;
+    let mut stream = docker.events(Some(opts));
+    while let Some(ev) = stream.next().await {
+        let ev = ev?;
+        let line = match &tmpl {
+            Some(t) => format::render_value(t, format::to_value(&serde_json::to_value(&ev)?))?,
+            None => {
+                let actor = ev.actor.clone().unwrap_or_default();
+                let mut attrs: Vec<String> = actor
+                    .attributes
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect();
+                attrs.sort();
+                let nanos = ev
+                    .time_nano
+                    .or(ev.time.map(|t| t * 1_000_000_000))
+                    .unwrap_or(0);
+                format!(
+                    "{} {} {} {} ({})",
+                    rfc3339_nano(nanos),
+                    ev.typ.map(|t| t.to_string()).unwrap_or_default(),
+                    ev.action.clone().unwrap_or_default(),
+                    actor.id.unwrap_or_default(),
+                    attrs.join(", ")
+                )
+            }
+        };
+        println!("{line}");
+    }
+    Ok(())
+}
+
 #[derive(Subcommand, Debug)]
 pub enum SystemCmd {
     /// Show docker disk usage
@@ -190,6 +268,8 @@ pub enum SystemCmd {
     Info(FormatArgs),
     /// Remove unused data
     Prune(PruneArgs),
+    /// Get real time events from the server
+    Events(EventsArgs),
 }
 
 #[derive(Args, Debug)]
@@ -210,6 +290,7 @@ pub async fn run(docker: &Docker, host: &str, cmd: SystemCmd) -> Result<()> {
         SystemCmd::Df { format } => df(docker, format.as_deref()).await,
         SystemCmd::Info(args) => info(docker, host, args).await,
         SystemCmd::Prune(args) => prune(docker, args).await,
+        SystemCmd::Events(args) => events(docker, args).await,
     }
 }
 
@@ -423,4 +504,13 @@ fn print_deleted(title: &str, items: Vec<String>) {
         println!("{i}");
     }
     println!();
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn event_times_as_go_prints_them() {
+        assert_eq!(super::rfc3339_nano(1_500_000_000), "1970-01-01T00:00:01.5Z");
+        assert_eq!(super::rfc3339_nano(2_000_000_000), "1970-01-01T00:00:02Z");
+    }
 }

@@ -4,7 +4,8 @@ use std::collections::HashMap;
 
 use anyhow::{Context, Result};
 use bollard::models::{
-    ContainerCreateBody, HostConfig, PortBinding, RestartPolicy, RestartPolicyNameEnum,
+    ContainerCreateBody, HostConfig, Mount, MountTmpfsOptions, MountType, PortBinding,
+    RestartPolicy, RestartPolicyNameEnum,
 };
 use bollard::query_parameters::CreateContainerOptions;
 use bollard::Docker;
@@ -33,6 +34,9 @@ pub struct ContainerOpts {
     /// Bind mount a volume (source:target[:options])
     #[arg(short = 'v', long = "volume")]
     pub volumes: Vec<String>,
+    /// Attach a filesystem mount (type=bind|volume|tmpfs,source=…,target=…[,readonly])
+    #[arg(long = "mount")]
+    pub mounts: Vec<String>,
     /// Set environment variables
     #[arg(short = 'e', long = "env")]
     pub env: Vec<String>,
@@ -108,6 +112,14 @@ impl ContainerOpts {
         let entrypoint = self.entrypoint.as_ref().map(|e| vec![e.clone()]);
         let host_config = HostConfig {
             binds: (!self.volumes.is_empty()).then(|| self.volumes.clone()),
+            mounts: (!self.mounts.is_empty())
+                .then(|| {
+                    self.mounts
+                        .iter()
+                        .map(|m| parse_mount(m))
+                        .collect::<Result<Vec<_>>>()
+                })
+                .transpose()?,
             port_bindings: (!bindings.is_empty()).then_some(bindings),
             publish_all_ports: self.publish_all.then_some(true),
             network_mode: self.network.clone(),
@@ -206,6 +218,56 @@ pub fn parse_publish(specs: &[String]) -> Result<(Vec<String>, PortMap)> {
             });
     }
     Ok((exposed, map))
+}
+
+/// `--mount` CSV: `type=bind|volume|tmpfs`, `source|src`, `target|destination|dst`,
+/// `readonly|ro[=true|false]`, `tmpfs-size`, `tmpfs-mode`.
+pub fn parse_mount(spec: &str) -> Result<Mount> {
+    let bad = |why: &str| -> anyhow::Error {
+        CliError::usage(format!(
+            "invalid argument \"{spec}\" for \"--mount\" flag: {why}"
+        ))
+        .into()
+    };
+    let mut m = Mount {
+        typ: Some(MountType::VOLUME),
+        ..Default::default()
+    };
+    let mut tmpfs = MountTmpfsOptions::default();
+    for field in spec.split(',') {
+        let (k, v) = match field.split_once('=') {
+            Some((k, v)) => (k.trim().to_ascii_lowercase(), Some(v)),
+            None => (field.trim().to_ascii_lowercase(), None),
+        };
+        match (k.as_str(), v) {
+            ("type", Some(t)) => {
+                m.typ = Some(match t {
+                    "bind" => MountType::BIND,
+                    "volume" => MountType::VOLUME,
+                    "tmpfs" => MountType::TMPFS,
+                    other => return Err(bad(&format!("unsupported mount type {other}"))),
+                })
+            }
+            ("source" | "src", Some(s)) => m.source = Some(s.to_string()),
+            ("target" | "destination" | "dst", Some(t)) => m.target = Some(t.to_string()),
+            ("readonly" | "ro", None) => m.read_only = Some(true),
+            ("readonly" | "ro", Some(b)) => {
+                m.read_only = Some(matches!(b, "true" | "1"));
+            }
+            ("tmpfs-size", Some(sz)) => tmpfs.size_bytes = Some(parse_bytes(sz)?),
+            ("tmpfs-mode", Some(mode)) => {
+                tmpfs.mode = Some(i64::from_str_radix(mode, 8).map_err(|_| bad("bad tmpfs-mode"))?)
+            }
+            _ => return Err(bad(&format!("unexpected key '{k}'"))),
+        }
+    }
+    if m.target.is_none() {
+        return Err(bad("target is required"));
+    }
+    if m.typ == Some(MountType::TMPFS) && tmpfs != MountTmpfsOptions::default() {
+        m.tmpfs_options = Some(tmpfs);
+    }
+    Ok(m)
 }
 
 fn invalid_port(spec: &str) -> anyhow::Error {
@@ -335,6 +397,22 @@ mod tests {
             Some("")
         );
         assert!(parse_publish(&["x:80".into()]).is_err());
+    }
+
+    #[test]
+    fn mounts() {
+        let m = parse_mount("type=bind,source=/a,target=/b,readonly").unwrap();
+        assert_eq!(m.typ, Some(MountType::BIND));
+        assert_eq!(
+            (m.source.as_deref(), m.target.as_deref()),
+            (Some("/a"), Some("/b"))
+        );
+        assert_eq!(m.read_only, Some(true));
+        let t = parse_mount("type=tmpfs,dst=/t,tmpfs-size=1m,tmpfs-mode=1777").unwrap();
+        let opts = t.tmpfs_options.unwrap();
+        assert_eq!((opts.size_bytes, opts.mode), (Some(1 << 20), Some(0o1777)));
+        assert!(parse_mount("type=bind,source=/a").is_err());
+        assert!(parse_mount("type=weird,target=/a").is_err());
     }
 
     #[test]

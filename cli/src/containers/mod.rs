@@ -4,6 +4,7 @@
 pub mod cp;
 pub mod create;
 pub mod logs;
+pub mod more;
 pub mod run;
 pub mod stats;
 

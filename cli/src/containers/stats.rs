@@ -8,7 +8,6 @@ use clap::Args;
 use futures_util::StreamExt;
 use serde_json::Value as Json;
 
-use crate::errors::CliError;
 use crate::format::{self, Listing, Row};
 
 #[derive(Args, Debug)]
@@ -40,14 +39,39 @@ const HEADERS: &[(&str, &str)] = &[
     ("PIDs", "PIDS"),
 ];
 
+/// `stats`: one table with `--no-stream`; otherwise the table redrawn about every second
+/// (each sample is the engine's two readings a moment apart) until Ctrl-C.
 pub async fn stats(docker: &Docker, args: StatsArgs) -> Result<()> {
-    if !args.no_stream {
-        return Err(CliError::usage(crate::i18n::tr(
-            "live stats are not implemented yet: use --no-stream",
-            "las estadísticas en vivo aún no están: use --no-stream",
-        ))
-        .into());
+    if args.no_stream {
+        let text = table(docker, &args).await?;
+        print!("{text}");
+        return Ok(());
     }
+    let live = std::io::IsTerminal::is_terminal(&std::io::stdout());
+    loop {
+        let text = tokio::select! {
+            t = table(docker, &args) => t?,
+            _ = tokio::signal::ctrl_c() => return Ok(()),
+        };
+        let mut out = std::io::stdout().lock();
+        if live {
+            crossterm::execute!(
+                out,
+                crossterm::terminal::Clear(crossterm::terminal::ClearType::All),
+                crossterm::cursor::MoveTo(0, 0)
+            )?;
+        }
+        std::io::Write::write_all(&mut out, text.as_bytes())?;
+        std::io::Write::flush(&mut out)?;
+        drop(out);
+        tokio::select! {
+            _ = tokio::time::sleep(std::time::Duration::from_millis(500)) => {}
+            _ = tokio::signal::ctrl_c() => return Ok(()),
+        }
+    }
+}
+
+async fn table(docker: &Docker, args: &StatsArgs) -> Result<String> {
     let targets: Vec<String> = if args.containers.is_empty() {
         let opts = ListContainersOptions {
             all: args.all,
@@ -79,7 +103,7 @@ pub async fn stats(docker: &Docker, args: StatsArgs) -> Result<()> {
         headers: HEADERS,
         default_table: "table {{.ID}}\t{{.Name}}\t{{.CPUPerc}}\t{{.MemUsage}}\t{{.MemPerc}}\t{{.NetIO}}\t{{.BlockIO}}\t{{.PIDs}}",
     }
-    .print(args.format.as_deref(), &rows)
+    .render(args.format.as_deref(), &rows)
 }
 
 /// docker's CPU %: the container's share of the host's CPU time since the previous sample,
