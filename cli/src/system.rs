@@ -195,13 +195,14 @@ pub struct EventsArgs {
     pub format: Option<String>,
 }
 
-/// Go's RFC3339Nano: nanoseconds with trailing zeros dropped.
+/// docker's event time: RFC 3339 with all nine digits of nanoseconds (`RFC3339NanoFixed`).
 fn rfc3339_nano(nanos: i64) -> String {
     let t = chrono::DateTime::from_timestamp_nanos(nanos);
-    let frac = format!("{:09}", t.timestamp_subsec_nanos());
-    let frac = frac.trim_end_matches('0');
-    let dot = if frac.is_empty() { "" } else { "." };
-    format!("{}{dot}{frac}Z", t.format("%Y-%m-%dT%H:%M:%S"))
+    format!(
+        "{}.{:09}Z",
+        t.format("%Y-%m-%dT%H:%M:%S"),
+        t.timestamp_subsec_nanos()
+    )
 }
 
 /// `events`: the engine's event stream, as docker prints it (or through a template).
@@ -510,7 +511,13 @@ fn print_deleted(title: &str, items: Vec<String>) {
 mod tests {
     #[test]
     fn event_times_as_go_prints_them() {
-        assert_eq!(super::rfc3339_nano(1_500_000_000), "1970-01-01T00:00:01.5Z");
-        assert_eq!(super::rfc3339_nano(2_000_000_000), "1970-01-01T00:00:02Z");
+        assert_eq!(
+            super::rfc3339_nano(1_500_000_000),
+            "1970-01-01T00:00:01.500000000Z"
+        );
+        assert_eq!(
+            super::rfc3339_nano(2_000_000_000),
+            "1970-01-01T00:00:02.000000000Z"
+        );
     }
 }
