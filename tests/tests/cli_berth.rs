@@ -644,3 +644,105 @@ fn engine_selection_language_and_completions() {
     let help = berth_env(&missing, &["--help"], &[("LANG", "es_ES.UTF-8")]);
     assert!(help.stdout.contains("Lista los contenedores"), "{help}");
 }
+
+#[test]
+fn more_verbs_match_docker() {
+    let (d, img) = engine_with_busybox();
+    same_table(&d, &["history", &img]);
+    same_output(&d, &["history", "-q", &img]);
+    d.docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "web",
+        "-p",
+        "127.0.0.1::80",
+        &img,
+        "sleep",
+        "300",
+    ]);
+    wait_running(&d, "web");
+    same_output(&d, &["port", "web"]);
+    same_output(&d, &["port", "web", "80"]);
+    same_failure(&d, &["port", "web", "81"]);
+    // rename, pause, unpause.
+    berth_ok(&d, &["rename", "web", "site"]);
+    assert_eq!(d.inspect_format("site", "{{.Name}}"), "/site");
+    assert_eq!(berth_ok(&d, &["pause", "site"]), "site\n");
+    assert_eq!(d.inspect_format("site", "{{.State.Status}}"), "paused");
+    assert_eq!(berth_ok(&d, &["unpause", "site"]), "site\n");
+    assert_eq!(d.inspect_format("site", "{{.State.Status}}"), "running");
+    // wait prints the exit code once the container stops.
+    d.docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "short",
+        &img,
+        "sh",
+        "-c",
+        "sleep 1; exit 7",
+    ]);
+    assert_eq!(berth_ok(&d, &["wait", "short"]), "7\n");
+    // --mount reaches the engine as docker's does.
+    let args = |name: &'static str| {
+        vec![
+            "run",
+            "-d",
+            "--name",
+            name,
+            "--mount",
+            "type=tmpfs,target=/scratch,tmpfs-size=1m",
+            "--mount",
+            "type=volume,source=vol1,target=/data,readonly",
+            &img,
+            "sleep",
+            "300",
+        ]
+    };
+    berth_ok(&d, &args("m1"));
+    d.docker_ok(&args("m2"));
+    let mounts = |c: &str| -> Value {
+        strip_nulls(
+            &serde_json::from_str(&d.inspect_format(c, "{{json .HostConfig.Mounts}}"))
+                .expect("JSON"),
+        )
+    };
+    assert_eq!(mounts("m1"), mounts("m2"));
+    // save | load round trip through a file.
+    let tar = d.dir().join("img.tar");
+    let tar = tar.to_string_lossy().into_owned();
+    berth_ok(&d, &["save", "-o", &tar, &img]);
+    d.docker_ok(&["rm", "-f", "m1", "m2", "site", "short"]);
+    d.docker_ok(&["rmi", &img]);
+    let out = berth_ok(&d, &["load", "-i", &tar]);
+    assert!(out.contains(&format!("Loaded image: {img}")), "{out}");
+    // events between two times: the same lines as docker's.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs()
+        .to_string();
+    let window = [
+        "events",
+        "--since",
+        "10m",
+        "--until",
+        &now,
+        "--filter",
+        "type=container",
+    ];
+    same_output(&d, &window);
+    same_output(
+        &d,
+        &[
+            "events",
+            "--since",
+            "10m",
+            "--until",
+            &now,
+            "--format",
+            "{{.Type}} {{.Action}}",
+        ],
+    );
+}
