@@ -558,3 +558,52 @@ pub async fn push(docker: &Docker, args: PushArgs) -> Result<()> {
     }
     Ok(())
 }
+
+/// `image prune`: dangling images (all unused with `-a`) after a confirmation (or `-f`).
+pub async fn prune(docker: &Docker, all: bool, force: bool) -> Result<()> {
+    use crate::i18n::tr;
+    if !force {
+        let what = if all {
+            tr(
+                "WARNING! This will remove all images without at least one container associated to them.",
+                "¡ATENCIÓN! Esto eliminará todas las imágenes sin al menos un contenedor asociado.",
+            )
+        } else {
+            tr(
+                "WARNING! This will remove all dangling images.",
+                "¡ATENCIÓN! Esto eliminará todas las imágenes colgantes (sin etiqueta).",
+            )
+        };
+        eprintln!("{what}");
+        if !format::confirm(tr(
+            "Are you sure you want to continue?",
+            "¿Seguro que quiere continuar?",
+        )) {
+            return Ok(());
+        }
+    }
+    let dangling = if all { "false" } else { "true" };
+    let filters = HashMap::from([("dangling".to_string(), vec![dangling.to_string()])]);
+    let opts = bollard::query_parameters::PruneImagesOptions {
+        filters: Some(filters),
+    };
+    let r = docker.prune_images(Some(opts)).await?;
+    let items = r.images_deleted.unwrap_or_default();
+    if !items.is_empty() {
+        println!("Deleted Images:");
+        for i in items {
+            if let Some(u) = i.untagged {
+                println!("untagged: {u}");
+            }
+            if let Some(d) = i.deleted {
+                println!("deleted: {d}");
+            }
+        }
+        println!();
+    }
+    println!(
+        "Total reclaimed space: {}",
+        format::human_size(r.space_reclaimed.unwrap_or(0))
+    );
+    Ok(())
+}

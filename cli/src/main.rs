@@ -6,6 +6,7 @@ mod engine;
 mod errors;
 mod exec;
 mod format;
+mod groups;
 mod i18n;
 mod image;
 mod image_archive;
@@ -18,6 +19,8 @@ mod volume;
 
 use anyhow::Result;
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
+
+use crate::errors::CliError;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -37,7 +40,7 @@ struct Cli {
 }
 
 #[derive(Subcommand, Debug)]
-enum Cmd {
+pub enum Cmd {
     /// Create and run a new container from an image
     Run(containers::run::RunArgs),
     /// Execute a command in a running container
@@ -101,6 +104,12 @@ enum Cmd {
     Load(image_archive::LoadArgs),
     /// Get real time events from the server
     Events(system::EventsArgs),
+    /// Manage containers
+    #[command(subcommand)]
+    Container(groups::ContainerCmd),
+    /// Manage images
+    #[command(subcommand)]
+    Image(groups::ImageCmd),
     /// Manage volumes
     #[command(subcommand)]
     Volume(volume::VolumeCmd),
@@ -171,6 +180,8 @@ const ABOUT_ES: &[(&str, &str)] = &[
         "Carga imágenes de un archivo tar o de la entrada estándar",
     ),
     ("events", "Muestra los eventos del motor en tiempo real"),
+    ("container", "Gestiona contenedores"),
+    ("image", "Gestiona imágenes"),
     ("volume", "Gestiona volúmenes"),
     ("network", "Gestiona redes"),
     ("system", "Gestiona el motor"),
@@ -238,51 +249,69 @@ async fn dispatch(cli: Cli) -> Result<()> {
         command().print_help()?;
         return Ok(());
     };
-    match cmd {
-        Cmd::Completion { shell } => {
-            clap_complete::generate(shell, &mut command(), "berth", &mut std::io::stdout());
-            Ok(())
-        }
-        Cmd::Version(args) => system::version(engine::connect(&host).await, &host, args).await,
-        cmd => {
-            let docker = engine::connect(&host).await?;
-            let d = &docker;
-            match cmd {
-                Cmd::Run(a) => containers::run::run(d, a).await,
-                Cmd::Exec(a) => exec::exec(d, a).await,
-                Cmd::Ps(a) => containers::ps(d, a).await,
-                Cmd::Images(a) => image::images(d, a).await,
-                Cmd::Pull(a) => image::pull(d, a).await,
-                Cmd::Info(a) => system::info(d, &host, a).await,
-                Cmd::Create(a) => containers::create::create(d, a).await,
-                Cmd::Start(a) => containers::start(d, a).await,
-                Cmd::Stop(a) => containers::stop(d, a).await,
-                Cmd::Restart(a) => containers::restart(d, a).await,
-                Cmd::Kill(a) => containers::kill(d, a).await,
-                Cmd::Rm(a) => containers::rm(d, a).await,
-                Cmd::Logs(a) => containers::logs::logs(d, a).await,
-                Cmd::Inspect(a) => inspect::inspect(d, a).await,
-                Cmd::Rmi(a) => image::rmi(d, a).await,
-                Cmd::Tag(a) => image::tag(d, a).await,
-                Cmd::Top(a) => containers::top(d, a).await,
-                Cmd::Cp(a) => containers::cp::cp(d, a).await,
-                Cmd::Stats(a) => containers::stats::stats(d, a).await,
-                Cmd::Attach(a) => containers::more::attach(d, a).await,
-                Cmd::Rename(a) => containers::more::rename(d, a).await,
-                Cmd::Pause(a) => containers::more::pause(d, a).await,
-                Cmd::Unpause(a) => containers::more::unpause(d, a).await,
-                Cmd::Wait(a) => containers::more::wait(d, a).await,
-                Cmd::Port(a) => containers::more::port(d, a).await,
-                Cmd::History(a) => image::history(d, a).await,
-                Cmd::Push(a) => image::push(d, a).await,
-                Cmd::Save(a) => image_archive::save(d, a).await,
-                Cmd::Load(a) => image_archive::load(d, a).await,
-                Cmd::Events(a) => system::events(d, a).await,
-                Cmd::Volume(c) => volume::run(d, c).await,
-                Cmd::Network(c) => network::run(d, c).await,
-                Cmd::System(c) => system::run(d, &host, c).await,
-                Cmd::Completion { .. } | Cmd::Version(_) => unreachable!("handled above"),
+    // `container …` and `image …` are the top-level verbs under another name.
+    let verb = match cmd {
+        Cmd::Container(c) => groups::container(c),
+        Cmd::Image(c) => groups::image(c),
+        other => groups::Verb::Top(Box::new(other)),
+    };
+    match verb {
+        groups::Verb::Top(cmd) => match *cmd {
+            Cmd::Completion { shell } => {
+                clap_complete::generate(shell, &mut command(), "berth", &mut std::io::stdout());
+                Ok(())
             }
+            Cmd::Version(args) => system::version(engine::connect(&host).await, &host, args).await,
+            cmd => run_verb(&engine::connect(&host).await?, &host, cmd).await,
+        },
+        groups::Verb::PruneContainers(a) => {
+            containers::prune(&engine::connect(&host).await?, a.force).await
+        }
+        groups::Verb::PruneImages(a) => {
+            image::prune(&engine::connect(&host).await?, a.all, a.force).await
+        }
+    }
+}
+
+/// The verbs that talk to the engine.
+async fn run_verb(d: &bollard::Docker, host: &str, cmd: Cmd) -> Result<()> {
+    match cmd {
+        Cmd::Run(a) => containers::run::run(d, a).await,
+        Cmd::Exec(a) => exec::exec(d, a).await,
+        Cmd::Ps(a) => containers::ps(d, a).await,
+        Cmd::Images(a) => image::images(d, a).await,
+        Cmd::Pull(a) => image::pull(d, a).await,
+        Cmd::Info(a) => system::info(d, host, a).await,
+        Cmd::Create(a) => containers::create::create(d, a).await,
+        Cmd::Start(a) => containers::start(d, a).await,
+        Cmd::Stop(a) => containers::stop(d, a).await,
+        Cmd::Restart(a) => containers::restart(d, a).await,
+        Cmd::Kill(a) => containers::kill(d, a).await,
+        Cmd::Rm(a) => containers::rm(d, a).await,
+        Cmd::Logs(a) => containers::logs::logs(d, a).await,
+        Cmd::Inspect(a) => inspect::inspect(d, a).await,
+        Cmd::Rmi(a) => image::rmi(d, a).await,
+        Cmd::Tag(a) => image::tag(d, a).await,
+        Cmd::Top(a) => containers::top(d, a).await,
+        Cmd::Cp(a) => containers::cp::cp(d, a).await,
+        Cmd::Stats(a) => containers::stats::stats(d, a).await,
+        Cmd::Attach(a) => containers::more::attach(d, a).await,
+        Cmd::Rename(a) => containers::more::rename(d, a).await,
+        Cmd::Pause(a) => containers::more::pause(d, a).await,
+        Cmd::Unpause(a) => containers::more::unpause(d, a).await,
+        Cmd::Wait(a) => containers::more::wait(d, a).await,
+        Cmd::Port(a) => containers::more::port(d, a).await,
+        Cmd::History(a) => image::history(d, a).await,
+        Cmd::Push(a) => image::push(d, a).await,
+        Cmd::Save(a) => image_archive::save(d, a).await,
+        Cmd::Load(a) => image_archive::load(d, a).await,
+        Cmd::Events(a) => system::events(d, a).await,
+        Cmd::Volume(c) => volume::run(d, c).await,
+        Cmd::Network(c) => network::run(d, c).await,
+        Cmd::System(c) => system::run(d, host, c).await,
+        // Answered before any connection (dispatch), or mapped onto the verbs above.
+        Cmd::Version(_) | Cmd::Completion { .. } | Cmd::Container(_) | Cmd::Image(_) => {
+            Err(CliError::usage("internal: command not dispatched here").into())
         }
     }
 }
@@ -294,6 +323,26 @@ mod tests {
     #[test]
     fn command_definition_is_valid() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn management_commands_map_to_the_verbs() {
+        let cli = Cli::try_parse_from(["berth", "container", "ls", "-a"]).expect("parse");
+        let Some(Cmd::Container(c)) = cli.command else {
+            panic!("not container")
+        };
+        let groups::Verb::Top(cmd) = groups::container(c) else {
+            panic!("not a verb")
+        };
+        assert!(matches!(*cmd, Cmd::Ps(ref a) if a.all));
+        let cli = Cli::try_parse_from(["berth", "image", "inspect", "x"]).expect("parse");
+        let Some(Cmd::Image(c)) = cli.command else {
+            panic!("not image")
+        };
+        let groups::Verb::Top(cmd) = groups::image(c) else {
+            panic!("not a verb")
+        };
+        assert!(matches!(*cmd, Cmd::Inspect(ref a) if a.kind.as_deref() == Some("image")));
     }
 
     #[test]

@@ -414,3 +414,39 @@ pub async fn top(docker: &Docker, args: TopArgs) -> Result<()> {
     print!("{}", format::tabwrite_with(&text, 20, 3));
     Ok(())
 }
+
+/// `container prune`: removes stopped containers after a confirmation (or `-f`).
+pub async fn prune(docker: &Docker, force: bool) -> Result<()> {
+    use crate::i18n::tr;
+    if !force {
+        eprintln!(
+            "{}",
+            tr(
+                "WARNING! This will remove all stopped containers.",
+                "¡ATENCIÓN! Esto eliminará todos los contenedores detenidos.",
+            )
+        );
+        if !format::confirm(tr(
+            "Are you sure you want to continue?",
+            "¿Seguro que quiere continuar?",
+        )) {
+            return Ok(());
+        }
+    }
+    let r = docker
+        .prune_containers(None::<bollard::query_parameters::PruneContainersOptions>)
+        .await?;
+    let deleted = r.containers_deleted.unwrap_or_default();
+    if !deleted.is_empty() {
+        println!("Deleted Containers:");
+        for c in deleted {
+            println!("{c}");
+        }
+        println!();
+    }
+    println!(
+        "Total reclaimed space: {}",
+        format::human_size(r.space_reclaimed.unwrap_or(0))
+    );
+    Ok(())
+}
