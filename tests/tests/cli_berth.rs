@@ -746,3 +746,101 @@ fn more_verbs_match_docker() {
         ],
     );
 }
+
+/// Runs `PROGRAM ARGS` under a pseudo-terminal of 33 rows × 91 columns (util-linux `script`),
+/// with `input` typed in; returns what the terminal showed and the exit code.
+fn on_a_terminal(program: &str, args: &[&str], env: &[(&str, &str)], input: &str) -> Output {
+    let quoted: Vec<String> = std::iter::once(program)
+        .chain(args.iter().copied())
+        .map(|a| format!("'{}'", a.replace('\'', "'\\''")))
+        .collect();
+    let inner = format!("stty cols 91 rows 33; exec {}", quoted.join(" "));
+    let mut cmd = Command::new("script");
+    cmd.args(["-qec", &inner, "/dev/null"])
+        .envs(env.iter().copied())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("spawn script");
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().expect("stdin");
+        stdin.write_all(input.as_bytes()).expect("type input");
+    }
+    let out = child.wait_with_output().expect("wait script");
+    Output {
+        status: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).replace('\r', ""),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+#[test]
+fn terminals_stdin_and_management_commands_match_docker() {
+    let (d, img) = engine_with_busybox();
+    let host = d.host();
+    let env = [
+        ("BERTH_HOST", host.as_str()),
+        ("DOCKER_HOST", host.as_str()),
+        ("LANG", "C"),
+    ];
+    // run -it: a raw terminal of the user's size, and the shell's exit code.
+    let typed = "stty size; echo typed-$((6*7)); exit 5\n";
+    for program in [
+        berth_bin().to_string_lossy().into_owned(),
+        docker_bin().to_string_lossy().into_owned(),
+    ] {
+        let out = on_a_terminal(&program, &["run", "-it", "--rm", &img, "sh"], &env, typed);
+        assert_eq!(out.status, 5, "{program}: {out}");
+        assert!(out.stdout.contains("33 91"), "{program}: {out}");
+        assert!(out.stdout.contains("typed-42"), "{program}: {out}");
+    }
+    // exec -it the same way.
+    d.docker_ok(&["run", "-d", "--name", "box", &img, "sleep", "300"]);
+    wait_running(&d, "box");
+    let out = on_a_terminal(
+        &berth_bin().to_string_lossy(),
+        &["exec", "-it", "box", "sh"],
+        &env,
+        "stty size; exit 3\n",
+    );
+    assert_eq!(out.status, 3, "{out}");
+    assert!(out.stdout.contains("33 91"), "{out}");
+    // -i without a terminal: stdin reaches the process and closes.
+    for args in [
+        vec!["run", "-i", "--rm", &img, "wc", "-l"],
+        vec!["exec", "-i", "box", "wc", "-l"],
+    ] {
+        let ours = {
+            let mut cmd = Command::new(berth_bin());
+            cmd.args(&args)
+                .env("BERTH_HOST", &host)
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped());
+            let mut child = cmd.spawn().expect("spawn berth");
+            {
+                use std::io::Write;
+                let mut stdin = child.stdin.take().expect("stdin");
+                stdin.write_all(b"a\nb\nc\n").expect("write stdin");
+            }
+            child.wait_with_output().expect("wait berth")
+        };
+        let theirs = d.docker_with_stdin(&args, "a\nb\nc\n");
+        assert_eq!(
+            String::from_utf8_lossy(&ours.stdout).trim(),
+            "3",
+            "{args:?}"
+        );
+        assert_eq!(theirs.stdout.trim(), "3", "{args:?}");
+    }
+    // Management commands are the same verbs.
+    same_output(&d, &["container", "ls", "-a", "-q"]);
+    same_table(&d, &["container", "ls"]);
+    same_table(&d, &["image", "ls"]);
+    same_output(&d, &["image", "inspect", "-f", "{{.Id}}", &img]);
+    same_output(&d, &["container", "inspect", "-f", "{{.Name}}", "box"]);
+    d.docker_ok(&["run", "--name", "gone", &img, "true"]);
+    let out = berth_ok(&d, &["container", "prune", "-f"]);
+    assert!(out.contains("Deleted Containers:"), "{out}");
+    assert!(d.docker(&["inspect", "gone"]).status != 0);
+}
