@@ -1,7 +1,9 @@
 //! Which engine to talk to, and the connection to it.
 //!
 //! Precedence as docker's, with Berth's own variable first: `-H`, then `BERTH_HOST`, then
-//! `DOCKER_HOST`, then `unix:///run/berth.sock`.
+//! `DOCKER_HOST`, then the context (`--context`, `BERTH_CONTEXT`, `berth context use`), then
+//! `unix:///run/berth.sock`. (`--context` given explicitly wins over DOCKER_HOST: main
+//! resolves it before calling here.)
 
 use anyhow::{bail, Result};
 use bollard::{ClientVersion, Docker};
@@ -20,10 +22,15 @@ const API_VERSION: ClientVersion = ClientVersion {
 /// Long: `logs -f`, `run` and `exec` streams live as long as the user wants them to.
 const TIMEOUT_SECS: u64 = 365 * 24 * 3600;
 
-pub fn resolve_host(flag: Option<&str>, var: impl Fn(&str) -> Option<String>) -> String {
+pub fn resolve_host(
+    flag: Option<&str>,
+    context: Option<String>,
+    var: impl Fn(&str) -> Option<String>,
+) -> String {
     flag.map(str::to_string)
         .or_else(|| var("BERTH_HOST").filter(|v| !v.is_empty()))
         .or_else(|| var("DOCKER_HOST").filter(|v| !v.is_empty()))
+        .or(context)
         .unwrap_or_else(|| DEFAULT_HOST.to_string())
 }
 
@@ -58,15 +65,17 @@ mod tests {
     #[test]
     fn precedence() {
         let none = |_: &str| None;
-        assert_eq!(resolve_host(None, none), DEFAULT_HOST);
+        assert_eq!(resolve_host(None, None, none), DEFAULT_HOST);
+        let ctx = Some("unix:///ctx".to_string());
+        assert_eq!(resolve_host(None, ctx.clone(), none), "unix:///ctx");
         let both = |k: &str| match k {
             "BERTH_HOST" => Some("unix:///b".to_string()),
             "DOCKER_HOST" => Some("unix:///d".to_string()),
             _ => None,
         };
-        assert_eq!(resolve_host(None, both), "unix:///b");
-        assert_eq!(resolve_host(Some("tcp://h:1"), both), "tcp://h:1");
+        assert_eq!(resolve_host(None, ctx.clone(), both), "unix:///b");
+        assert_eq!(resolve_host(Some("tcp://h:1"), None, both), "tcp://h:1");
         let docker_only = |k: &str| (k == "DOCKER_HOST").then(|| "unix:///d".to_string());
-        assert_eq!(resolve_host(None, docker_only), "unix:///d");
+        assert_eq!(resolve_host(None, ctx, docker_only), "unix:///d");
     }
 }

@@ -2,6 +2,7 @@
 //! docker's verbs, flags, output shapes and exit codes, and messages in Spanish or English.
 
 mod containers;
+mod context;
 mod engine;
 mod errors;
 mod exec;
@@ -32,6 +33,9 @@ struct Cli {
     /// Daemon socket to connect to (default: $BERTH_HOST, $DOCKER_HOST, unix:///run/berth.sock)
     #[arg(short = 'H', long = "host", global = true)]
     host: Option<String>,
+    /// Name of the context to use (see `berth context ls`); wins over DOCKER_HOST
+    #[arg(short = 'c', long = "context", global = true)]
+    context: Option<String>,
     /// Print version information and quit
     #[arg(short = 'v', long = "version")]
     version: bool,
@@ -110,6 +114,9 @@ pub enum Cmd {
     /// Manage images
     #[command(subcommand)]
     Image(groups::ImageCmd),
+    /// Manage contexts (named engines)
+    #[command(subcommand)]
+    Context(context::ContextCmd),
     /// Manage volumes
     #[command(subcommand)]
     Volume(volume::VolumeCmd),
@@ -182,6 +189,7 @@ const ABOUT_ES: &[(&str, &str)] = &[
     ("events", "Muestra los eventos del motor en tiempo real"),
     ("container", "Gestiona contenedores"),
     ("image", "Gestiona imágenes"),
+    ("context", "Gestiona contextos (motores con nombre)"),
     ("volume", "Gestiona volúmenes"),
     ("network", "Gestiona redes"),
     ("system", "Gestiona el motor"),
@@ -242,8 +250,22 @@ fn main() {
     std::process::exit(code);
 }
 
+/// The engine to use: `-H`, an explicit `--context` (which wins over the environment, as
+/// docker's), then `BERTH_HOST`, `DOCKER_HOST`, the current context, the default socket. The
+/// context store is only read when it decides.
+fn engine_host(cli_host: Option<&str>, cli_context: Option<&str>) -> Result<String> {
+    let env = |k: &str| std::env::var(k).ok();
+    let env_set = ["BERTH_HOST", "DOCKER_HOST"]
+        .iter()
+        .any(|k| env(k).is_some_and(|v| !v.is_empty()));
+    if cli_host.is_some() || (cli_context.is_none() && env_set) {
+        return Ok(engine::resolve_host(cli_host, None, env));
+    }
+    let chosen = context::selected_host(cli_context)?;
+    Ok(engine::resolve_host(None, chosen, |_| None))
+}
+
 async fn dispatch(cli: Cli) -> Result<()> {
-    let host = engine::resolve_host(cli.host.as_deref(), |k| std::env::var(k).ok());
     let Some(cmd) = cli.command else {
         // Bare `berth`, as bare `docker`: the help, successfully.
         command().print_help()?;
@@ -255,21 +277,30 @@ async fn dispatch(cli: Cli) -> Result<()> {
         Cmd::Image(c) => groups::image(c),
         other => groups::Verb::Top(Box::new(other)),
     };
-    match verb {
-        groups::Verb::Top(cmd) => match *cmd {
-            Cmd::Completion { shell } => {
-                clap_complete::generate(shell, &mut command(), "berth", &mut std::io::stdout());
-                Ok(())
-            }
-            Cmd::Version(args) => system::version(engine::connect(&host).await, &host, args).await,
-            cmd => run_verb(&engine::connect(&host).await?, &host, cmd).await,
-        },
+    let cmd = match verb {
+        groups::Verb::Top(cmd) => *cmd,
         groups::Verb::PruneContainers(a) => {
-            containers::prune(&engine::connect(&host).await?, a.force).await
+            let host = engine_host(cli.host.as_deref(), cli.context.as_deref())?;
+            return containers::prune(&engine::connect(&host).await?, a.force).await;
         }
         groups::Verb::PruneImages(a) => {
-            image::prune(&engine::connect(&host).await?, a.all, a.force).await
+            let host = engine_host(cli.host.as_deref(), cli.context.as_deref())?;
+            return image::prune(&engine::connect(&host).await?, a.all, a.force).await;
         }
+    };
+    // Answered without an engine.
+    match cmd {
+        Cmd::Completion { shell } => {
+            clap_complete::generate(shell, &mut command(), "berth", &mut std::io::stdout());
+            return Ok(());
+        }
+        Cmd::Context(c) => return context::run(c),
+        _ => {}
+    }
+    let host = engine_host(cli.host.as_deref(), cli.context.as_deref())?;
+    match cmd {
+        Cmd::Version(args) => system::version(engine::connect(&host).await, &host, args).await,
+        cmd => run_verb(&engine::connect(&host).await?, &host, cmd).await,
     }
 }
 
@@ -310,9 +341,11 @@ async fn run_verb(d: &bollard::Docker, host: &str, cmd: Cmd) -> Result<()> {
         Cmd::Network(c) => network::run(d, c).await,
         Cmd::System(c) => system::run(d, host, c).await,
         // Answered before any connection (dispatch), or mapped onto the verbs above.
-        Cmd::Version(_) | Cmd::Completion { .. } | Cmd::Container(_) | Cmd::Image(_) => {
-            Err(CliError::usage("internal: command not dispatched here").into())
-        }
+        Cmd::Version(_)
+        | Cmd::Completion { .. }
+        | Cmd::Context(_)
+        | Cmd::Container(_)
+        | Cmd::Image(_) => Err(CliError::usage("internal: command not dispatched here").into()),
     }
 }
 
