@@ -633,6 +633,34 @@ fn engine_selection_language_and_completions() {
     let out = berth_env(&missing, &["version"], &[]);
     assert_eq!(out.status, 1, "{out}");
     assert!(out.stdout.contains("Client: Berth"), "{out}");
+    // Contexts: named engines in berth's own store; --context beats DOCKER_HOST, -H beats
+    // the context, and the current one (context use) serves when nothing else is said.
+    let cfg = d.dir().join("berth-config");
+    let cfg = cfg.to_string_lossy().into_owned();
+    let no_env = [("BERTH_HOST", ""), ("BERTH_CONFIG_DIR", cfg.as_str())];
+    let endpoint = format!("host={}", d.host());
+    let out = berth_env(
+        "",
+        &["context", "create", "e2e", "--docker", &endpoint],
+        &no_env,
+    );
+    assert!(out.success() && out.stdout == "e2e\n", "{out}");
+    let out = berth_env("", &["context", "ls", "-q"], &no_env);
+    assert_eq!(out.stdout, "default\ne2e\n", "{out}");
+    let with_docker_host = [no_env[0], no_env[1], ("DOCKER_HOST", missing.as_str())];
+    let out = berth_env("", &["--context", "e2e", "ps", "-q"], &with_docker_host);
+    assert!(out.success(), "{out}");
+    let out = berth_env("", &["context", "use", "e2e"], &no_env);
+    assert!(out.success(), "{out}");
+    assert!(berth_env("", &["ps", "-q"], &no_env).success());
+    assert_eq!(berth_env("", &["context", "show"], &no_env).stdout, "e2e\n");
+    assert_eq!(berth_env("", &["-H", &missing, "ps"], &no_env).status, 1);
+    assert_eq!(berth_env("", &["ps"], &with_docker_host).status, 1);
+    assert!(berth_env("", &["context", "rm", "e2e"], &no_env).success());
+    assert_eq!(
+        berth_env("", &["context", "show"], &no_env).stdout,
+        "default\n"
+    );
     // Completions come from the command definitions.
     for shell in ["bash", "zsh", "fish", "powershell"] {
         let out = berth_env(&missing, &["completion", shell], &[]);
