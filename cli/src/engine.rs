@@ -5,7 +5,7 @@
 //! `unix:///run/berth.sock`. (`--context` given explicitly wins over DOCKER_HOST: main
 //! resolves it before calling here.)
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use bollard::{ClientVersion, Docker};
 
 use crate::errors::CliError;
@@ -77,5 +77,95 @@ mod tests {
         assert_eq!(resolve_host(Some("tcp://h:1"), None, both), "tcp://h:1");
         let docker_only = |k: &str| (k == "DOCKER_HOST").then(|| "unix:///d".to_string());
         assert_eq!(resolve_host(None, ctx, docker_only), "unix:///d");
+    }
+}
+
+/// One `POST` to the engine outside bollard (for endpoints it has no call for, e.g. `/auth`):
+/// HTTP/1.1 with `Connection: close`, at the API version this client speaks. Returns the
+/// status code and the body.
+pub async fn raw_post(host: &str, path: &str, body: &[u8]) -> Result<(u16, Vec<u8>)> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let request = format!(
+        "POST /v{}.{}{path} HTTP/1.1\r\nHost: berth\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n",
+        API_VERSION.major_version,
+        API_VERSION.minor_version,
+        body.len()
+    );
+    let mut reply = Vec::new();
+    let unreachable = |e: std::io::Error| CliError::unreachable(host, &e.into());
+    if let Some(p) = host.strip_prefix("unix://") {
+        let mut s = tokio::net::UnixStream::connect(p)
+            .await
+            .map_err(unreachable)?;
+        s.write_all(request.as_bytes()).await?;
+        s.write_all(body).await?;
+        s.read_to_end(&mut reply).await?;
+    } else {
+        let addr = host
+            .strip_prefix("tcp://")
+            .or_else(|| host.strip_prefix("http://"))
+            .unwrap_or(host);
+        let mut s = tokio::net::TcpStream::connect(addr)
+            .await
+            .map_err(unreachable)?;
+        s.write_all(request.as_bytes()).await?;
+        s.write_all(body).await?;
+        s.read_to_end(&mut reply).await?;
+    }
+    parse_http_reply(&reply)
+}
+
+/// Status and body of an HTTP/1.1 response (plain or chunked).
+fn parse_http_reply(reply: &[u8]) -> Result<(u16, Vec<u8>)> {
+    let split = reply
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .context("engine reply without headers")?;
+    let head = String::from_utf8_lossy(&reply[..split]);
+    let status: u16 = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .context("engine reply without a status")?;
+    let mut body = reply[split + 4..].to_vec();
+    let chunked = head
+        .lines()
+        .any(|l| l.to_ascii_lowercase().starts_with("transfer-encoding:") && l.contains("chunked"));
+    if chunked {
+        let mut out = Vec::new();
+        let mut rest = body.as_slice();
+        while let Some(eol) = rest.windows(2).position(|w| w == b"\r\n") {
+            let size = usize::from_str_radix(String::from_utf8_lossy(&rest[..eol]).trim(), 16)
+                .context("bad chunk size")?;
+            if size == 0 {
+                break;
+            }
+            let start = eol + 2;
+            let chunk = rest.get(start..start + size).context("short chunk")?;
+            out.extend_from_slice(chunk);
+            rest = rest.get(start + size + 2..).unwrap_or_default();
+        }
+        body = out;
+    }
+    Ok((status, body))
+}
+
+#[cfg(test)]
+mod http_tests {
+    #[test]
+    fn replies_plain_and_chunked() {
+        let plain = b"HTTP/1.1 401 Unauthorized\r\nContent-Length: 2\r\n\r\n{}";
+        assert_eq!(
+            super::parse_http_reply(plain).unwrap(),
+            (401, b"{}".to_vec())
+        );
+        let chunked =
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n";
+        assert_eq!(
+            super::parse_http_reply(chunked).unwrap(),
+            (200, b"abcde".to_vec())
+        );
+        assert!(super::parse_http_reply(b"garbage").is_err());
     }
 }

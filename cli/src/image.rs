@@ -245,7 +245,8 @@ async fn pull_into(docker: &Docker, image: &str, tty: bool, out: &mut dyn Write)
         tag: Some(tag),
         ..Default::default()
     };
-    let mut stream = docker.create_image(Some(opts), None, None);
+    let creds = crate::registry::credentials_for(&crate::registry::registry_of(image));
+    let mut stream = docker.create_image(Some(opts), None, creds);
     let mut progress = tty.then(LayerBars::new);
     while let Some(item) = stream.next().await {
         let info = match item {

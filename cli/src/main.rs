@@ -108,6 +108,10 @@ pub enum Cmd {
     Load(image_archive::LoadArgs),
     /// Get real time events from the server
     Events(system::EventsArgs),
+    /// Log in to a registry
+    Login(registry::LoginArgs),
+    /// Log out from a registry
+    Logout(registry::LogoutArgs),
     /// Manage containers
     #[command(subcommand)]
     Container(groups::ContainerCmd),
@@ -187,6 +191,8 @@ const ABOUT_ES: &[(&str, &str)] = &[
         "Carga imágenes de un archivo tar o de la entrada estándar",
     ),
     ("events", "Muestra los eventos del motor en tiempo real"),
+    ("login", "Inicia sesión en un registro"),
+    ("logout", "Cierra la sesión en un registro"),
     ("container", "Gestiona contenedores"),
     ("image", "Gestiona imágenes"),
     ("context", "Gestiona contextos (motores con nombre)"),
@@ -295,10 +301,12 @@ async fn dispatch(cli: Cli) -> Result<()> {
             return Ok(());
         }
         Cmd::Context(c) => return context::run(c),
+        Cmd::Logout(a) => return registry::logout(a),
         _ => {}
     }
     let host = engine_host(cli.host.as_deref(), cli.context.as_deref())?;
     match cmd {
+        Cmd::Login(args) => registry::login(&host, args).await,
         Cmd::Version(args) => system::version(engine::connect(&host).await, &host, args).await,
         cmd => run_verb(&engine::connect(&host).await?, &host, cmd).await,
     }
@@ -342,6 +350,8 @@ async fn run_verb(d: &bollard::Docker, host: &str, cmd: Cmd) -> Result<()> {
         Cmd::System(c) => system::run(d, host, c).await,
         // Answered before any connection (dispatch), or mapped onto the verbs above.
         Cmd::Version(_)
+        | Cmd::Login(_)
+        | Cmd::Logout(_)
         | Cmd::Completion { .. }
         | Cmd::Context(_)
         | Cmd::Container(_)
