@@ -872,3 +872,65 @@ fn terminals_stdin_and_management_commands_match_docker() {
     assert!(out.contains("Deleted Containers:"), "{out}");
     assert!(d.docker(&["inspect", "gone"]).status != 0);
 }
+
+#[test]
+fn login_pull_push_and_logout_share_docker_credentials() {
+    let reg = Registry::start_with_htpasswd("berth", "s3cret-pass");
+    push_fixture_images_as(reg.addr(), reg.credentials());
+    let d = Berthd::start();
+    let img = reg.image("busybox:latest");
+    let config = d.docker_config_dir();
+    let config = config.to_string_lossy().into_owned();
+    let env = [("DOCKER_CONFIG", config.as_str())];
+    let with_stdin = |args: &[&str], input: &str| {
+        let mut cmd = Command::new(berth_bin());
+        cmd.args(args)
+            .env("BERTH_HOST", d.host())
+            .env("DOCKER_CONFIG", &config)
+            .env("LANG", "C")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().expect("spawn berth");
+        {
+            use std::io::Write;
+            let mut stdin = child.stdin.take().expect("stdin");
+            stdin.write_all(input.as_bytes()).expect("write stdin");
+        }
+        let out = child.wait_with_output().expect("wait berth");
+        Output {
+            status: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    };
+    let login = ["login", "-u", "berth", "--password-stdin", reg.addr()];
+    // A wrong password fails as docker's does; a right one is stored in docker's file.
+    let ours = with_stdin(&login, "wrong\n");
+    let theirs = d.docker_with_stdin(&login, "wrong\n");
+    assert_eq!(ours.status, theirs.status, "berth {ours}\ndocker {theirs}");
+    assert!(ours.stderr.contains("unauthorized"), "{ours}");
+    assert_eq!(berth_env(&d.host(), &["pull", "-q", &img], &env).status, 1);
+    let ok = with_stdin(&login, "s3cret-pass\n");
+    assert!(
+        ok.success() && ok.stdout.contains("Login Succeeded"),
+        "{ok}"
+    );
+    // Both CLIs pull and push with it.
+    let out = berth_env(&d.host(), &["pull", "-q", &img], &env);
+    assert!(out.success(), "{out}");
+    assert_eq!(
+        d.docker_ok(&["run", "--rm", &img, "echo", "authed"]).trim(),
+        "authed"
+    );
+    let mine = reg.image("mine:1");
+    d.docker_ok(&["tag", &img, &mine]);
+    let out = berth_env(&d.host(), &["push", &mine], &env);
+    assert!(out.success(), "{out}");
+    assert!(out.stdout.contains("1: digest: sha256:"), "{out}");
+    // logout removes it for docker too.
+    let out = berth_env(&d.host(), &["logout", reg.addr()], &env);
+    assert!(out.stdout.contains("Removing login credentials"), "{out}");
+    let refused = d.docker(&["push", &mine]);
+    assert_ne!(refused.status, 0, "{refused}");
+}
