@@ -49,8 +49,26 @@ if [[ -f ui/package.json ]]; then
         echo "scripts/test.sh: installing nodejs npm" >&2
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
     fi
-    echo "--- ui: npm ci, build, test" >&2
-    (cd ui && npm ci --no-audit --no-fund --loglevel=error && npm run build && npm test)
+    echo "--- ui: npm ci, build, contract types, check, lint, test" >&2
+    # The build first: src-tauri's build script embeds ui/dist.
+    (cd ui && npm ci --no-audit --no-fund --loglevel=error && npm run build)
+    # ui/src/lib/bindings is generated from the Rust types (src-tauri/src/bindings.rs): regenerate
+    # it and fail when that changes a committed file. Built as the full run below builds (all of
+    # the workspace, so the same features; not incremental in CI), which then reuses it.
+    (
+        [[ ${CI:-} == true ]] && export CARGO_INCREMENTAL=${CARGO_INCREMENTAL:-0}
+        cargo test -j2 --workspace --lib --quiet export_bindings
+    )
+    if git rev-parse --is-inside-work-tree >/dev/null 2>&1 &&
+        [[ -n $(git status --porcelain -- ui/src/lib/bindings) ]]; then
+        git status --short -- ui/src/lib/bindings >&2
+        git --no-pager diff --stat -- ui/src/lib/bindings >&2
+        echo "scripts/test.sh: ui/src/lib/bindings is out of date with the Rust types:" \
+            "commit what \`cargo test -p berth-desktop --lib export_bindings\` wrote" >&2
+        exit 1
+    fi
+    # check = svelte-check (types, a11y, warnings fail); lint = ESLint, then Prettier --check.
+    (cd ui && npm run check && npm run lint && npm test)
 fi
 
 # tauri-driver: the WebDriver front the desktop end-to-end test talks to (it starts
@@ -59,6 +77,18 @@ if ! command -v tauri-driver >/dev/null; then
     echo "scripts/test.sh: cargo install tauri-driver" >&2
     cargo install --locked -j2 --quiet tauri-driver@2.1.0
 fi
+
+# docker-py (the Python SDK) for tests/tests/docker_py.rs: a venv from PyPI, pinned by
+# tests/py/requirements.txt, remade when that file changes.
+pyenv=${CARGO_TARGET_DIR:-$PWD/target}/pyenv
+if ! cmp -s tests/py/requirements.txt "$pyenv/requirements.txt" 2>/dev/null; then
+    echo "--- docker-py venv ($pyenv)" >&2
+    rm -rf "$pyenv"
+    python3 -m venv "$pyenv"
+    "$pyenv/bin/pip" install -q --disable-pip-version-check -r tests/py/requirements.txt
+    cp tests/py/requirements.txt "$pyenv/requirements.txt"
+fi
+export BERTH_PYTHON=$pyenv/bin/python
 
 # A CI run builds once from a clean clone: incremental caches would only cost disk and time.
 [[ ${CI:-} == true ]] && export CARGO_INCREMENTAL=${CARGO_INCREMENTAL:-0}

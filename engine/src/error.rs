@@ -28,6 +28,9 @@ pub enum EngineError {
     /// 501
     #[error("{0}")]
     NotImplemented(String),
+    /// 503: a service this node does not run (swarm mode on a standalone engine).
+    #[error("{0}")]
+    Unavailable(String),
     /// 500 with the full context chain.
     #[error("{0:#}")]
     Internal(#[from] anyhow::Error),
@@ -45,6 +48,7 @@ impl EngineError {
             EngineError::NotModified(_) => StatusCode::NOT_MODIFIED,
             EngineError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             EngineError::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
+            EngineError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             EngineError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

@@ -2,9 +2,10 @@
 //! `{"kind": "...", "message": "...", "field"?: "..."}` (see `docs/desktop-contract.md`).
 
 use serde::Serialize;
+use ts_rs::TS;
 
 /// What went wrong, in terms the UI can act on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorKind {
     /// The engine answered with an error the other kinds do not cover.
@@ -20,12 +21,13 @@ pub enum ErrorKind {
 }
 
 /// The error of every Tauri command.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS, thiserror::Error)]
 #[error("{kind:?}: {message}")]
 pub struct CommandError {
     pub kind: ErrorKind,
     pub message: String,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
     pub field: Option<String>,
 }
 

@@ -6,8 +6,11 @@
 //! - [`commands`]: the `#[tauri::command]` wrappers, one file per Docker object, exactly as
 //!   `docs/desktop-contract.md` says.
 //! - [`tray_model`] / [`tray`]: the tray menu as data, and its rendering.
+//! - `bindings`: the UI's TypeScript types for the contract, generated from these types.
 
 pub mod backend;
+#[cfg(test)]
+mod bindings;
 pub mod commands;
 pub mod engine_host;
 pub mod error;

@@ -320,8 +320,12 @@ async fn follow_streams_until_the_container_exits() {
                 .await
         })
     };
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    assert_eq!(b.streams().count(), 1);
+    wait_until(
+        "the first logs stream to open",
+        Duration::from_secs(10),
+        || b.streams().count() == 1,
+    )
+    .await;
     let second = {
         let b = b.clone();
         let id = id.clone();
@@ -335,7 +339,7 @@ async fn follow_streams_until_the_container_exits() {
         .expect("replaced stream ends")
         .expect("join")
         .expect("logs");
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The first stream ended because the second registered in its place: one is open.
     assert_eq!(b.close_container_streams(&id), 1);
     tokio::time::timeout(Duration::from_secs(5), second)
         .await
@@ -610,6 +614,35 @@ async fn wait_until(what: &str, limit: Duration, cond: impl Fn() -> bool) {
     }
 }
 
+/// Waits until the supervisor forwards engine events. It subscribes to `/events` some time after
+/// it reports running, and the engine does not replay past events to a plain subscription: so
+/// make volume events (named `{tag}-N`) until one comes through.
+async fn events_flow(d: &Berthd, out: &Collected, tag: &str) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    for i in 0.. {
+        let name = format!("{tag}-{i}");
+        d.docker_ok(&["volume", "create", &name]);
+        let seen = || {
+            out.events
+                .lock()
+                .expect("lock")
+                .iter()
+                .any(|e| e["Type"] == "volume" && e["Actor"]["ID"] == name.as_str())
+        };
+        let probe_end = Instant::now() + Duration::from_millis(500);
+        while !seen() && Instant::now() < probe_end {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        if seen() {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the supervisor forwards no events"
+        );
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn supervisor_follows_events_and_recovers_when_the_engine_restarts() {
     let (mut d, image) = berth_tests::engine_with_busybox();
@@ -623,8 +656,8 @@ async fn supervisor_follows_events_and_recovers_when_the_engine_restarts() {
         last_state(&out) == Some(EngineState::Running)
     })
     .await;
-    // Give the event stream a moment to attach, then make an event with the docker CLI.
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    events_flow(&d, &out, "before").await;
+    // An event made with the docker CLI comes through.
     let has_event = |out: &Collected, name: &str, action: &str| {
         out.events.lock().expect("lock").iter().any(|e| {
             e["Type"] == "container"
@@ -642,7 +675,7 @@ async fn supervisor_follows_events_and_recovers_when_the_engine_restarts() {
         .lock()
         .expect("lock")
         .iter()
-        .find(|e| e["Action"] == "create")
+        .find(|e| e["Type"] == "container" && e["Action"] == "create")
         .cloned()
         .expect("event");
     assert!(
@@ -666,7 +699,7 @@ async fn supervisor_follows_events_and_recovers_when_the_engine_restarts() {
         last_state(&out) == Some(EngineState::Running)
     })
     .await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    events_flow(&d, &out, "after").await;
     d.docker_ok(&["create", "--name", "second", &image, "true"]);
     wait_until("event after restart", Duration::from_secs(10), || {
         has_event(&out, "second", "create")

@@ -61,6 +61,34 @@ pub(crate) fn signal(pid: u32, sig: libc::c_int) -> bool {
     unsafe { libc::kill(pid as libc::pid_t, sig) == 0 }
 }
 
+/// Whether `pid` runs: it exists and is not a zombie (dead, waiting for its parent to reap it).
+pub fn process_alive(pid: i32) -> bool {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return false;
+    };
+    // The state follows the command name, which is in parentheses and may hold anything.
+    let state = stat
+        .rfind(')')
+        .and_then(|i| stat[i + 1..].split_whitespace().next());
+    !matches!(state, Some("Z" | "X") | None)
+}
+
+/// Waits (10 s at most, then panics) until `pid` has died. A zombie counts as dead: the death is
+/// what callers wait for, not its reaping by whichever process adopted it.
+pub fn wait_until_dead(pid: i32) {
+    crate::wait_until(
+        &format!("process {pid} to die"),
+        Duration::from_secs(10),
+        || {
+            if process_alive(pid) {
+                Err("still running".to_string())
+            } else {
+                Ok(())
+            }
+        },
+    );
+}
+
 /// Waits for `child` to exit for up to `timeout`; true if it did (and was reaped).
 pub(crate) fn wait_timeout(child: &mut Child, timeout: Duration) -> bool {
     let deadline = Instant::now() + timeout;

@@ -364,14 +364,18 @@ fn exec_variants() {
     let piped = d.docker_with_stdin(&["exec", "-i", "ex", "cat"], "through stdin");
     assert_eq!(piped.stdout, "through stdin");
     d.docker_ok(&["exec", "-d", "ex", "sh", "-c", "echo detached > /tmp/d"]);
-    let mut seen = String::new();
-    for _ in 0..50 {
-        seen = d.docker(&["exec", "ex", "cat", "/tmp/d"]).stdout;
-        if !seen.is_empty() {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    let seen = wait_until(
+        "the detached exec to write /tmp/d",
+        std::time::Duration::from_secs(10),
+        || {
+            let out = d.docker(&["exec", "ex", "cat", "/tmp/d"]).stdout;
+            if out.is_empty() {
+                Err(out)
+            } else {
+                Ok(out)
+            }
+        },
+    );
     assert_eq!(seen, "detached\n");
     let missing = d.docker(&["exec", "ex", "no-such-binary"]);
     assert_ne!(missing.status, 0);
@@ -381,9 +385,15 @@ fn exec_variants() {
     assert!(stopped.stderr.contains("is not running"), "{stopped}");
 }
 
+/// The end of busybox sh's prompt for root (`/ # `).
+const PROMPT: &str = "# ";
+
 /// Runs a docker command line under util-linux `script`, which gives the CLI a real pty, and
-/// types `input` into it line by line.
-fn in_pty(d: &Berthd, line: &str, input: &[&[u8]]) -> (Option<i32>, String) {
+/// plays `steps`: for each `(expect, input)`, waits until the output since the previous step's
+/// match shows `expect` (a prompt, a command's output), then types `input`.
+fn in_pty(d: &Berthd, line: &str, steps: &[(&str, &[u8])]) -> (Option<i32>, String) {
+    use std::io::{Read, Write};
+    use std::sync::{Arc, Mutex};
     let mut cmd = std::process::Command::new("script");
     cmd.args(["-qec", line, "/dev/null"]);
     let probe = d.docker_command(&[]);
@@ -396,22 +406,41 @@ fn in_pty(d: &Berthd, line: &str, input: &[&[u8]]) -> (Option<i32>, String) {
     cmd.current_dir(d.dir())
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
+        .stderr(std::process::Stdio::inherit());
     let mut child = cmd.spawn().unwrap();
+    let seen = Arc::new(Mutex::new(Vec::<u8>::new()));
+    let reader = {
+        let seen = Arc::clone(&seen);
+        let mut stdout = child.stdout.take().unwrap();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n @ 1..) = stdout.read(&mut buf) {
+                seen.lock().unwrap().extend_from_slice(&buf[..n]);
+            }
+        })
+    };
+    let text = || String::from_utf8_lossy(&seen.lock().unwrap()).into_owned();
     {
-        use std::io::Write;
         let mut stdin = child.stdin.take().unwrap();
-        std::thread::sleep(std::time::Duration::from_millis(1500));
-        for l in input {
-            stdin.write_all(l).unwrap();
-            std::thread::sleep(std::time::Duration::from_millis(500));
+        let mut from = 0;
+        for (expect, input) in steps {
+            from = wait_until(
+                &format!("{expect:?} on the terminal of `{line}`"),
+                std::time::Duration::from_secs(30),
+                || {
+                    let t = text();
+                    match t.get(from..).and_then(|rest| rest.find(expect)) {
+                        Some(at) => Ok(from + at + expect.len()),
+                        None => Err(t),
+                    }
+                },
+            );
+            stdin.write_all(input).unwrap();
         }
     }
-    let out = child.wait_with_output().unwrap();
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-    )
+    let status = child.wait().unwrap();
+    reader.join().unwrap();
+    (status.code(), text())
 }
 
 /// `docker run -it IMAGE sh`: a working interactive shell; its exit code is docker's.
@@ -419,7 +448,14 @@ fn in_pty(d: &Berthd, line: &str, input: &[&[u8]]) -> (Option<i32>, String) {
 fn interactive_tty_shell() {
     let (d, img) = started();
     let line = format!("docker run -it --rm --name tty {img} sh");
-    let (code, text) = in_pty(&d, &line, &[b"tty; echo sum=$((40+2))\r", b"exit 9\r"]);
+    let (code, text) = in_pty(
+        &d,
+        &line,
+        &[
+            (PROMPT, b"tty; echo sum=$((40+2))\r"),
+            ("sum=42", b"exit 9\r"),
+        ],
+    );
     assert!(text.contains("/dev/pts/0"), "{text}");
     assert!(text.contains("sum=42"), "{text}");
     assert_eq!(code, Some(9), "{text}");
@@ -433,7 +469,11 @@ fn interactive_exec_shell() {
     let (code, text) = in_pty(
         &d,
         "docker exec -it host sh",
-        &[b"echo in=$((6*7)); tty\r", b"\x04"],
+        &[
+            (PROMPT, b"echo in=$((6*7)); tty\r"),
+            ("in=42", b""),
+            (PROMPT, b"\x04"),
+        ],
     );
     assert!(text.contains("in=42"), "{text}");
     assert!(text.contains("/dev/pts/"), "{text}");
@@ -500,8 +540,10 @@ fn containers_survive_a_killed_engine() {
         "trap 'echo bye; exit 4' TERM; while true; do echo beat; sleep 0.2; done",
     ]);
     d.docker_ok(&["create", "--name", "kept", &img, "true"]);
+    let pid: i32 = d.inspect_format("live", "{{.State.Pid}}").parse().unwrap();
     d.kill9();
-    std::thread::sleep(std::time::Duration::from_millis(500));
+    // The engine is dead (kill9 reaps it) and the container still runs.
+    assert!(process_alive(pid), "the container died with the engine");
     d.restart();
     let st = d.docker_ok(&["ps", "-a", "--format", "{{.Names}} {{.State}}"]);
     assert!(
@@ -569,7 +611,8 @@ fn a_dead_monitor_is_reconciled() {
         libc::kill(ppid, libc::SIGKILL);
         libc::kill(pid, libc::SIGKILL);
     }
-    std::thread::sleep(std::time::Duration::from_millis(300));
+    wait_until_dead(pid);
+    wait_until_dead(ppid);
     d.restart();
     let st = d.docker_ok(&[
         "inspect",

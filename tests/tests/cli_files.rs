@@ -534,7 +534,18 @@ fn diff_export_commit_import() {
         "-c",
         "echo live > /live; sleep 1000",
     ]);
-    std::thread::sleep(std::time::Duration::from_millis(300));
+    wait_until(
+        "the container to write /live",
+        std::time::Duration::from_secs(10),
+        || {
+            let out = d.docker(&["exec", "live", "cat", "/live"]);
+            if out.stdout == "live\n" {
+                Ok(())
+            } else {
+                Err(out.to_string())
+            }
+        },
+    );
     d.docker_ok(&["commit", "live", "live:snap"]);
     assert_eq!(
         d.docker_ok(&["inspect", "-f", "{{.State.Status}}", "live"])

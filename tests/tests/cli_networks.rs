@@ -631,7 +631,7 @@ fn bad_network_input_gets_docker_errors() {
     let cases: Vec<(String, &str)> = vec![
         (format!("network|create|--subnet|{subnet}|two"), "overlaps"),
         ("network|create|one".into(), "already exists"),
-        ("network|create|bad name".into(), "invalid network name"),
+        ("network|create|   ".into(), "invalid name"),
         ("network|create|--subnet|10.0.0.0/33|x1".into(), "invalid"),
         (
             "network|create|--subnet|10.250.0.0/24|--gateway|10.251.0.1|x2".into(),

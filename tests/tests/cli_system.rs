@@ -335,9 +335,9 @@ fn events_replay_since_and_until() {
     let start = stamp();
     d.docker_ok(&["volume", "create", "first"]);
     d.docker_ok(&["volume", "create", "second"]);
-    std::thread::sleep(Duration::from_millis(20));
+    // Each docker call is a process that runs to its end between two nanosecond stamps, so
+    // `middle` lies strictly after the second event and before the third.
     let middle = stamp();
-    std::thread::sleep(Duration::from_millis(20));
     d.docker_ok(&["volume", "create", "third"]);
     d.docker_ok(&["network", "create", "other"]);
     let end = stamp();
@@ -388,7 +388,24 @@ fn events_replay_since_and_until() {
     ]);
     cmd.stdout(std::process::Stdio::piped());
     let mut child = spawn_tied(cmd).expect("docker events");
-    std::thread::sleep(Duration::from_millis(500));
+    let stdout = child.stdout.take().expect("events stdout");
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    let reader = std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    // The engine replays the past events and subscribes the stream to new ones in one step:
+    // once the replay shows, a new event cannot be missed.
+    let mut out = vec![rx
+        .recv_timeout(Duration::from_secs(20))
+        .expect("the replayed event")];
     d.docker_ok(&["volume", "rm", "first"]);
     let status = wait_until(
         "docker events to end at --until",
@@ -401,13 +418,9 @@ fn events_replay_since_and_until() {
         },
     );
     assert!(status.success());
-    let mut out = String::new();
-    std::io::Read::read_to_string(&mut child.stdout.take().unwrap(), &mut out).unwrap();
-    assert_eq!(
-        out.lines().collect::<Vec<_>>(),
-        ["create third", "destroy first"],
-        "{out}"
-    );
+    reader.join().expect("events reader");
+    out.extend(rx.try_iter());
+    assert_eq!(out, ["create third", "destroy first"]);
 
     let r = unix_http_request(
         &d.socket_path(),

@@ -76,22 +76,25 @@ fn named_volume_outlives_containers_and_blocks_removal_while_used() {
             }
         }
     });
-    let mut subscribed = false;
+    let mut subscribed = None;
     for i in 0..50 {
         let name = format!("warmup{i}");
         d.docker_ok(&["volume", "create", &name]);
         d.docker_ok(&["volume", "rm", &name]);
         if let Ok(line) = rx.recv_timeout(std::time::Duration::from_millis(200)) {
-            subscribed = line.starts_with("create warmup");
-            if subscribed {
+            if let Some(n) = line.strip_prefix("create warmup") {
+                subscribed = Some(n.to_string());
                 break;
             }
         }
     }
-    assert!(subscribed, "docker events never started");
+    let n = subscribed.expect("docker events never started");
+    // Skip the rest of the warm-up: up to its last event, the removal of the volume seen.
+    let last = format!("destroy warmup{n}");
     while rx
-        .recv_timeout(std::time::Duration::from_millis(200))
-        .is_ok()
+        .recv_timeout(std::time::Duration::from_secs(10))
+        .expect("the warm-up's destroy event")
+        != last
     {}
 
     assert_eq!(d.docker_ok(&["volume", "create", "notes"]).trim(), "notes");
@@ -190,23 +193,35 @@ fn named_volume_outlives_containers_and_blocks_removal_while_used() {
         "get nope: no such volume",
     );
 
-    // Let the last events arrive, then read them.
-    std::thread::sleep(std::time::Duration::from_millis(500));
+    // Read events until each one expected has come (they are all sent by now, but the stream
+    // delivers them asynchronously).
+    let mut lines = Vec::new();
+    wait_until(
+        "the volume events",
+        std::time::Duration::from_secs(20),
+        || {
+            lines.extend(rx.try_iter());
+            let missing: Vec<&str> = [
+                "create notes",
+                "mount notes",
+                "unmount notes",
+                "create implicit",
+                "destroy notes",
+                "destroy implicit",
+            ]
+            .into_iter()
+            .filter(|want| !lines.iter().any(|l| l == want))
+            .collect();
+            if missing.is_empty() {
+                Ok(())
+            } else {
+                Err(format!("missing {missing:?} in {lines:?}"))
+            }
+        },
+    );
     let _ = events.kill();
     let _ = events.wait();
     let _ = reader.join();
-    let collected: Vec<String> = rx.try_iter().collect();
-    let lines: Vec<&str> = collected.iter().map(String::as_str).collect();
-    for want in [
-        "create notes",
-        "mount notes",
-        "unmount notes",
-        "create implicit",
-        "destroy notes",
-        "destroy implicit",
-    ] {
-        assert!(lines.contains(&want), "no `{want}` event in {lines:?}");
-    }
 }
 
 #[test]
@@ -827,12 +842,18 @@ fn volumes_survive_a_killed_engine() {
         "-c",
         "echo in-memory > /r/f; sleep 600",
     ]);
-    let mut tries = 0;
-    while !d.docker(&["exec", "live", "cat", "/r/f"]).success() {
-        tries += 1;
-        assert!(tries < 100, "the container never wrote /r/f");
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    wait_until(
+        "the container to write /r/f",
+        std::time::Duration::from_secs(10),
+        || {
+            let out = d.docker(&["exec", "live", "cat", "/r/f"]);
+            if out.success() {
+                Ok(())
+            } else {
+                Err(out.to_string())
+            }
+        },
+    );
     d.kill9();
     d.restart();
     let out = d.docker_ok(&["run", "--rm", "-v", "ram:/r", &busybox, "cat", "/r/f"]);

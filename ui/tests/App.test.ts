@@ -4,14 +4,17 @@ import { fireEvent, render, screen } from '@testing-library/svelte';
 import { describe, expect, it } from 'vitest';
 import App from '../src/App.svelte';
 import { go } from '../src/lib/route';
-import { container, fakeShell, running, settle } from './fake-shell';
+import { container, fakeShell, running, advance } from './fake-shell';
 
 describe('App shell', () => {
   it('shows the engine state without crashing when the engine is missing, and recovers on its event', async () => {
     go('containers');
-    const shell = fakeShell({ status: { ...running, state: 'error', reason: 'connect /run/berth.sock: no such file' }, containers: [container('web')] });
+    const shell = fakeShell({
+      status: { ...running, state: 'error', reason: 'connect /run/berth.sock: no such file' },
+      containers: [container('web')],
+    });
     render(App);
-    await settle(30);
+    await advance();
     const badge = screen.getByTestId('engine-badge');
     expect(badge.dataset.state).toBe('error');
     expect(screen.getByTestId('engine-reason').textContent).toContain('no such file');
@@ -19,10 +22,10 @@ describe('App shell', () => {
     expect(shell.of('list_containers')).toHaveLength(0);
 
     await emit('engine-status', { ...running, state: 'starting' });
-    await settle();
+    await advance();
     expect(screen.getByTestId('engine-badge').dataset.state).toBe('starting');
     await emit('engine-status', running);
-    await settle(30);
+    await advance();
     expect(screen.getByTestId('engine-badge').dataset.state).toBe('running');
     expect(screen.getAllByTestId('container-row')).toHaveLength(1);
   });
@@ -31,7 +34,7 @@ describe('App shell', () => {
     go('containers');
     fakeShell({ settings: { language: null, onboardingDone: false }, handlers: { system_locale: () => 'es_ES.UTF-8' } });
     render(App);
-    await settle(30);
+    await advance();
     expect(screen.getByTestId('view-onboarding')).toBeTruthy();
     expect(screen.getByTestId('nav-containers').textContent).toContain('Contenedores');
     expect(document.documentElement.lang).toBe('es');
@@ -41,12 +44,12 @@ describe('App shell', () => {
     go('settings');
     const shell = fakeShell({ settings: { language: 'en' } });
     render(App);
-    await settle(30);
+    await advance();
     expect(screen.getByTestId('nav-images').textContent).toContain('Images');
     const select = screen.getByTestId('settings-language') as HTMLSelectElement;
     select.value = 'es';
     await fireEvent.change(select);
-    await settle();
+    await advance();
     expect(screen.getByTestId('nav-images').textContent).toContain('Imágenes');
     expect(shell.of('set_settings').slice(-1)[0].args.settings).toMatchObject({ language: 'es' });
   });

@@ -3,9 +3,10 @@ import { fireEvent, render, screen } from '@testing-library/svelte';
 import { afterEach, describe, expect, it } from 'vitest';
 import { engine } from '../src/lib/engine';
 import { locale } from '../src/lib/i18n';
+import { LOG_FRAME_MS } from '../src/lib/logs';
 import type { LogLine } from '../src/lib/types';
 import ContainerDetail from '../src/views/containers/ContainerDetail.svelte';
-import { container, fakeShell, settle } from './fake-shell';
+import { container, fakeShell, advance } from './fake-shell';
 
 afterEach(() => engine.stop());
 
@@ -29,9 +30,9 @@ async function setup(handlers: Record<string, (a: Record<string, unknown>) => un
   const shell = fakeShell({ containers: [container('web')], handlers: { inspect_container: () => inspect, ...handlers } });
   locale.set('en');
   await engine.start();
-  await settle(20);
+  await advance();
   render(ContainerDetail, { props: { id: 'web-id', open: async () => {} } });
-  await settle();
+  await advance();
   return shell;
 }
 
@@ -49,7 +50,7 @@ describe('Container detail', () => {
         return new Promise(() => {}); // follow: never ends
       },
     });
-    await settle(80);
+    await advance(LOG_FRAME_MS);
     expect(shell.of('container_logs')[0].args).toMatchObject({ id: 'web-id', tail: 1000, timestamps: false, follow: true });
     expect(screen.getAllByTestId('log-line').map((l) => l.textContent)).toEqual(['ready', 'GET /missing 404']);
 
@@ -61,7 +62,7 @@ describe('Container detail', () => {
     await fireEvent.input(search);
 
     await fireEvent.click(screen.getByTestId('logs-timestamps'));
-    await settle(80);
+    await advance(LOG_FRAME_MS);
     expect(shell.of('container_logs')).toHaveLength(2);
     // The first stream was closed, and the shell told to stop the container's streams.
     const id = shell.of('container_logs')[0].args.id;
@@ -72,11 +73,14 @@ describe('Container detail', () => {
   it('keeps only the rows on screen in the DOM for a long log', async () => {
     await setup({
       container_logs: (a) => {
-        sendTo(a.onLine, Array.from({ length: 3000 }, (_, i) => ({ stream: 'stdout', text: `line ${i}\n` })));
+        sendTo(
+          a.onLine,
+          Array.from({ length: 3000 }, (_, i) => ({ stream: 'stdout', text: `line ${i}\n` })),
+        );
         return new Promise(() => {});
       },
     });
-    await settle(80);
+    await advance(LOG_FRAME_MS);
     const rendered = screen.getAllByTestId('log-line');
     expect(rendered.length).toBeGreaterThan(0);
     expect(rendered.length).toBeLessThan(60);
@@ -94,7 +98,7 @@ describe('Container detail', () => {
       },
     });
     await fireEvent.click(screen.getByTestId('tab-stats'));
-    await settle();
+    await advance();
     expect(screen.getByTestId('stats-unavailable').textContent).toBe('Live stats are not available yet: this engine does not serve them.');
   });
 
@@ -110,20 +114,20 @@ describe('Container detail', () => {
       },
     });
     await fireEvent.click(screen.getByTestId('tab-stats'));
-    await settle();
+    await advance();
     expect(screen.getByTestId('chart-cpu').textContent).toContain('30.0 %');
     expect(screen.getByTestId('chart-mem').textContent).toContain('60.0 MB');
     expect(screen.getByTestId('chart-net').textContent).toContain('2.00 kB/s');
     // Leaving the tab closes the stats stream.
     await fireEvent.click(screen.getByTestId('tab-env'));
-    await settle();
+    await advance();
     expect(shell.of('close_container_streams').map((c) => c.args.id)).toContain(shell.of('container_stats')[0].args.id);
   });
 
   it('shows environment and ports from inspect', async () => {
     await setup({ container_logs: () => null });
     await fireEvent.click(screen.getByTestId('tab-env'));
-    await settle();
+    await advance();
     expect(screen.getByTestId('env-table').textContent).toContain('GREETING');
     await fireEvent.click(screen.getByTestId('tab-ports'));
     expect(screen.getByTestId('ports-table').textContent).toContain('80/tcp');
@@ -131,13 +135,19 @@ describe('Container detail', () => {
 
   it('browses files: folders, symlinks to folders, text previews, partial listings', async () => {
     const dirs: Record<string, unknown> = {
-      '/': { path: '/', truncated: false, entries: [
-        { name: 'bin', kind: 'symlink', size: 0, mode: 0o777, modified: 0, linkTarget: 'usr/bin' },
-        { name: 'srv', kind: 'dir', size: 0, mode: 0o755, modified: 0, linkTarget: null },
-      ] },
-      '/srv': { path: '/srv', truncated: false, entries: [
-        { name: 'hello.txt', kind: 'file', size: 5, mode: 0o600, modified: 0, linkTarget: null },
-      ] },
+      '/': {
+        path: '/',
+        truncated: false,
+        entries: [
+          { name: 'bin', kind: 'symlink', size: 0, mode: 0o777, modified: 0, linkTarget: 'usr/bin' },
+          { name: 'srv', kind: 'dir', size: 0, mode: 0o755, modified: 0, linkTarget: null },
+        ],
+      },
+      '/srv': {
+        path: '/srv',
+        truncated: false,
+        entries: [{ name: 'hello.txt', kind: 'file', size: 5, mode: 0o600, modified: 0, linkTarget: null }],
+      },
       '/usr/bin': { path: '/usr/bin', truncated: true, entries: [] },
     };
     const shell = await setup({
@@ -150,21 +160,21 @@ describe('Container detail', () => {
       read_container_file: (a) => ({ path: a.path, size: 5, text: 'hola\n', truncated: false }),
     });
     await fireEvent.click(screen.getByTestId('tab-files'));
-    await settle();
+    await advance();
     const rows = () => screen.getAllByTestId('file-row').map((r) => r.getAttribute('data-name'));
     expect(rows()).toEqual(['bin', 'srv']);
     await fireEvent.click(screen.getAllByTestId('file-row')[1].querySelector('button')!);
-    await settle();
+    await advance();
     expect(rows()).toEqual(['hello.txt']);
     expect(screen.getByTestId('file-row').textContent).toContain('-rw-------');
     await fireEvent.click(screen.getByTestId('file-row').querySelector('button')!);
-    await settle();
+    await advance();
     expect(screen.getByTestId('file-text').textContent).toBe('hola\n');
     expect(shell.of('read_container_file')[0].args.path).toBe('/srv/hello.txt');
     await fireEvent.click(screen.getByTestId('files-up'));
-    await settle();
+    await advance();
     await fireEvent.click(screen.getAllByTestId('file-row')[0].querySelector('button')!);
-    await settle();
+    await advance();
     expect(shell.of('list_container_dir').map((c) => c.args.path)).toContain('/usr/bin');
     expect(screen.getByTestId('files-empty')).toBeTruthy();
     expect(screen.getByTestId('files-truncated')).toBeTruthy();

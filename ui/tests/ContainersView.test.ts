@@ -3,11 +3,18 @@ import { emit } from '@tauri-apps/api/event';
 import { fireEvent, render, screen, within } from '@testing-library/svelte';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { engine } from '../src/lib/engine';
+import { REFRESH_DEBOUNCE_MS } from '../src/lib/events';
 import { locale } from '../src/lib/i18n';
 import ContainersView from '../src/views/containers/ContainersView.svelte';
-import { container, fakeShell, running, settle } from './fake-shell';
+import { container, fakeShell, running, advance } from './fake-shell';
 
-const web = container('web', { project: 'shop', ports: [{ ip: '0.0.0.0', privatePort: 80, publicPort: 8080, proto: 'tcp' }, { ip: '::', privatePort: 80, publicPort: 8080, proto: 'tcp' }] });
+const web = container('web', {
+  project: 'shop',
+  ports: [
+    { ip: '0.0.0.0', privatePort: 80, publicPort: 8080, proto: 'tcp' },
+    { ip: '::', privatePort: 80, publicPort: 8080, proto: 'tcp' },
+  ],
+});
 const db = container('db', { project: 'shop', state: 'exited', status: 'Exited (0) 1 minute ago', image: 'postgres:16' });
 const loose = container('loose');
 
@@ -15,10 +22,10 @@ async function setup(containers = [web, db, loose], status = running, handlers =
   const shell = fakeShell({ containers, status, handlers });
   locale.set('en');
   await engine.start();
-  await settle(20);
+  await advance();
   const open = vi.fn(async () => {});
   const view = render(ContainersView, { props: { open } });
-  await settle();
+  await advance();
   return { shell, open, view };
 }
 
@@ -49,7 +56,7 @@ describe('Containers view', () => {
     const dbRow = screen.getAllByTestId('container-row').find((r) => r.dataset.name === 'db')!;
     expect(within(dbRow).queryByTestId('btn-stop')).toBeNull();
     await fireEvent.click(within(dbRow).getByTestId('btn-start'));
-    await settle();
+    await advance();
     expect(shell.of('container_action').map((c) => c.args)).toEqual([{ id: 'db-id', action: 'start' }]);
   });
 
@@ -59,7 +66,7 @@ describe('Containers view', () => {
     for (const r of rows.filter((r) => r.dataset.name !== 'loose')) await fireEvent.click(within(r).getByTestId('row-select'));
     expect(screen.getByTestId('bulk-bar').textContent).toContain('2 selected');
     await fireEvent.click(screen.getByTestId('bulk-stop'));
-    await settle();
+    await advance();
     expect(shell.of('container_action').map((c) => c.args)).toEqual([{ id: 'web-id', action: 'stop' }]);
   });
 
@@ -73,7 +80,7 @@ describe('Containers view', () => {
     await fireEvent.click(within(looseRow()).getByTestId('btn-delete'));
     expect(shell.of('container_action')).toHaveLength(0);
     await fireEvent.click(screen.getByTestId('btn-confirm-delete'));
-    await settle();
+    await advance();
     expect(shell.of('container_action').map((c) => c.args)).toEqual([{ id: 'loose-id', action: 'remove' }]);
     expect(screen.getByTestId('row-error').textContent).toContain('device or resource busy');
     expect(screen.getAllByTestId('container-row')).toHaveLength(3);
@@ -82,11 +89,13 @@ describe('Containers view', () => {
   it('updates from engine events without polling', async () => {
     const { shell } = await setup([web]);
     expect(shell.of('list_containers')).toHaveLength(1);
-    await settle(400);
+    await advance(60_000); // a minute of (fake) time: no poll
     expect(shell.of('list_containers')).toHaveLength(1);
     shell.state.containers = [web, container('fresh')];
     await emit('engine-event', { Type: 'container', Action: 'create', Actor: { ID: 'fresh-id', Attributes: {} } });
-    await settle(250);
+    await advance(REFRESH_DEBOUNCE_MS - 1);
+    expect(shell.of('list_containers')).toHaveLength(1); // still collecting the burst
+    await advance(1);
     expect(shell.of('list_containers')).toHaveLength(2);
     expect(screen.getAllByTestId('container-row').map((r) => r.dataset.name)).toContain('fresh');
   });
@@ -96,7 +105,7 @@ describe('Containers view', () => {
     expect(screen.getByTestId('engine-gate').textContent).toContain('berthd is not running');
     expect(screen.queryByTestId('container-row')).toBeNull();
     await emit('engine-status', running);
-    await settle(20);
+    await advance();
     expect(shell.of('list_containers')).toHaveLength(1);
     expect(screen.getAllByTestId('container-row')).toHaveLength(1);
   });

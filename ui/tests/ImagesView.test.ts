@@ -5,11 +5,19 @@ import { engine } from '../src/lib/engine';
 import { locale } from '../src/lib/i18n';
 import type { ImageItem } from '../src/lib/types';
 import ImagesView from '../src/views/images/ImagesView.svelte';
-import { fakeShell, settle } from './fake-shell';
+import { fakeShell, advance } from './fake-shell';
 
 afterEach(() => engine.stop());
 
-const img = (repository: string, tag: string, over: Partial<ImageItem> = {}): ImageItem => ({ id: `sha256:${repository}0123456789`, repository, tag, size: 4_261_000, created: 1_700_000_000, inUse: false, ...over });
+const img = (repository: string, tag: string, over: Partial<ImageItem> = {}): ImageItem => ({
+  id: `sha256:${repository}0123456789`,
+  repository,
+  tag,
+  size: 4_261_000,
+  created: 1_700_000_000,
+  inUse: false,
+  ...over,
+});
 
 function sendTo(channel: unknown, messages: unknown[]) {
   const internals = (window as unknown as { __TAURI_INTERNALS__: { runCallback(id: number, data: unknown): void } }).__TAURI_INTERNALS__;
@@ -20,9 +28,9 @@ async function setup(handlers: Record<string, (a: Record<string, unknown>) => un
   const shell = fakeShell({ images: [img('busybox', 'latest', { inUse: true }), img('<none>', '<none>')], handlers });
   locale.set('en');
   await engine.start();
-  await settle(20);
+  await advance();
   render(ImagesView);
-  await settle();
+  await advance();
   return shell;
 }
 
@@ -51,7 +59,7 @@ describe('Images view', () => {
     input.value = 'redis:7';
     await fireEvent.input(input);
     await fireEvent.click(screen.getByTestId('btn-pull'));
-    await settle();
+    await advance();
     expect(shell.of('pull_image')[0].args.reference).toBe('redis:7');
     const layers = screen.getAllByTestId('pull-layer');
     expect(layers.map((l) => l.dataset.phase)).toEqual(['downloading', 'done']);
@@ -68,10 +76,10 @@ describe('Images view', () => {
     const row = screen.getAllByTestId('image-row')[0];
     await fireEvent.click(within(row).getByTestId('btn-delete'));
     await fireEvent.click(screen.getByTestId('btn-confirm-delete'));
-    await settle();
+    await advance();
     expect(screen.getByTestId('row-error').textContent).toContain('image is being used');
     await fireEvent.click(screen.getByTestId('btn-force-delete'));
-    await settle();
+    await advance();
     expect(shell.of('remove_image').map((c) => c.args)).toEqual([
       { id: 'busybox:latest', force: false },
       { id: 'busybox:latest', force: true },

@@ -3,12 +3,13 @@ import { fireEvent, render, screen } from '@testing-library/svelte';
 import { get } from 'svelte/store';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { engine } from '../src/lib/engine';
+import { REFRESH_DEBOUNCE_MS } from '../src/lib/events';
 import { locale } from '../src/lib/i18n';
 import { route } from '../src/lib/route';
 import { settings } from '../src/lib/settings';
 import type { RunRequest } from '../src/lib/types';
 import Onboarding from '../src/views/onboarding/Onboarding.svelte';
-import { container, fakeShell, settle } from './fake-shell';
+import { container, fakeShell, advance } from './fake-shell';
 
 afterEach(() => engine.stop());
 
@@ -24,7 +25,10 @@ describe('Onboarding', () => {
           const req = args.req as RunRequest;
           shell.state.containers = [
             ...shell.state.containers,
-            container('berth-welcome', { image: req.image, ports: [{ ip: '0.0.0.0', privatePort: 80, publicPort: req.ports[0].hostPort, proto: 'tcp' }] }),
+            container('berth-welcome', {
+              image: req.image,
+              ports: [{ ip: '0.0.0.0', privatePort: 80, publicPort: req.ports[0].hostPort, proto: 'tcp' }],
+            }),
           ];
           return 'welcome-id';
         },
@@ -32,7 +36,7 @@ describe('Onboarding', () => {
     });
     locale.set('es');
     await engine.start();
-    await settle(20);
+    await advance();
     const open = vi.fn(async () => {});
     render(Onboarding, { props: { open } });
     const step = () => screen.getByTestId('onboarding-step').dataset.step;
@@ -50,19 +54,23 @@ describe('Onboarding', () => {
     expect((screen.getByTestId('onboarding-next') as HTMLButtonElement).disabled).toBe(true);
     expect(screen.getByTestId('onboarding-cli').textContent).toBe('docker run -d --name berth-welcome -p 8081:80 berth/welcome:latest');
     await fireEvent.click(screen.getByTestId('onboarding-action'));
-    await settle(300);
-    expect(shell.of('run_container')[0].args.req).toMatchObject({ image: 'berth/welcome:latest', name: 'berth-welcome', ports: [{ hostPort: 8081, containerPort: 80, proto: 'tcp' }] });
+    await advance(REFRESH_DEBOUNCE_MS); // the run, then the list refresh it asks for
+    expect(shell.of('run_container')[0].args.req).toMatchObject({
+      image: 'berth/welcome:latest',
+      name: 'berth-welcome',
+      ports: [{ hostPort: 8081, containerPort: 80, proto: 'tcp' }],
+    });
     expect((screen.getByTestId('onboarding-next') as HTMLButtonElement).disabled).toBe(false);
     await next();
     expect(step()).toBe('open');
     await fireEvent.click(screen.getByTestId('onboarding-action'));
-    await settle();
+    await advance();
     expect(open).toHaveBeenCalledWith('http://localhost:8081');
     await next();
     expect(step()).toBe('finish');
     expect(screen.getByTestId('onboarding-next').dataset.last).toBe('true');
     await next();
-    await settle();
+    await advance();
     expect(shell.of('set_settings').slice(-1)[0]?.args.settings).toMatchObject({ onboardingDone: true });
     expect(get(settings).onboardingDone).toBe(true);
     expect(get(route).view).toBe('containers');
@@ -74,7 +82,7 @@ describe('Onboarding', () => {
     await engine.start();
     render(Onboarding, { props: {} });
     await fireEvent.click(screen.getByTestId('onboarding-skip'));
-    await settle();
+    await advance();
     expect(shell.of('set_settings').slice(-1)[0]?.args.settings).toMatchObject({ onboardingDone: true });
   });
 });

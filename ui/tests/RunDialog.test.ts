@@ -4,7 +4,7 @@ import { describe, expect, it, vi } from 'vitest';
 import { locale } from '../src/lib/i18n';
 import type { RunRequest } from '../src/lib/types';
 import RunDialog from '../src/views/images/RunDialog.svelte';
-import { settle } from './fake-shell';
+import { advance } from './fake-shell';
 
 async function type(testid: string, value: string, index = 0) {
   const el = screen.getAllByTestId(testid)[index] as HTMLInputElement;
@@ -29,7 +29,9 @@ describe('Run dialog', () => {
     await type('run-port-host', '8080');
     await type('run-port-container', '80');
     await type('run-env', 'GREETING=hola mundo');
-    expect(screen.getByTestId('run-line').textContent).toBe("docker run -d --name hello -p 8080:80 -e 'GREETING=hola mundo' berth/welcome:latest");
+    expect(screen.getByTestId('run-line').textContent).toBe(
+      "docker run -d --name hello -p 8080:80 -e 'GREETING=hola mundo' berth/welcome:latest",
+    );
   });
 
   it('refuses a port out of range next to the field, in the user language, without calling the engine', async () => {
@@ -45,12 +47,15 @@ describe('Run dialog', () => {
   });
 
   it('puts a taken name next to the name field and keeps everything typed', async () => {
-    const run = vi.fn().mockRejectedValueOnce({ kind: 'conflict', field: 'name', message: 'Conflict. The container name "/web" is already in use' }).mockResolvedValueOnce('new-id');
+    const run = vi
+      .fn()
+      .mockRejectedValueOnce({ kind: 'conflict', field: 'name', message: 'Conflict. The container name "/web" is already in use' })
+      .mockResolvedValueOnce('new-id');
     const { ondone, onclose } = mount(run);
     await type('run-name', 'web');
     await type('run-env', 'A=1');
     await fireEvent.click(screen.getByTestId('btn-run-submit'));
-    await settle();
+    await advance();
     expect(screen.getByTestId('run-name-error').textContent).toBe('The name "web" is already taken by another container.');
     expect((screen.getByTestId('run-name') as HTMLInputElement).value).toBe('web');
     expect((screen.getByTestId('run-env') as HTMLTextAreaElement).value).toBe('A=1');
@@ -58,7 +63,7 @@ describe('Run dialog', () => {
 
     await type('run-name', 'web2');
     await fireEvent.click(screen.getByTestId('btn-run-submit'));
-    await settle();
+    await advance();
     expect(run).toHaveBeenLastCalledWith({
       image: 'berth/welcome:latest',
       name: 'web2',
@@ -76,14 +81,14 @@ describe('Run dialog', () => {
     mount(vi.fn().mockRejectedValue({ kind: 'not_found', field: 'image', message: 'No such image: nope:latest' }));
     await type('run-image', 'nope:latest');
     await fireEvent.click(screen.getByTestId('btn-run-submit'));
-    await settle();
+    await advance();
     expect(screen.getByTestId('run-image-error').textContent).toBe('The image "nope:latest" does not exist here or in its registry.');
   });
 
   it('shows other engine errors next to the Run button', async () => {
     mount(vi.fn().mockRejectedValue({ kind: 'engine', message: 'runtime exploded' }));
     await fireEvent.click(screen.getByTestId('btn-run-submit'));
-    await settle();
+    await advance();
     expect(screen.getByTestId('run-error').textContent).toContain('runtime exploded');
   });
 });

@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { engine } from '../src/lib/engine';
 import { locale } from '../src/lib/i18n';
 import TroubleshootView from '../src/views/troubleshoot/TroubleshootView.svelte';
-import { fakeShell, settle } from './fake-shell';
+import { fakeShell, advance } from './fake-shell';
 
 afterEach(() => engine.stop());
 
@@ -31,7 +31,7 @@ describe('Troubleshoot', () => {
     await fireEvent.input(word);
     expect(confirm.disabled).toBe(false);
     await fireEvent.click(confirm);
-    await settle();
+    await advance();
     expect(shell.of('reset_engine_data')).toHaveLength(1);
     expect(screen.getByTestId('reset-done').textContent).toBe('Se eliminaron 3 contenedores, 2 imágenes, 1 volúmenes y 0 redes.');
   });
@@ -53,7 +53,7 @@ describe('Troubleshoot', () => {
     word.value = 'reset';
     await fireEvent.input(word);
     await fireEvent.click(screen.getByTestId('btn-confirm-reset'));
-    await settle();
+    await advance();
     expect(screen.getByTestId('reset-error').textContent).toContain('in use');
     expect(screen.queryByTestId('reset-done')).toBeNull();
   });
@@ -64,11 +64,11 @@ describe('Troubleshoot', () => {
     locale.set('en');
     await engine.start();
     render(TroubleshootView);
-    await settle();
+    await advance();
     expect(screen.getByTestId('engine-log-none').textContent).toContain('already running');
     text = 'level=info msg="berthd listening"\nlevel=warn msg="runtime crun refused"';
     await fireEvent.click(screen.getByTestId('btn-log-refresh'));
-    await settle();
+    await advance();
     expect(screen.getByTestId('engine-log').textContent).toContain('runtime crun refused');
     expect(shell.of('engine_log')).toHaveLength(2);
     expect(shell.of('engine_log')[0].args).toEqual({ lines: 300 });

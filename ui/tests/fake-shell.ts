@@ -1,6 +1,7 @@
 // A fake Tauri shell for component tests: answers the contract's commands from in-memory data through
 // mockIPC (the invoke boundary) and records every call.
 import { mockIPC } from '@tauri-apps/api/mocks';
+import { vi } from 'vitest';
 import type { ContainerItem, EngineStatus, ImageItem, Settings } from '../src/lib/types';
 
 export interface Call {
@@ -11,7 +12,18 @@ export interface Call {
 export const running: EngineStatus = { state: 'running', reason: null, host: 'unix:///run/berth.sock', version: '1.47', canManage: true };
 
 export function container(name: string, over: Partial<ContainerItem> = {}): ContainerItem {
-  return { id: `${name}-id`, name, image: 'busybox:latest', state: 'running', status: 'Up 2 minutes', created: Math.floor(Date.now() / 1000) - 120, ports: [], project: null, labels: {}, ...over };
+  return {
+    id: `${name}-id`,
+    name,
+    image: 'busybox:latest',
+    state: 'running',
+    status: 'Up 2 minutes',
+    created: Math.floor(Date.now() / 1000) - 120,
+    ports: [],
+    project: null,
+    labels: {},
+    ...over,
+  };
 }
 
 export function fakeShell(data: {
@@ -56,5 +68,9 @@ export function fakeShell(data: {
   return { calls, state, of: (cmd: string) => calls.filter((c) => c.cmd === cmd) };
 }
 
-/** Lets promises and Svelte updates settle. */
-export const settle = (ms = 0) => new Promise((r) => setTimeout(r, ms));
+/**
+ * Moves the fake clock (tests/setup.ts turns on Vitest's fake timers for component tests) by `ms`,
+ * running the timers that fall due and, between and after them, every pending promise and Svelte
+ * update: `advance()` flushes what is already queued, `advance(250)` also passes a 250 ms debounce.
+ */
+export const advance = (ms = 0) => vi.advanceTimersByTimeAsync(ms);

@@ -263,6 +263,7 @@ pub async fn logs(
     Query(q): Query<LogsQuery>,
 ) -> Result<Response> {
     let c = e.containers.get(&id)?;
+    c.check_logs_readable()?;
     let want_out = flag(q.stdout.as_deref());
     let want_err = flag(q.stderr.as_deref());
     if !want_out && !want_err {

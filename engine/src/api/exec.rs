@@ -10,7 +10,7 @@ use axum::Json;
 use serde_json::json;
 
 use super::container::ResizeQuery;
-use super::stream::{hijack, AttachOptions};
+use super::stream::{hijack, hijack_then, AfterUpgrade, AttachOptions};
 use super::types::{ExecCreateRequest, ExecStartRequest};
 use super::AppState;
 use crate::error::{EngineError, Result};
@@ -48,7 +48,6 @@ pub async fn start(
     }
     // Subscribed before the start, so the first bytes of output are not lost.
     let rx = exec.io.subscribe();
-    e.execs.start(&exec).await?;
     let opts = AttachOptions {
         stdin: exec.cfg.attach_stdin,
         stdout: exec.cfg.attach_stdout || !exec.cfg.attach_stdin,
@@ -56,8 +55,26 @@ pub async fn start(
         stdin_once: true,
         tty: exec.cfg.tty,
     };
+    if !parts.headers.contains_key("upgrade") {
+        // A plain response body: start now, so a failure is the response's status.
+        e.execs.start(&exec).await?;
+        let req = Request::from_parts(parts, axum::body::Body::empty());
+        return Ok(hijack(req, Arc::clone(&exec.io), rx, opts));
+    }
+    // As dockerd: answer the upgrade first, then start; what refuses the start before the
+    // process is tried (already run, container gone) is still an HTTP error.
+    e.execs.check_startable(&exec)?;
     let req = Request::from_parts(parts, axum::body::Body::empty());
-    Ok(hijack(req, Arc::clone(&exec.io), rx, opts))
+    let execs = Arc::clone(&e.execs);
+    let exec2 = Arc::clone(&exec);
+    let start: AfterUpgrade = Box::pin(async move { execs.start(&exec2).await });
+    Ok(hijack_then(
+        req,
+        Arc::clone(&exec.io),
+        rx,
+        opts,
+        Some(start),
+    ))
 }
 
 pub async fn resize(

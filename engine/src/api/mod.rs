@@ -9,6 +9,7 @@ pub mod network;
 pub mod server;
 pub mod stats;
 pub mod stream;
+pub mod swarm;
 pub mod system;
 pub mod types;
 pub mod volume;
@@ -101,6 +102,7 @@ pub fn router(engine: Arc<Engine>) -> Router {
         .route("/build/prune", post(system::build_prune))
         // Known endpoints not implemented yet answer 501, not 404, so clients can tell.
         .route("/build", post(system::not_implemented))
+        .merge(swarm::routes())
         .fallback(system::not_found)
         .with_state(engine)
 }

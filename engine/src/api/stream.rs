@@ -43,6 +43,10 @@ pub struct AttachOptions {
     pub tty: bool,
 }
 
+/// Something to do once the connection is upgraded (an exec's start), before output is relayed.
+pub type AfterUpgrade =
+    std::pin::Pin<Box<dyn std::future::Future<Output = crate::error::Result<()>> + Send + 'static>>;
+
 /// Answers an attach request: upgrades the connection and relays streams until the process exits.
 /// `rx` must be subscribed before the process starts, so none of its output is missed.
 pub fn hijack(
@@ -50,6 +54,20 @@ pub fn hijack(
     io: Arc<IoHub>,
     rx: tokio::sync::broadcast::Receiver<Output>,
     opts: AttachOptions,
+) -> Response {
+    hijack_then(req, io, rx, opts, None)
+}
+
+/// [`hijack`], running `start` once the client has the upgrade answer: a process started only
+/// then cannot have its first output arrive with the answer's headers, which clients that read
+/// the headers through a buffer (docker-py) would swallow. A failed start is reported in the
+/// stream, as dockerd writes it, since the status line is already sent.
+pub fn hijack_then(
+    req: Request<Body>,
+    io: Arc<IoHub>,
+    rx: tokio::sync::broadcast::Receiver<Output>,
+    opts: AttachOptions,
+    start: Option<AfterUpgrade>,
 ) -> Response {
     let mut rx = rx;
     let upgrade_requested = req.headers().contains_key("upgrade");
@@ -91,6 +109,17 @@ pub fn hijack(
             }
         };
         let (mut rd, mut wr) = tokio::io::split(TokioIo::new(upgraded));
+        if let Some(start) = start {
+            if let Err(e) = start.await {
+                let msg = Output::Stdout(bytes::Bytes::from(format!("{e}\r\n")));
+                if let Some(b) = encode_output(&msg, opts.tty, true, true) {
+                    let _ = wr.write_all(&b).await;
+                }
+                let _ = wr.flush().await;
+                let _ = wr.shutdown().await;
+                return;
+            }
+        }
         if opts.stdin {
             let io2 = Arc::clone(&io);
             tokio::spawn(async move {

@@ -106,14 +106,14 @@ impl ContainerService {
                 "can't create 'AutoRemove' container with restart policy",
             ));
         }
-        match host_config.log_config.kind.as_str() {
-            "" | "json-file" => {}
-            other => {
-                return Err(EngineError::invalid(format!(
-                    "logger: no log driver named '{other}' is registered"
-                )))
-            }
+        if !host_config.runtime.is_empty() && self.cfg.runtimes.path(&host_config.runtime).is_none()
+        {
+            return Err(EngineError::invalid(format!(
+                "unknown or invalid runtime name: {}",
+                host_config.runtime
+            )));
         }
+        super::log_driver::LogDriver::from_config(&host_config.log_config)?;
         if let Some(sig) = &config.stop_signal {
             crate::signal::parse_signal(sig)?;
         }
@@ -178,6 +178,9 @@ impl ContainerService {
         }
         if host_config.network_mode.is_empty() {
             host_config.network_mode = "bridge".into();
+        }
+        if host_config.runtime.is_empty() {
+            host_config.runtime = self.cfg.runtimes.default.clone();
         }
         if host_config.log_config.kind.is_empty() {
             host_config.log_config.kind = "json-file".into();

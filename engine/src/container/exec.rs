@@ -126,25 +126,28 @@ impl ExecService {
         Ok(id)
     }
 
-    /// Starts the process; returns once it runs (or failed to). Output flows to `exec.io`.
-    pub async fn start(&self, exec: &Arc<Exec>) -> Result<()> {
-        {
-            let s = exec.state();
-            if s.started {
-                return Err(EngineError::Conflict(format!(
-                    "Error: Exec command {} has already run",
-                    exec.id
-                )));
-            }
-        }
-        exec.set(|s| s.started = true);
-        let c = &exec.container;
-        if !c.is_running() {
+    /// What refuses a start before the process is tried: already started, container stopped.
+    pub fn check_startable(&self, exec: &Exec) -> Result<()> {
+        if exec.state().started {
             return Err(EngineError::Conflict(format!(
-                "Container {} is not running",
-                c.id
+                "Error: Exec command {} has already run",
+                exec.id
             )));
         }
+        if !exec.container.is_running() {
+            return Err(EngineError::Conflict(format!(
+                "Container {} is not running",
+                exec.container.id
+            )));
+        }
+        Ok(())
+    }
+
+    /// Starts the process; returns once it runs (or failed to). Output flows to `exec.io`.
+    pub async fn start(&self, exec: &Arc<Exec>) -> Result<()> {
+        self.check_startable(exec)?;
+        exec.set(|s| s.started = true);
+        let c = &exec.container;
         let svc = &self.containers;
         let d = c.snapshot();
         let rootfs = c.rootfs();
@@ -197,13 +200,8 @@ impl ExecService {
             serde_json::to_vec(&process)
                 .map_err(|e| EngineError::internal(format!("process spec: {e}")))?,
         )?;
-        let runtime_name = svc.cfg.runtimes.default.clone();
-        let runtime = svc
-            .cfg
-            .runtimes
-            .path(&runtime_name)
-            .ok_or_else(|| EngineError::internal("no runtime"))?
-            .to_path_buf();
+        let configured = c.lock().rec.host_config.runtime.clone();
+        let (runtime_name, runtime) = svc.cfg.runtimes.of(&configured)?;
         let mc = MonitorConfig {
             runtime,
             runtime_root: Some(svc.runtime_root(&runtime_name)),
@@ -212,6 +210,7 @@ impl ExecService {
             tty: exec.cfg.tty,
             open_stdin: exec.cfg.attach_stdin,
             log_path: None,
+            log_rotation: Default::default(),
             exit_path: dir.join("exit.json"),
             socket_path: svc.monitor_socket(&exec.id),
             pid_path: dir.join("pid"),

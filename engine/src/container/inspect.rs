@@ -20,7 +20,12 @@ impl ContainerService {
             resolv_conf_path: c.dir.join("resolv.conf"),
             hostname_path: c.dir.join("hostname"),
             hosts_path: c.dir.join("hosts"),
-            log_path: c.log_path(),
+            // dockerd shows no path for a driver that writes no file.
+            log_path: if r.host_config.log_config.kind == "none" {
+                std::path::PathBuf::new()
+            } else {
+                c.log_path()
+            },
             name: r.name.clone(),
             restart_count: d.st.restart_count,
             driver: "overlay2",

@@ -87,6 +87,17 @@ impl ContainerService {
         }
         self.signal(c, sig)?;
         self.emit(c, "kill", &[("signal", sig.to_string())]);
+        if sig == libc::SIGKILL {
+            // As dockerd's Kill: a SIGKILL is answered once the container has stopped, so that
+            // `docker kill x && docker rm x` works. Another signal may be handled and ignored.
+            if !self.wait_stopped(c, Duration::from_secs(10)).await {
+                tracing::warn!(id = %c.id, "container still running 10 s after SIGKILL");
+                return Err(EngineError::internal(format!(
+                    "tried to kill container, but did not receive an exit event: {}",
+                    c.id
+                )));
+            }
+        }
         Ok(())
     }
 
@@ -350,12 +361,8 @@ impl ContainerService {
 
     /// Runs a short runtime subcommand (`pause`, `resume`) on the container.
     pub async fn runtime_cmd(&self, c: &Container, args: &[&str]) -> Result<()> {
-        let name = self.cfg.runtimes.default.clone();
-        let rt = self
-            .cfg
-            .runtimes
-            .path(&name)
-            .ok_or_else(|| EngineError::internal("no runtime"))?;
+        let configured = c.lock().rec.host_config.runtime.clone();
+        let (name, rt) = self.cfg.runtimes.of(&configured)?;
         let out = tokio::process::Command::new(rt)
             .arg("--root")
             .arg(self.runtime_root(&name))

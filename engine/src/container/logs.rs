@@ -5,7 +5,9 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 
 use super::Container;
-use crate::monitor::logfile::{read_from, read_log_at, LogEntry};
+use std::os::unix::fs::MetadataExt;
+
+use crate::monitor::logfile::{read_all_logs, read_from, read_rest_of_rotated, LogEntry};
 
 pub struct LogOptions {
     pub follow: bool,
@@ -23,6 +25,22 @@ pub fn parse_time(s: &str) -> Option<DateTime<Utc>> {
     crate::timestamp::parse(s, Utc::now()).ok()
 }
 
+impl Container {
+    /// `docker logs` of a container whose log driver keeps nothing (`none`) is refused, as
+    /// dockerd refuses reading from a driver without a reader.
+    pub fn check_logs_readable(&self) -> crate::error::Result<()> {
+        let cfg = self.lock().rec.host_config.log_config.clone();
+        match super::log_driver::LogDriver::from_config(&cfg) {
+            Ok(super::log_driver::LogDriver::None) => {
+                Err(crate::error::EngineError::NotImplemented(
+                    "configured logging driver does not support reading".into(),
+                ))
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
 fn keep(e: &LogEntry, o: &LogOptions) -> bool {
     o.since.is_none_or(|s| e.time >= s) && o.until.is_none_or(|u| e.time <= u)
 }
@@ -30,9 +48,9 @@ fn keep(e: &LogEntry, o: &LogOptions) -> bool {
 /// Streams log entries into `tx` until done (or, with follow, until the container stops).
 pub async fn stream(c: Arc<Container>, o: LogOptions, tx: tokio::sync::mpsc::Sender<LogEntry>) {
     let path = c.log_path();
-    // As dockerd's json-file reader: the last `tail` lines (found from the end, so a long log
-    // costs only what is shown), then the time window.
-    let (entries, mut offset) = match read_log_at(&path, o.since, o.until, o.tail) {
+    // As dockerd's json-file reader: the last `tail` lines (found from the end of the live file
+    // when it is the only one), then the time window.
+    let (entries, mut offset) = match read_all_logs(&path, o.since, o.until, o.tail) {
         Ok(v) => v,
         Err(_) => return,
     };
@@ -46,9 +64,31 @@ pub async fn stream(c: Arc<Container>, o: LogOptions, tx: tokio::sync::mpsc::Sen
     }
     let mut exits = c.exits();
     exits.borrow_and_update();
+    let file_id = |p: &std::path::Path| std::fs::metadata(p).map(|m| (m.ino(), m.len())).ok();
+    let mut live = file_id(&path).map(|(ino, _)| ino);
     loop {
         let running = c.is_running();
         let grew = c.io.log_grew.notified();
+        // Rotated since the last read: finish the old file (now `.1`), then start the new one.
+        match file_id(&path) {
+            Some((ino, _)) if live.is_some_and(|old| old != ino) => {
+                let rest = read_rest_of_rotated(&path, offset).unwrap_or_default();
+                for e in rest.into_iter().filter(|e| keep(e, &o)) {
+                    if tx.send(e).await.is_err() {
+                        return;
+                    }
+                }
+                offset = 0;
+                live = Some(ino);
+            }
+            // Truncated in place (max-file 1).
+            Some((ino, len)) if len < offset => {
+                offset = 0;
+                live = Some(ino);
+            }
+            Some((ino, _)) => live = Some(ino),
+            None => {}
+        }
         let (new, next) = match read_from(&path, offset) {
             Ok(v) => v,
             Err(_) => return,

@@ -11,6 +11,7 @@ pub mod inspect;
 pub mod io;
 pub mod lifecycle;
 pub mod list;
+pub mod log_driver;
 pub mod logs;
 pub mod model;
 pub mod mounts;

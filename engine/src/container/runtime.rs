@@ -55,6 +55,23 @@ impl Runtimes {
     pub fn path(&self, name: &str) -> Option<&Path> {
         self.paths.get(name).map(PathBuf::as_path)
     }
+
+    /// The runtime a container was created with (`HostConfig.Runtime`; records from before it
+    /// was stored use the default): its name and binary.
+    pub fn of(&self, host_config_runtime: &str) -> crate::error::Result<(String, PathBuf)> {
+        let name = if host_config_runtime.is_empty() {
+            self.default.as_str()
+        } else {
+            host_config_runtime
+        };
+        self.path(name)
+            .map(|p| (name.to_string(), p.to_path_buf()))
+            .ok_or_else(|| {
+                crate::error::EngineError::invalid(format!(
+                    "unknown or invalid runtime name: {name}"
+                ))
+            })
+    }
 }
 
 fn which(name: &str) -> Option<PathBuf> {

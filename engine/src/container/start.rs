@@ -1,6 +1,7 @@
 //! Starting a container: rootfs mount, /etc files, OCI bundle, the monitor process, and the
 //! connection berthd keeps to it. Also re-adoption of running containers after a berthd restart.
 
+use super::log_driver::{LogDriver, Rotation};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -145,13 +146,8 @@ impl ContainerService {
             let data = serde_json::to_vec(&oci).context("serializing OCI spec")?;
             std::fs::write(bundle.join("config.json"), data).context("writing OCI spec")?;
 
-            let runtime_name = self.cfg.runtimes.default.clone();
-            let runtime = self
-                .cfg
-                .runtimes
-                .path(&runtime_name)
-                .ok_or_else(|| EngineError::internal(format!("runtime {runtime_name} not found")))?
-                .to_path_buf();
+            let (runtime_name, runtime) = self.cfg.runtimes.of(&hc.runtime)?;
+            let log_driver = LogDriver::from_config(&hc.log_config)?;
             let sock = self.monitor_socket(&c.id);
             if let Some(parent) = sock.parent() {
                 std::fs::create_dir_all(parent)?;
@@ -165,7 +161,11 @@ impl ContainerService {
                 bundle: bundle.clone(),
                 tty: d.rec.config.tty,
                 open_stdin: d.rec.config.open_stdin,
-                log_path: Some(c.log_path()),
+                log_path: matches!(log_driver, LogDriver::File(_)).then(|| c.log_path()),
+                log_rotation: match log_driver {
+                    LogDriver::File(r) => r,
+                    LogDriver::None => Rotation::default(),
+                },
                 exit_path: c.dir.join("exit.json"),
                 socket_path: sock,
                 pid_path: c.dir.join("init.pid"),
@@ -485,8 +485,8 @@ impl ContainerService {
 
     /// `runtime delete -f` for a container whose monitor could not do it.
     pub async fn cleanup_runtime(&self, c: &Container) {
-        let name = self.cfg.runtimes.default.clone();
-        if let Some(rt) = self.cfg.runtimes.path(&name) {
+        let configured = c.lock().rec.host_config.runtime.clone();
+        if let Ok((name, rt)) = self.cfg.runtimes.of(&configured) {
             let _ = tokio::process::Command::new(rt)
                 .arg("--root")
                 .arg(self.runtime_root(&name))

@@ -19,8 +19,11 @@ pub struct MonitorConfig {
     pub tty: bool,
     /// Keep the container's stdin open (docker -i); otherwise it is /dev/null.
     pub open_stdin: bool,
-    /// Docker json-file log; None for execs.
+    /// Docker json-file log; None for execs and the `none` log driver.
     pub log_path: Option<PathBuf>,
+    /// How that log is rotated.
+    #[serde(default)]
+    pub log_rotation: super::logfile::Rotation,
     /// Where the exit record is written atomically.
     pub exit_path: PathBuf,
     /// Unix socket the monitor listens on for later (re)connections.

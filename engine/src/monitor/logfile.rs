@@ -6,7 +6,7 @@
 use std::borrow::Cow;
 use std::fs::File;
 use std::io::{self, BufRead, Read, Seek, SeekFrom, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -38,6 +38,17 @@ struct Line<'a> {
     time: Cow<'a, str>,
 }
 
+/// How a container's log file is rotated (`max-size`, `max-file`, `compress`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rotation {
+    /// Rotate once the file has reached this many bytes; None: never.
+    pub max_size: Option<u64>,
+    /// Files kept, the live one included (1: the live file is truncated instead).
+    pub max_files: u32,
+    /// gzip the rotated files.
+    pub compress: bool,
+}
+
 /// dockerd writes an unterminated line once this much of it has accumulated.
 pub const MAX_PARTIAL: usize = 16 * 1024;
 
@@ -45,21 +56,102 @@ pub const MAX_PARTIAL: usize = 16 * 1024;
 /// 16 KiB of it have accumulated, or at [`LogWriter::flush`] (exit), as dockerd does. No fsync.
 pub struct LogWriter {
     file: File,
+    path: PathBuf,
+    rotation: Rotation,
+    /// Bytes in the live file.
+    size: u64,
     partial: [Vec<u8>; 2],
     out: Vec<u8>,
 }
 
+/// The `n`th rotated file of `path` (1 is the newest), gzipped or not.
+pub fn rotated_path(path: &Path, n: u32, compressed: bool) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(format!(".{n}"));
+    if compressed {
+        name.push(".gz");
+    }
+    PathBuf::from(name)
+}
+
 impl LogWriter {
-    pub fn open(path: &Path) -> io::Result<Self> {
+    pub fn open(path: &Path, rotation: Rotation) -> io::Result<Self> {
         let file = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(path)?;
+        let size = file.metadata()?.len();
         Ok(LogWriter {
             file,
+            path: path.to_path_buf(),
+            rotation,
+            size,
             partial: [Vec::new(), Vec::new()],
             out: Vec::new(),
         })
+    }
+
+    /// Appends encoded lines: in one write, unless the file rotates, which is checked line by
+    /// line (each line is one log message, as in dockerd).
+    fn append_lines(&mut self, out: &[u8]) -> io::Result<()> {
+        if out.is_empty() {
+            return Ok(());
+        }
+        if self.rotation.max_size.is_none() {
+            return self.append(out);
+        }
+        for line in out.split_inclusive(|b| *b == b'\n') {
+            self.append(line)?;
+        }
+        Ok(())
+    }
+
+    /// Appends whole lines, rotating first when the live file has reached `max-size` (as
+    /// dockerd's log file: a file may pass the limit by the one write that reaches it).
+    fn append(&mut self, data: &[u8]) -> io::Result<()> {
+        if self.rotation.max_size.is_some_and(|max| self.size >= max) {
+            self.rotate()?;
+        }
+        self.file.write_all(data)?;
+        self.size += data.len() as u64;
+        Ok(())
+    }
+
+    /// `path` becomes `path.1` (gzipped with `compress`), older ones move up, the oldest past
+    /// `max-file` goes; with `max-file` 1 the live file is truncated instead.
+    fn rotate(&mut self) -> io::Result<()> {
+        let keep = self.rotation.max_files;
+        if keep < 2 {
+            self.file.set_len(0)?;
+            self.size = 0;
+            return Ok(());
+        }
+        let gz = self.rotation.compress;
+        let oldest = rotated_path(&self.path, keep - 1, gz);
+        match std::fs::remove_file(&oldest) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
+        for n in (1..keep - 1).rev() {
+            match std::fs::rename(
+                rotated_path(&self.path, n, gz),
+                rotated_path(&self.path, n + 1, gz),
+            ) {
+                Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+                _ => {}
+            }
+        }
+        let first = rotated_path(&self.path, 1, false);
+        std::fs::rename(&self.path, &first)?;
+        self.file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.path)?;
+        self.size = 0;
+        if gz {
+            compress_file(&first, &rotated_path(&self.path, 1, true))?;
+        }
+        Ok(())
     }
 
     fn encode(out: &mut Vec<u8>, stream: Stream, time: &str, data: &[u8]) -> io::Result<()> {
@@ -108,11 +200,7 @@ impl LogWriter {
                 }
             }
         }
-        let r = if out.is_empty() {
-            Ok(())
-        } else {
-            self.file.write_all(&out)
-        };
+        let r = self.append_lines(&out);
         self.out = out;
         r
     }
@@ -127,11 +215,25 @@ impl LogWriter {
                 Self::encode(&mut out, s, &time, &rest)?;
             }
         }
-        if !out.is_empty() {
-            self.file.write_all(&out)?;
-        }
-        Ok(())
+        self.append_lines(&out)
     }
+}
+
+/// gzips `from` into `to` (through a temp name, so readers see all of it or none), then removes
+/// `from`.
+fn compress_file(from: &Path, to: &Path) -> io::Result<()> {
+    let mut tmp = to.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    {
+        let mut input = File::open(from)?;
+        let out = File::create(&tmp)?;
+        let mut gz = flate2::write::GzEncoder::new(out, flate2::Compression::default());
+        io::copy(&mut input, &mut gz)?;
+        gz.finish()?;
+    }
+    std::fs::rename(&tmp, to)?;
+    std::fs::remove_file(from)
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -278,6 +380,95 @@ pub fn read_log_at(
     Ok((out, end))
 }
 
+/// The entries of the rotated files of `path` (`path.N[.gz]` … `path.1[.gz]`), oldest first.
+fn read_rotated(path: &Path) -> io::Result<Vec<LogEntry>> {
+    let mut files = Vec::new();
+    for n in 1.. {
+        let plain = rotated_path(path, n, false);
+        let gz = rotated_path(path, n, true);
+        if plain.exists() {
+            files.push((plain, false));
+        } else if gz.exists() {
+            files.push((gz, true));
+        } else {
+            break;
+        }
+    }
+    let mut out = Vec::new();
+    for (file, compressed) in files.into_iter().rev() {
+        let f = match File::open(&file) {
+            Ok(f) => f,
+            // Rotated away meanwhile: its lines moved to an older file we already read or lost.
+            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(e),
+        };
+        let reader: Box<dyn Read> = if compressed {
+            Box::new(flate2::read::GzDecoder::new(f))
+        } else {
+            Box::new(f)
+        };
+        for line in io::BufReader::new(reader).split(b'\n') {
+            let mut line = line?;
+            line.push(b'\n');
+            if let Some(e) = parse_line(&line) {
+                out.push(e);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// After a rotation under `logs -f`: what the follower had not read yet of the file that is now
+/// `path.1` (plain or gzipped), from `offset` on.
+pub fn read_rest_of_rotated(path: &Path, offset: u64) -> io::Result<Vec<LogEntry>> {
+    let plain = rotated_path(path, 1, false);
+    let reader: Box<dyn Read> = match File::open(&plain) {
+        Ok(f) => Box::new(f),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            match File::open(rotated_path(path, 1, true)) {
+                Ok(f) => Box::new(flate2::read::GzDecoder::new(f)),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+                Err(e) => return Err(e),
+            }
+        }
+        Err(e) => return Err(e),
+    };
+    let mut r = io::BufReader::new(reader);
+    io::copy(&mut (&mut r).take(offset), &mut io::sink())?;
+    let mut out = Vec::new();
+    for line in r.split(b'\n') {
+        let mut line = line?;
+        line.push(b'\n');
+        if let Some(e) = parse_line(&line) {
+            out.push(e);
+        }
+    }
+    Ok(out)
+}
+
+/// `docker logs` over the live file and its rotated ones: the last `tail` entries of all of
+/// them, then the time window. Returns the follow offset in the live file as [`read_log_at`].
+pub fn read_all_logs(
+    path: &Path,
+    since: Option<DateTime<Utc>>,
+    until: Option<DateTime<Utc>>,
+    tail: Option<usize>,
+) -> io::Result<(Vec<LogEntry>, u64)> {
+    let older = read_rotated(path)?;
+    if older.is_empty() {
+        return read_log_at(path, since, until, tail);
+    }
+    let (live, end) = read_log_at(path, None, None, None)?;
+    let mut all = older;
+    all.extend(live);
+    if let Some(n) = tail {
+        let skip = all.len().saturating_sub(n);
+        all.drain(..skip);
+    }
+    all.retain(|e| since.is_none_or(|s| e.time >= s) && until.is_none_or(|u| e.time <= u));
+    Ok((all, end))
+}
+
 /// [`read_log_at`] without the follow offset.
 #[cfg(test)]
 pub fn read_log(
@@ -297,11 +488,94 @@ mod tests {
         v.iter().map(|e| e.line.as_slice()).collect()
     }
 
+    fn rotated_writer(dir: &Path, compress: bool) -> (PathBuf, LogWriter) {
+        let p = dir.join("c-json.log");
+        let rotation = Rotation {
+            max_size: Some(200),
+            max_files: 3,
+            compress,
+        };
+        (p.clone(), LogWriter::open(&p, rotation).unwrap())
+    }
+
+    fn numbered(n: usize) -> Vec<Vec<u8>> {
+        (0..n)
+            .map(|i| format!("line {i:03}\n").into_bytes())
+            .collect()
+    }
+
+    #[test]
+    fn rotation_keeps_max_file_files_and_logs_read_across_them() {
+        for compress in [false, true] {
+            let dir = tempfile::tempdir().unwrap();
+            let (p, mut w) = rotated_writer(dir.path(), compress);
+            let all = numbered(40);
+            for l in &all {
+                w.write(Stream::Stdout, l).unwrap();
+            }
+            // ~70 bytes a line, rotating at 200: the live file and two rotated ones remain.
+            assert!(p.exists());
+            assert!(rotated_path(&p, 1, compress).exists());
+            assert!(rotated_path(&p, 2, compress).exists());
+            assert!(!rotated_path(&p, 3, compress).exists());
+            assert!(!rotated_path(&p, 1, !compress).exists());
+            let (entries, end) = read_all_logs(&p, None, None, None).unwrap();
+            let got = lines(&entries);
+            // What is kept is the newest lines, in order, ending with the last one written.
+            let want: Vec<&[u8]> = all[all.len() - got.len()..]
+                .iter()
+                .map(|v| v.as_slice())
+                .collect();
+            assert_eq!(got, want, "compress={compress}");
+            assert!(got.len() >= 6 && got.len() < 40, "{}", got.len());
+            assert_eq!(end, std::fs::metadata(&p).unwrap().len());
+            let (tail, _) = read_all_logs(&p, None, None, Some(4)).unwrap();
+            assert_eq!(lines(&tail), want[want.len() - 4..].to_vec());
+        }
+    }
+
+    #[test]
+    fn a_follower_finishes_the_rotated_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let (p, mut w) = rotated_writer(dir.path(), true);
+        let all = numbered(4);
+        w.write(Stream::Stdout, &all[0]).unwrap();
+        let (first, offset) = read_from(&p, 0).unwrap();
+        assert_eq!(lines(&first), vec![all[0].as_slice()]);
+        for l in &all[1..] {
+            w.write(Stream::Stdout, l).unwrap();
+        }
+        // Rotated (and gzipped) under the follower: the rest of the old file, then the new one.
+        let rest = read_rest_of_rotated(&p, offset).unwrap();
+        let (live, _) = read_from(&p, 0).unwrap();
+        let mut seen = lines(&first);
+        seen.extend(lines(&rest));
+        seen.extend(lines(&live));
+        assert_eq!(seen, all.iter().map(|v| v.as_slice()).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn max_file_one_truncates_in_place() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("c-json.log");
+        let rotation = Rotation {
+            max_size: Some(100),
+            max_files: 1,
+            compress: false,
+        };
+        let mut w = LogWriter::open(&p, rotation).unwrap();
+        for l in numbered(10) {
+            w.write(Stream::Stdout, &l).unwrap();
+        }
+        assert!(std::fs::metadata(&p).unwrap().len() < 200);
+        assert!(!rotated_path(&p, 1, false).exists());
+    }
+
     #[test]
     fn lines_split_and_read_back() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("c-json.log");
-        let mut w = LogWriter::open(&p).unwrap();
+        let mut w = LogWriter::open(&p, Rotation::default()).unwrap();
         w.write(Stream::Stdout, b"hel").unwrap();
         w.write(Stream::Stdout, b"lo\nwor").unwrap();
         w.write(Stream::Stderr, b"oops\n").unwrap();
@@ -329,7 +603,7 @@ mod tests {
     fn long_lines_become_16k_partials() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("c-json.log");
-        let mut w = LogWriter::open(&p).unwrap();
+        let mut w = LogWriter::open(&p, Rotation::default()).unwrap();
         let mut data = vec![b'a'; 40 * 1024];
         data.push(b'\n');
         for c in data.chunks(3000) {
@@ -347,7 +621,7 @@ mod tests {
     fn invalid_utf8_and_escapes() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("c-json.log");
-        let mut w = LogWriter::open(&p).unwrap();
+        let mut w = LogWriter::open(&p, Rotation::default()).unwrap();
         w.write(Stream::Stdout, b"\"q\"\t\\ \xff\n").unwrap();
         let (entries, _) = read_from(&p, 0).unwrap();
         assert_eq!(

@@ -211,7 +211,7 @@ impl Monitor {
         let _ = std::fs::remove_file(&pid_file);
         if let Some(p) = &self.cfg.log_path {
             self.log = Some(
-                LogWriter::open(p)
+                LogWriter::open(p, self.cfg.log_rotation)
                     .ctx(|| format!("opening log {}", p.display()))
                     .map_err(internal)?,
             );

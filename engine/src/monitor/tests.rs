@@ -188,6 +188,7 @@ impl Harness {
             tty: o.tty,
             open_stdin: o.open_stdin,
             log_path: Some(dir.path().join("container-json.log")),
+            log_rotation: Default::default(),
             exit_path: dir.path().join("exit.json"),
             socket_path: dir.path().join("monitor.sock"),
             pid_path: dir.path().join("init.pid"),

@@ -151,12 +151,6 @@ fn new_id() -> String {
     hex::encode(rand::random::<[u8; 32]>())
 }
 
-fn valid_name(n: &str) -> bool {
-    let mut chars = n.chars();
-    matches!(chars.next(), Some(c) if c.is_ascii_alphanumeric())
-        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
-}
-
 impl NetworkService {
     pub async fn open(cfg: NetConfig, events: Arc<EventBus>) -> anyhow::Result<Arc<Self>> {
         let dir = cfg.data_root.join("networks");
@@ -420,14 +414,9 @@ impl NetworkService {
 
     pub async fn create(&self, req: NetworkCreateRequest) -> Result<NetworkRecord> {
         let _g = self.admin.lock().await;
-        if req.name.is_empty() {
-            return Err(EngineError::invalid("network name must not be empty"));
-        }
-        if !valid_name(&req.name) {
-            return Err(EngineError::invalid(format!(
-                "invalid network name \"{}\": only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed",
-                req.name
-            )));
+        // As libnetwork: any name but a blank one (a space inside is fine).
+        if req.name.trim().is_empty() {
+            return Err(EngineError::invalid(format!("invalid name: {}", req.name)));
         }
         if self.find_by_name(&req.name).is_some() {
             return Err(EngineError::Conflict(format!(
@@ -785,19 +774,5 @@ impl NetworkService {
         if let Err(e) = self.refresh_firewall().await {
             tracing::warn!(error = %e, "refreshing firewall rules");
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn names_follow_docker() {
-        assert!(valid_name("net1"));
-        assert!(valid_name("my_net.v-2"));
-        assert!(!valid_name("-x"));
-        assert!(!valid_name("a b"));
-        assert!(!valid_name(""));
     }
 }

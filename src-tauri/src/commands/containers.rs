@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use tauri::ipc::Channel;
 use tauri::State;
 use tracing::{info, warn};
+use ts_rs::TS;
 
 use crate::backend::{limits, timed, Backend, Sink, StreamKind};
 use crate::error::{CommandError, CommandResult, ErrorKind};
@@ -22,16 +23,17 @@ use crate::error::{CommandError, CommandResult, ErrorKind};
 /// The compose project label, for grouping.
 pub const COMPOSE_PROJECT_LABEL: &str = "com.docker.compose.project";
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct PortItem {
     pub ip: Option<String>,
     pub private_port: u16,
     pub public_port: Option<u16>,
+    #[ts(type = "\"tcp\" | \"udp\"")]
     pub proto: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct ContainerItem {
     pub id: String,
@@ -164,9 +166,10 @@ impl ContainerAction {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct LogLine {
+    #[ts(type = "\"stdout\" | \"stderr\"")]
     pub stream: String,
     pub text: String,
 }
@@ -189,7 +192,7 @@ pub fn log_lines(out: &bollard::container::LogOutput) -> Vec<LogLine> {
         .collect()
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct StatsSample {
     pub cpu_percent: f64,
@@ -267,12 +270,13 @@ pub fn stats_sample(s: &ContainerStatsResponse, now: f64) -> StatsSample {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct PortRequest {
     pub host_port: Option<i64>,
     pub container_port: i64,
     #[serde(default = "tcp")]
+    #[ts(type = "\"tcp\" | \"udp\"")]
     pub proto: String,
 }
 
@@ -280,7 +284,7 @@ fn tcp() -> String {
     "tcp".into()
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct RunRequest {
     pub image: String,
@@ -295,6 +299,7 @@ pub struct RunRequest {
     #[serde(default)]
     pub command: Option<Vec<String>>,
     #[serde(default = "restart_no")]
+    #[ts(type = "\"no\" | \"always\" | \"unless-stopped\" | \"on-failure\"")]
     pub restart_policy: String,
 }
 

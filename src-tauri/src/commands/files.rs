@@ -12,6 +12,7 @@ use bollard::query_parameters::DownloadFromContainerOptions;
 use futures_util::StreamExt;
 use serde::Serialize;
 use tauri::State;
+use ts_rs::TS;
 
 use crate::backend::{limits, Backend};
 use crate::error::{CommandError, CommandResult, ErrorKind};
@@ -21,7 +22,7 @@ pub const MAX_ARCHIVE_BYTES: usize = 64 << 20;
 /// Most bytes of a file shown in a preview.
 pub const MAX_PREVIEW_BYTES: usize = 256 << 10;
 
-#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq, TS)]
 #[serde(rename_all = "lowercase")]
 pub enum EntryKind {
     File,
@@ -30,7 +31,7 @@ pub enum EntryKind {
     Other,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct FileEntry {
     pub name: String,
@@ -43,7 +44,7 @@ pub struct FileEntry {
     pub link_target: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct DirListing {
     /// The directory listed, absolute, without a trailing slash (but "/").
@@ -54,7 +55,7 @@ pub struct DirListing {
     pub truncated: bool,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct FilePreview {
     pub path: String,

@@ -11,13 +11,14 @@ use serde::{Deserialize, Serialize};
 use tauri::ipc::Channel;
 use tauri::State;
 use tracing::info;
+use ts_rs::TS;
 
 use crate::backend::{limits, timed, Backend, Sink};
 use crate::error::{CommandError, CommandResult, ErrorKind};
 
 pub const NONE: &str = "<none>";
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct ImageItem {
     pub id: String,
@@ -28,7 +29,7 @@ pub struct ImageItem {
     pub in_use: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct PullProgress {
     pub id: Option<String>,
@@ -37,7 +38,7 @@ pub struct PullProgress {
     pub total: Option<i64>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct PruneResult {
     pub deleted: u64,

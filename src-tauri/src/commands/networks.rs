@@ -7,13 +7,14 @@ use bollard::models::{ContainerSummary, Ipam, IpamConfig, Network, NetworkCreate
 use bollard::query_parameters::{InspectNetworkOptions, ListNetworksOptions, PruneNetworksOptions};
 use serde::{Deserialize, Serialize};
 use tauri::State;
+use ts_rs::TS;
 
 use crate::backend::{limits, timed, Backend};
 use crate::commands::containers::valid_object_name;
 use crate::commands::volumes::DeletedCount;
 use crate::error::{CommandError, CommandResult, ErrorKind};
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct NetworkItem {
     pub id: String,

@@ -6,6 +6,7 @@
 use serde::Serialize;
 use tauri::State;
 use tracing::info;
+use ts_rs::TS;
 
 use crate::backend::Backend;
 use crate::commands::images::ImageItem;
@@ -17,7 +18,7 @@ pub const BUILT_IN_IMAGE: (&str, &str) = ("berth/welcome", "latest");
 const PREDEFINED_NETWORKS: [&str; 3] = ["bridge", "host", "none"];
 
 /// What a reset removed.
-#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct ResetResult {
     pub containers: u64,

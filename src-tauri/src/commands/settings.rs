@@ -7,17 +7,20 @@ use std::sync::Mutex;
 use serde::{Deserialize, Serialize};
 use tauri::State;
 use tracing::{info, warn};
+use ts_rs::TS;
 
 use crate::error::{CommandError, CommandResult};
 
 pub const AUTOSTART_FILE: &str = "berth.desktop";
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase", default)]
 pub struct Settings {
     /// `es`, `en`, or `None` to follow the system.
+    #[ts(type = "\"es\" | \"en\" | null")]
     pub language: Option<String>,
     /// `light`, `dark` or `system`.
+    #[ts(type = "\"light\" | \"dark\" | \"system\"")]
     pub theme: String,
     pub start_at_login: bool,
     pub onboarding_done: bool,

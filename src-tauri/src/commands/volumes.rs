@@ -6,12 +6,13 @@ use bollard::models::{ContainerSummary, Volume, VolumeCreateRequest};
 use bollard::query_parameters::{ListVolumesOptions, PruneVolumesOptions, RemoveVolumeOptions};
 use serde::{Deserialize, Serialize};
 use tauri::State;
+use ts_rs::TS;
 
 use crate::backend::{limits, timed, Backend};
 use crate::commands::containers::valid_object_name;
 use crate::error::{CommandError, CommandResult, ErrorKind};
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct VolumeItem {
     pub name: String,
@@ -23,7 +24,7 @@ pub struct VolumeItem {
     pub labels: BTreeMap<String, String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct DeletedCount {
     pub deleted: u64,

@@ -15,11 +15,12 @@ use std::path::PathBuf;
 
 use futures_util::future::BoxFuture;
 use serde::{Deserialize, Serialize};
+use ts_rs::TS;
 
 pub use native::{NativeConfig, NativeHost};
 
 /// The engine's state as the UI shows it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "lowercase")]
 pub enum EngineState {
     /// Started by the app, not answering yet.
@@ -33,7 +34,7 @@ pub enum EngineState {
 }
 
 /// `EngineStatus` of the contract.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct EngineStatus {
     pub state: EngineState,

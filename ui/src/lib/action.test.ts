@@ -4,7 +4,9 @@ import { action } from './action.svelte';
 describe('action', () => {
   it('is busy while running and keeps the error until the next run', async () => {
     let release: () => void = () => {};
-    const a = action((fail: boolean) => new Promise<void>((ok, no) => (release = () => (fail ? no({ kind: 'engine', message: 'boom' }) : ok()))));
+    const a = action(
+      (fail: boolean) => new Promise<void>((ok, no) => (release = () => (fail ? no({ kind: 'engine', message: 'boom' }) : ok()))),
+    );
     const first = a.run(true);
     expect(a.busy).toBe(true);
     release();

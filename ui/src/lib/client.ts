@@ -6,6 +6,7 @@ import type {
   CommandError,
   ContainerAction,
   ContainerItem,
+  DeletedCount,
   DirListing,
   EngineEvent,
   EngineStatus,
@@ -142,10 +143,8 @@ export async function execStart(
   session = await call<string>('exec_start', { id, cols, rows, onOutput: s.channel });
   return { session, close: s.close };
 }
-export const execInput = (session: string, data: Uint8Array) =>
-  call<void>('exec_input', { session, dataBase64: toBase64(data) });
-export const execResize = (session: string, cols: number, rows: number) =>
-  call<void>('exec_resize', { session, cols, rows });
+export const execInput = (session: string, data: Uint8Array) => call<void>('exec_input', { session, dataBase64: toBase64(data) });
+export const execResize = (session: string, cols: number, rows: number) => call<void>('exec_resize', { session, cols, rows });
 
 export const runContainer = (req: RunRequest) => call<string>('run_container', { req });
 
@@ -163,7 +162,7 @@ export const imageHistory = (id: string) => call<unknown[]>('image_history', { i
 export const listVolumes = () => call<VolumeItem[]>('list_volumes');
 export const createVolume = (name: string | null) => call<VolumeItem>('create_volume', { name });
 export const removeVolume = (name: string) => call<void>('remove_volume', { name });
-export const pruneVolumes = () => call<PruneResult>('prune_volumes');
+export const pruneVolumes = () => call<DeletedCount>('prune_volumes');
 export const inspectVolume = (name: string) => call<unknown>('inspect_volume', { name });
 
 // Networks
@@ -171,7 +170,7 @@ export const listNetworks = () => call<NetworkItem[]>('list_networks');
 export const createNetwork = (name: string, subnet: string | null, internal: boolean) =>
   call<NetworkItem>('create_network', { name, subnet, internal });
 export const removeNetwork = (id: string) => call<void>('remove_network', { id });
-export const pruneNetworks = () => call<PruneResult>('prune_networks');
+export const pruneNetworks = () => call<DeletedCount>('prune_networks');
 export const inspectNetwork = (id: string) => call<unknown>('inspect_network', { id });
 
 // Settings

@@ -3,8 +3,24 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createEngineStore, type EngineApi } from './engine';
 import type { ContainerItem, EngineEvent, EngineStatus } from './types';
 
-const status = (state: EngineStatus['state'], reason: string | null = null): EngineStatus => ({ state, reason, host: 'unix:///run/berth.sock', version: state === 'running' ? '1.47' : null, canManage: true });
-const container = (name: string): ContainerItem => ({ id: name, name, image: 'busybox', state: 'running', status: 'Up', created: 0, ports: [], project: null, labels: {} });
+const status = (state: EngineStatus['state'], reason: string | null = null): EngineStatus => ({
+  state,
+  reason,
+  host: 'unix:///run/berth.sock',
+  version: state === 'running' ? '1.47' : null,
+  canManage: true,
+});
+const container = (name: string): ContainerItem => ({
+  id: name,
+  name,
+  image: 'busybox',
+  state: 'running',
+  status: 'Up',
+  created: 0,
+  ports: [],
+  project: null,
+  labels: {},
+});
 
 function fakeApi(initial: EngineStatus) {
   let onStatus: (s: EngineStatus) => void = () => {};

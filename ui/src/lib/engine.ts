@@ -1,16 +1,8 @@
 // Engine status and the object lists, kept fresh by the engine's events (never by polling).
 import { get, writable, type Readable } from 'svelte/store';
 import * as client from './client';
-import { ALL_LISTS, kindDebouncer, listsFor, refreshOnStatus, type ListKind } from './events';
-import type {
-  CommandError,
-  ContainerItem,
-  EngineEvent,
-  EngineStatus,
-  ImageItem,
-  NetworkItem,
-  VolumeItem,
-} from './types';
+import { ALL_LISTS, REFRESH_DEBOUNCE_MS, kindDebouncer, listsFor, refreshOnStatus, type ListKind } from './events';
+import type { CommandError, ContainerItem, EngineEvent, EngineStatus, ImageItem, NetworkItem, VolumeItem } from './types';
 
 /** The part of the client the store needs (tests pass a fake). */
 export interface EngineApi {
@@ -76,7 +68,7 @@ export function createEngineStore(api: EngineApi, opts: { debounceMs?: number; t
     return Promise.all([...kinds].map(refreshOne)).then(() => undefined);
   }
 
-  const debouncer = kindDebouncer((kinds) => void refresh(kinds), opts.debounceMs ?? 150);
+  const debouncer = kindDebouncer((kinds) => void refresh(kinds), opts.debounceMs ?? REFRESH_DEBOUNCE_MS);
 
   function setStatus(next: EngineStatus) {
     const prev = get(status);
@@ -102,11 +94,13 @@ export function createEngineStore(api: EngineApi, opts: { debounceMs?: number; t
     // A fresh connection: whatever the engine says first counts as a transition (and loads the lists).
     status.set(null);
     try {
-      unlisten.push(await api.onEngineStatus((s) => {
-        if (statusRetry) clearTimeout(statusRetry);
-        statusRetry = null;
-        setStatus(s);
-      }));
+      unlisten.push(
+        await api.onEngineStatus((s) => {
+          if (statusRetry) clearTimeout(statusRetry);
+          statusRetry = null;
+          setStatus(s);
+        }),
+      );
       unlisten.push(await api.onEngineEvent((ev) => debouncer.add(listsFor(ev))));
     } catch {
       // No event bridge (plain browser): the status query below reports the problem.

@@ -33,11 +33,18 @@ describe('errors', () => {
   });
 
   it('normalises what invoke rejects with', () => {
-    expect(toCommandError({ kind: 'conflict', message: 'taken', field: 'name' })).toEqual({ kind: 'conflict', message: 'taken', field: 'name' });
+    expect(toCommandError({ kind: 'conflict', message: 'taken', field: 'name' })).toEqual({
+      kind: 'conflict',
+      message: 'taken',
+      field: 'name',
+    });
     expect(toCommandError({ kind: 'weird', message: 'x' })).toEqual({ kind: 'engine', message: 'x' });
     const once = toCommandError('Command stream_close not found');
     expect(toCommandError(once)).toEqual(once);
-    expect(toCommandError('Command reset_engine_data not found')).toEqual({ kind: 'unknown_command', message: 'Command reset_engine_data not found' });
+    expect(toCommandError('Command reset_engine_data not found')).toEqual({
+      kind: 'unknown_command',
+      message: 'Command reset_engine_data not found',
+    });
     expect(toCommandError(new Error('plain'))).toEqual({ kind: 'engine', message: 'plain' });
   });
 });

@@ -20,7 +20,10 @@ export const ERROR_KEYS = [
 ] as const;
 
 export function isPortConflict(err: CommandError): boolean {
-  return (err.kind === 'conflict' || err.kind === 'engine') && (err.field === 'ports' || /port.*(allocated|in use)|address already in use/i.test(err.message));
+  return (
+    (err.kind === 'conflict' || err.kind === 'engine') &&
+    (err.field === 'ports' || /port.*(allocated|in use)|address already in use/i.test(err.message))
+  );
 }
 
 export function errorText(err: CommandError, subject = ''): ErrorText {

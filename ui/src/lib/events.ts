@@ -5,7 +5,8 @@ export type ListKind = 'containers' | 'images' | 'volumes' | 'networks';
 export const ALL_LISTS: ListKind[] = ['containers', 'images', 'volumes', 'networks'];
 
 // Container events that change nothing a list shows (exec and attach chatter, health probes, top).
-const QUIET_CONTAINER_ACTIONS = /^(exec_create|exec_start|exec_die|exec_detach|attach|detach|resize|top|archive-path|extract-to-dir|health_status)/;
+const QUIET_CONTAINER_ACTIONS =
+  /^(exec_create|exec_start|exec_die|exec_detach|attach|detach|resize|top|archive-path|extract-to-dir|health_status)/;
 
 export function listsFor(ev: EngineEvent): ListKind[] {
   const action = ev.Action ?? '';
@@ -42,11 +43,14 @@ const realTimers: Timers = {
   clear: (h) => clearTimeout(h as ReturnType<typeof setTimeout>),
 };
 
+/** How long the lists wait after an engine event for more before they refresh. */
+export const REFRESH_DEBOUNCE_MS = 150;
+
 /**
  * Collects kinds for `ms` after the first one and then calls `flush` once with all of them.
  * A burst (docker compose up: dozens of events) becomes one refresh per list.
  */
-export function kindDebouncer(flush: (kinds: Set<ListKind>) => void, ms = 150, timers: Timers = realTimers) {
+export function kindDebouncer(flush: (kinds: Set<ListKind>) => void, ms = REFRESH_DEBOUNCE_MS, timers: Timers = realTimers) {
   let pending = new Set<ListKind>();
   let handle: unknown = null;
   return {

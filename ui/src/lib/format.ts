@@ -62,7 +62,8 @@ export function statusSince(
   t: (key: string, vars?: Record<string, string | number>) => string,
   now = Date.now(),
 ): string | null {
-  if ((s.state === 'running' || s.state === 'paused') && s.startedAt) return t('status.started', { ago: formatAgo(s.startedAt, locale, now) });
+  if ((s.state === 'running' || s.state === 'paused') && s.startedAt)
+    return t('status.started', { ago: formatAgo(s.startedAt, locale, now) });
   if (s.state === 'exited' && s.finishedAt) return t('status.exited', { code: s.exitCode ?? 0, ago: formatAgo(s.finishedAt, locale, now) });
   return null;
 }

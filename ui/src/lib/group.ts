@@ -13,9 +13,7 @@ export interface ContainerGroup {
 export function matchesQuery(c: ContainerItem, query: string): boolean {
   const words = query.toLowerCase().split(/\s+/).filter(Boolean);
   if (words.length === 0) return true;
-  const hay = [c.name, c.image, c.id.slice(0, 12), c.project ?? '', c.state, ...c.ports.map(formatPortItem)]
-    .join(' ')
-    .toLowerCase();
+  const hay = [c.name, c.image, c.id.slice(0, 12), c.project ?? '', c.state, ...c.ports.map(formatPortItem)].join(' ').toLowerCase();
   return words.every((w) => hay.includes(w));
 }
 
@@ -54,7 +52,11 @@ export function actionsFor(state: string): { start: boolean; stop: boolean; rest
 }
 
 /** Bulk actions apply only to the selected containers they make sense for. */
-export function bulkTargets(items: ContainerItem[], selected: Set<string>, action: 'start' | 'stop' | 'restart' | 'pause' | 'remove'): string[] {
+export function bulkTargets(
+  items: ContainerItem[],
+  selected: Set<string>,
+  action: 'start' | 'stop' | 'restart' | 'pause' | 'remove',
+): string[] {
   return items
     .filter((c) => selected.has(c.id))
     .filter((c) => action === 'remove' || actionsFor(c.state)[action])

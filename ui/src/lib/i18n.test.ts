@@ -8,7 +8,10 @@ import { FORM_ERROR_KEYS } from './runform';
 
 // Every source file of the app (not the tests), as text.
 const files = Object.entries(
-  import.meta.glob(['../**/*.svelte', '../**/*.ts', '!../**/*.test.ts'], { query: '?raw', import: 'default', eager: true }) as Record<string, string>,
+  import.meta.glob(['../**/*.svelte', '../**/*.ts', '!../**/*.test.ts'], { query: '?raw', import: 'default', eager: true }) as Record<
+    string,
+    string
+  >,
 );
 
 describe('locales', () => {

@@ -1,6 +1,9 @@
 // Log lines kept for the logs tab: bounded, searchable, with docker's timestamps split off.
 import type { LogLine } from './types';
 
+/** A chatty container sends many lines per frame: the logs tab redraws at most this often. */
+export const LOG_FRAME_MS = 50;
+
 export interface ShownLine {
   n: number;
   stream: 'stdout' | 'stderr';
@@ -59,7 +62,13 @@ export function linesText(lines: ShownLine[]): string {
  * The slice of a long list to render in a scroll box of fixed-height rows: what is visible plus
  * `overscan` rows on each side. Only these rows exist in the DOM, however long the log is.
  */
-export function visibleRange(scrollTop: number, viewport: number, rowHeight: number, count: number, overscan = 20): { start: number; end: number } {
+export function visibleRange(
+  scrollTop: number,
+  viewport: number,
+  rowHeight: number,
+  count: number,
+  overscan = 20,
+): { start: number; end: number } {
   if (count === 0 || rowHeight <= 0) return { start: 0, end: 0 };
   const first = Math.floor(Math.max(0, scrollTop) / rowHeight);
   const rows = Math.ceil(Math.max(0, viewport) / rowHeight) + 1;

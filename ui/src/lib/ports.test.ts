@@ -1,13 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import {
-  browsablePorts,
-  duplicateHostPorts,
-  formatBinding,
-  formatPortItem,
-  parsePort,
-  pickFreePort,
-  validatePortRow,
-} from './ports';
+import { browsablePorts, duplicateHostPorts, formatBinding, formatPortItem, parsePort, pickFreePort, validatePortRow } from './ports';
 
 describe('ports', () => {
   it('accepts 1–65535 only', () => {

@@ -1,5 +1,5 @@
 // Ports: validation of what the user types, and display of what the engine reports.
-import type { PortBinding, PortItem, Proto } from './types';
+import type { PortRequest, PortItem, Proto } from './types';
 
 /** Locale keys of the port validation messages (also checked by the i18n test). */
 export const PORT_ERRORS = {
@@ -28,7 +28,7 @@ export function validatePortRow(
   host: string,
   container: string,
   proto: Proto,
-): { ok: true; binding: PortBinding } | { ok: false; error: PortError; field: 'host' | 'container' } {
+): { ok: true; binding: PortRequest } | { ok: false; error: PortError; field: 'host' | 'container' } {
   const c = parsePort(container);
   if (c === null) return { ok: false, error: whyInvalid(container), field: 'container' };
   let h: number | null = null;
@@ -40,13 +40,13 @@ export function validatePortRow(
 }
 
 /** The same binding in docker's -p syntax. */
-export function formatBinding(b: PortBinding): string {
+export function formatBinding(b: PortRequest): string {
   const proto = b.proto === 'tcp' ? '' : `/${b.proto}`;
   return b.hostPort === null ? `${b.containerPort}${proto}` : `${b.hostPort}:${b.containerPort}${proto}`;
 }
 
 /** Host ports used twice for the same protocol: the second one is the duplicate. */
-export function duplicateHostPorts(bindings: PortBinding[]): number[] {
+export function duplicateHostPorts(bindings: PortRequest[]): number[] {
   const seen = new Set<string>();
   const dups: number[] = [];
   bindings.forEach((b, i) => {

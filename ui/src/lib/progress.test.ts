@@ -2,7 +2,12 @@ import { describe, expect, it } from 'vitest';
 import { emptyPull, foldProgress, overallPercent } from './progress';
 import type { PullProgress } from './types';
 
-const msg = (id: string | null, status: string, current: number | null = null, total: number | null = null): PullProgress => ({ id, status, current, total });
+const msg = (id: string | null, status: string, current: number | null = null, total: number | null = null): PullProgress => ({
+  id,
+  status,
+  current,
+  total,
+});
 
 describe('pull progress', () => {
   it('folds a realistic pull into per-layer bars', () => {

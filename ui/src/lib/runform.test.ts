@@ -58,10 +58,15 @@ describe('run form', () => {
   });
 
   it('checks image references', () => {
-    for (const ok of ['busybox', 'busybox:1.36', '127.0.0.1:5000/busybox:latest', 'ghcr.io/org/app-x_y:v1.2', `alpine@sha256:${'a'.repeat(64)}`])
+    for (const ok of [
+      'busybox',
+      'busybox:1.36',
+      '127.0.0.1:5000/busybox:latest',
+      'ghcr.io/org/app-x_y:v1.2',
+      `alpine@sha256:${'a'.repeat(64)}`,
+    ])
       expect(validateForm(emptyForm(ok)).ok, ok).toBe(true);
-    for (const bad of ['Ubuntu', 'has space', 'x:', ':tag'])
-      expect(validateForm(emptyForm(bad)).ok, bad).toBe(false);
+    for (const bad of ['Ubuntu', 'has space', 'x:', ':tag']) expect(validateForm(emptyForm(bad)).ok, bad).toBe(false);
   });
 
   it('previews what it can while the form is still being typed', () => {

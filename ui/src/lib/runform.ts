@@ -1,7 +1,7 @@
 // The run dialog's form: validation into a RunRequest, with the locale key of each field's message.
 import { PORT_ERRORS, duplicateHostPorts, validatePortRow } from './ports';
 import { splitCommand } from './runline';
-import type { PortBinding, Proto, RestartPolicy, RunRequest } from './types';
+import type { PortRequest, Proto, RestartPolicy, RunRequest } from './types';
 
 export interface PortRow {
   host: string;
@@ -55,13 +55,14 @@ const lines = (text: string) =>
 
 const NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
 // Loose image reference check: lowercase path components, optional registry host:port, tag or digest.
-const IMAGE = /^[a-z0-9]+(?:[._-][a-z0-9]+)*(?::\d+)?(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[\w][\w.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/;
+const IMAGE =
+  /^[a-z0-9]+(?:[._-][a-z0-9]+)*(?::\d+)?(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[\w][\w.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/;
 const ENV = /^[^=\s]+=/;
 const VOLUME = /^[^:]+:\/[^:]*(?::(?:ro|rw|z|Z)(?:,(?:ro|rw|z|Z))*)?$/;
 
 /** The valid bindings with the row each came from; empty rows are ignored, bad ones reported. */
-function portBindings(rows: PortRow[], errors: FormErrors | null): { binding: PortBinding; row: number }[] {
-  const out: { binding: PortBinding; row: number }[] = [];
+function portBindings(rows: PortRow[], errors: FormErrors | null): { binding: PortRequest; row: number }[] {
+  const out: { binding: PortRequest; row: number }[] = [];
   rows.forEach((r, row) => {
     if (r.host.trim() === '' && r.container.trim() === '') return;
     const v = validatePortRow(r.host, r.container, r.proto);
@@ -96,7 +97,15 @@ export function validateForm(form: RunForm): { ok: true; request: RunRequest } |
   if (Object.keys(errors).length) return { ok: false, errors };
   return {
     ok: true,
-    request: { image, name: name || null, ports, env, volumes, command: command && command.length ? command : null, restartPolicy: form.restartPolicy },
+    request: {
+      image,
+      name: name || null,
+      ports,
+      env,
+      volumes,
+      command: command && command.length ? command : null,
+      restartPolicy: form.restartPolicy,
+    },
   };
 }
 

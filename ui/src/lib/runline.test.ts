@@ -42,8 +42,8 @@ describe('runline', () => {
   });
 
   it('round-trips: the line splits back into the same words', () => {
-    const req = { ...base, env: ["Q=it's \"quoted\""], command: ['printf', '%s\n', 'a b'] };
+    const req = { ...base, env: ['Q=it\'s "quoted"'], command: ['printf', '%s\n', 'a b'] };
     const words = splitCommand(buildRunLine(req));
-    expect(words).toEqual(['docker', 'run', '-d', '-e', "Q=it's \"quoted\"", 'nginx:1.27', 'printf', '%s\n', 'a b']);
+    expect(words).toEqual(['docker', 'run', '-d', '-e', 'Q=it\'s "quoted"', 'nginx:1.27', 'printf', '%s\n', 'a b']);
   });
 });

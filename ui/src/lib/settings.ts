@@ -18,7 +18,10 @@ function apply(s: Settings) {
 /** Loads settings and the system locale; falls back to defaults (and the browser's language) when the shell cannot answer. */
 export async function loadSettings(): Promise<Settings> {
   // The first screen waits for this: never longer than a few seconds.
-  const [s, loc] = await Promise.allSettled([client.withTimeout(client.getSettings(), 3000), client.withTimeout(client.systemLocale(), 3000)]);
+  const [s, loc] = await Promise.allSettled([
+    client.withTimeout(client.getSettings(), 3000),
+    client.withTimeout(client.systemLocale(), 3000),
+  ]);
   systemLang = loc.status === 'fulfilled' ? loc.value : typeof navigator !== 'undefined' ? navigator.language : '';
   const value = s.status === 'fulfilled' ? { ...DEFAULT_SETTINGS, ...s.value } : DEFAULT_SETTINGS;
   settings.set(value);

@@ -2,7 +2,14 @@ import { describe, expect, it } from 'vitest';
 import { appendSample, toSeries } from './stats';
 import type { StatsSample } from './types';
 
-const s = (time: number, netRx: number, netTx = 0, cpuPercent = 1): StatsSample => ({ time, netRx, netTx, cpuPercent, memUsage: 10, memLimit: 100 });
+const s = (time: number, netRx: number, netTx = 0, cpuPercent = 1): StatsSample => ({
+  time,
+  netRx,
+  netTx,
+  cpuPercent,
+  memUsage: 10,
+  memLimit: 100,
+});
 
 describe('stats', () => {
   it('keeps a bounded window', () => {

@@ -82,6 +82,9 @@ pub struct HostConfig {
     pub cap_drop: Vec<String>,
     pub restart_policy: RestartPolicy,
     pub log_config: LogConfig,
+    /// The OCI runtime (`--runtime`); set to the engine's default at create, as dockerd does.
+    #[serde(deserialize_with = "null_as_default")]
+    pub runtime: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub init: Option<bool>,
     // Storage: volumes, binds and tmpfs.

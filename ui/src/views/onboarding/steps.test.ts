@@ -5,14 +5,48 @@ import { runWelcome, welcomeRequest } from './welcome';
 
 const engine = (state: EngineStatus['state']): EngineStatus => ({ state, reason: null, host: '', version: null, canManage: true });
 const welcomeImage: ImageItem = { id: 'sha256:w', repository: 'berth/welcome', tag: 'latest', size: 1, created: 0, inUse: false };
-const ctr = (over: Partial<ContainerItem>): ContainerItem => ({ id: 'c1', name: 'x', image: 'busybox', state: 'running', status: '', created: 0, ports: [], project: null, labels: {}, ...over });
-const welcomeRunning = ctr({ id: 'w1', name: 'berth-welcome', image: 'berth/welcome:latest', ports: [{ ip: '0.0.0.0', privatePort: 80, publicPort: 8081, proto: 'tcp' }] });
-const state = (over: Partial<TourState> = {}): TourState => ({ engine: engine('running'), images: [welcomeImage], containers: [], port: 8080, opened: false, ...over });
+const ctr = (over: Partial<ContainerItem>): ContainerItem => ({
+  id: 'c1',
+  name: 'x',
+  image: 'busybox',
+  state: 'running',
+  status: '',
+  created: 0,
+  ports: [],
+  project: null,
+  labels: {},
+  ...over,
+});
+const welcomeRunning = ctr({
+  id: 'w1',
+  name: 'berth-welcome',
+  image: 'berth/welcome:latest',
+  ports: [{ ip: '0.0.0.0', privatePort: 80, publicPort: 8081, proto: 'tcp' }],
+});
+const state = (over: Partial<TourState> = {}): TourState => ({
+  engine: engine('running'),
+  images: [welcomeImage],
+  containers: [],
+  port: 8080,
+  opened: false,
+  ...over,
+});
 const idx = (id: string) => STEPS.findIndex((s) => s.id === id);
 
 describe('onboarding steps', () => {
   it('teaches in order and ends by opening the welcome server', () => {
-    expect(STEPS.map((s) => s.id)).toEqual(['intro', 'engine', 'image', 'container', 'volume', 'network', 'run', 'welcome', 'open', 'finish']);
+    expect(STEPS.map((s) => s.id)).toEqual([
+      'intro',
+      'engine',
+      'image',
+      'container',
+      'volume',
+      'network',
+      'run',
+      'welcome',
+      'open',
+      'finish',
+    ]);
     expect(STEPS.every((s) => s.cli)).toBe(true);
     expect(STEPS[0].when).toBeUndefined(); // the tour starts there unconditionally
   });
@@ -67,12 +101,18 @@ describe('running the welcome server', () => {
     const busy = ctr({ ports: [{ ip: null, privatePort: 80, publicPort: 8080, proto: 'tcp' }] });
     expect(await runWelcome(api, [busy], 8080)).toBe(8081);
     expect(api.runContainer).toHaveBeenCalledWith(welcomeRequest(8081));
-    expect(welcomeRequest(8081)).toMatchObject({ image: 'berth/welcome:latest', ports: [{ hostPort: 8081, containerPort: 80, proto: 'tcp' }] });
+    expect(welcomeRequest(8081)).toMatchObject({
+      image: 'berth/welcome:latest',
+      ports: [{ hostPort: 8081, containerPort: 80, proto: 'tcp' }],
+    });
   });
 
   it('moves to the next port when the host port is taken by something else', async () => {
     const api = {
-      runContainer: vi.fn().mockRejectedValueOnce({ kind: 'conflict', field: 'ports', message: 'port is already allocated' }).mockResolvedValueOnce('id'),
+      runContainer: vi
+        .fn()
+        .mockRejectedValueOnce({ kind: 'conflict', field: 'ports', message: 'port is already allocated' })
+        .mockResolvedValueOnce('id'),
       containerAction: vi.fn(),
     };
     expect(await runWelcome(api, [], 8080)).toBe(8081);
