@@ -33,6 +33,9 @@ pub struct ExecArgs {
     /// Give extended privileges to the command
     #[arg(long)]
     pub privileged: bool,
+    /// Override the key sequence for detaching (the engine's default: ctrl-p,ctrl-q)
+    #[arg(long)]
+    pub detach_keys: Option<String>,
     pub container: String,
     /// The command and its arguments
     #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
@@ -51,10 +54,10 @@ pub async fn exec(docker: &Docker, args: ExecArgs) -> Result<()> {
         user: args.user.clone(),
         working_dir: args.workdir.clone(),
         privileged: Some(args.privileged),
+        detach_keys: args.detach_keys.clone(),
         console_size: stdio::terminal_size()
             .filter(|_| args.tty)
             .map(|(h, w)| vec![h as usize, w as usize]),
-        ..Default::default()
     };
     let id = docker
         .create_exec(&args.container, config)

@@ -172,7 +172,9 @@ fn read_env_file(path: &str) -> Result<Vec<String>> {
 
 pub type PortMap = HashMap<String, Option<Vec<PortBinding>>>;
 
-/// `-p` values: `[ip:][hostPort:]containerPort[/proto]` (ranges not yet supported).
+/// `-p` values: `[ip:][hostPort[-end]:]containerPort[-end][/proto]`, ranges as docker's (a
+/// host range of the same length maps port to port; a single host port with a container
+/// range is refused, as docker does).
 pub fn parse_publish(specs: &[String]) -> Result<(Vec<String>, PortMap)> {
     let mut exposed = Vec::new();
     let mut map: PortMap = HashMap::new();
@@ -197,27 +199,50 @@ pub fn parse_publish(specs: &[String]) -> Result<(Vec<String>, PortMap)> {
             (Some(ip), [h, c]) => (Some(ip), Some(*h), *c),
             _ => return Err(invalid_port(spec)),
         };
-        if container.parse::<u16>().is_err()
-            || host.is_some_and(|h| !h.is_empty() && h.parse::<u16>().is_err())
-        {
-            return Err(invalid_port(spec));
+        let containers = port_range(container).ok_or_else(|| invalid_port(spec))?;
+        let hosts = match host.filter(|h| !h.is_empty()) {
+            Some(h) => Some(port_range(h).ok_or_else(|| invalid_port(spec))?),
+            None => None,
+        };
+        if let Some(h) = &hosts {
+            let one_to_one = h.len() == containers.len();
+            let range_for_one = h.len() > 1 && containers.len() == 1;
+            if !(one_to_one || range_for_one) {
+                return Err(invalid_port(spec));
+            }
         }
-        let key = format!("{container}/{proto}");
-        if !exposed.contains(&key) {
-            exposed.push(key.clone());
+        for (i, port) in containers.iter().enumerate() {
+            let key = format!("{port}/{proto}");
+            if !exposed.contains(&key) {
+                exposed.push(key.clone());
+            }
+            // A host range for one container port: the engine picks a free one of them.
+            let host_port = match &hosts {
+                Some(h) if h.len() == containers.len() => h[i].to_string(),
+                Some(h) => format!("{}-{}", h[0], h[h.len() - 1]),
+                None => String::new(),
+            };
+            map.entry(key)
+                .or_insert_with(|| Some(Vec::new()))
+                .get_or_insert_with(Vec::new)
+                .push(PortBinding {
+                    host_ip: Some(ip.unwrap_or_default().to_string()),
+                    host_port: Some(host_port),
+                });
         }
-        map.entry(key)
-            .or_insert_with(|| Some(Vec::new()))
-            .get_or_insert_with(Vec::new)
-            .push(PortBinding {
-                host_ip: ip
-                    .filter(|i| !i.is_empty())
-                    .map(str::to_string)
-                    .or(Some(String::new())),
-                host_port: Some(host.unwrap_or_default().to_string()),
-            });
     }
     Ok((exposed, map))
+}
+
+/// `80` or `8000-8010` → the ports.
+fn port_range(s: &str) -> Option<Vec<u16>> {
+    match s.split_once('-') {
+        Some((a, b)) => {
+            let (a, b): (u16, u16) = (a.parse().ok()?, b.parse().ok()?);
+            (a <= b).then(|| (a..=b).collect())
+        }
+        None => s.parse().ok().map(|p| vec![p]),
+    }
 }
 
 /// `--mount` CSV: `type=bind|volume|tmpfs`, `source|src`, `target|destination|dst`,
@@ -397,6 +422,18 @@ mod tests {
             Some("")
         );
         assert!(parse_publish(&["x:80".into()]).is_err());
+        let (exposed, map) = parse_publish(&["9000-9001:80-81".into()]).unwrap();
+        assert_eq!(exposed, ["80/tcp", "81/tcp"]);
+        assert_eq!(
+            map["81/tcp"].as_ref().unwrap()[0].host_port.as_deref(),
+            Some("9001")
+        );
+        let (_, map) = parse_publish(&["9000-9009:80".into()]).unwrap();
+        assert_eq!(
+            map["80/tcp"].as_ref().unwrap()[0].host_port.as_deref(),
+            Some("9000-9009")
+        );
+        assert!(parse_publish(&["9000:80-81".into()]).is_err());
     }
 
     #[test]

@@ -17,6 +17,9 @@ pub struct RunArgs {
     /// Run container in background and print container ID
     #[arg(short, long)]
     pub detach: bool,
+    /// Override the key sequence for detaching a container (the engine's default: ctrl-p,ctrl-q)
+    #[arg(long)]
+    pub detach_keys: Option<String>,
     #[command(flatten)]
     pub opts: ContainerOpts,
 }
@@ -52,7 +55,7 @@ pub async fn run(docker: &Docker, args: RunArgs) -> Result<()> {
                 stdout: true,
                 stderr: true,
                 logs: false,
-                detach_keys: None,
+                detach_keys: args.detach_keys.clone(),
             }),
         )
         .await
