@@ -737,6 +737,14 @@ fn more_verbs_match_docker() {
         )
     };
     assert_eq!(mounts("m1"), mounts("m2"));
+    // Port ranges reach the engine as docker's do.
+    let ranged =
+        |name: &'static str| vec!["create", "--name", name, "-p", "127.0.0.1::80-81/udp", &img];
+    berth_ok(&d, &ranged("r1"));
+    d.docker_ok(&ranged("r2"));
+    let bindings = |c: &str| d.inspect_format(c, "{{json .HostConfig.PortBindings}}");
+    assert_eq!(bindings("r1"), bindings("r2"));
+    d.docker_ok(&["rm", "r1", "r2"]);
     // save | load round trip through a file.
     let tar = d.dir().join("img.tar");
     let tar = tar.to_string_lossy().into_owned();
