@@ -96,6 +96,8 @@ pub enum ImageCmd {
     Pull(image::PullArgs),
     /// Upload an image to a registry
     Push(image::PushArgs),
+    /// Build an image from a Dockerfile
+    Build(crate::image_build::BuildArgs),
     /// Remove one or more images
     #[command(visible_aliases = ["rmi", "remove"])]
     Rm(image::RmiArgs),
@@ -152,6 +154,7 @@ pub fn image(c: ImageCmd) -> Verb {
         ImageCmd::Ls(a) => Cmd::Images(a),
         ImageCmd::Pull(a) => Cmd::Pull(a),
         ImageCmd::Push(a) => Cmd::Push(a),
+        ImageCmd::Build(a) => Cmd::Build(a),
         ImageCmd::Rm(a) => Cmd::Rmi(a),
         ImageCmd::Tag(a) => Cmd::Tag(a),
         ImageCmd::History(a) => Cmd::History(a),

@@ -11,6 +11,7 @@ mod groups;
 mod i18n;
 mod image;
 mod image_archive;
+mod image_build;
 mod inspect;
 mod network;
 mod registry;
@@ -98,6 +99,8 @@ pub enum Cmd {
     Wait(containers::more::TargetsArgs),
     /// List port mappings or a specific mapping for the container
     Port(containers::more::PortArgs),
+    /// Build an image from a Dockerfile
+    Build(image_build::BuildArgs),
     /// Show the history of an image
     History(image::HistoryArgs),
     /// Upload an image to a registry
@@ -183,6 +186,7 @@ const ABOUT_ES: &[(&str, &str)] = &[
         "Espera a que uno o más contenedores se detengan y muestra su código de salida",
     ),
     ("port", "Muestra los puertos publicados de un contenedor"),
+    ("build", "Construye una imagen a partir de un Dockerfile"),
     ("history", "Muestra la historia (capas) de una imagen"),
     ("push", "Sube una imagen a un registro"),
     ("save", "Guarda una o más imágenes en un archivo tar"),
@@ -341,6 +345,7 @@ async fn run_verb(d: &bollard::Docker, host: &str, cmd: Cmd) -> Result<()> {
         Cmd::Wait(a) => containers::more::wait(d, a).await,
         Cmd::Port(a) => containers::more::port(d, a).await,
         Cmd::History(a) => image::history(d, a).await,
+        Cmd::Build(a) => image_build::build(d, a).await,
         Cmd::Push(a) => image::push(d, a).await,
         Cmd::Save(a) => image_archive::save(d, a).await,
         Cmd::Load(a) => image_archive::load(d, a).await,
