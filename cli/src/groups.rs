@@ -83,6 +83,12 @@ pub enum ContainerCmd {
     Wait(more::TargetsArgs),
     /// List port mappings or a specific mapping for the container
     Port(more::PortArgs),
+    /// Inspect changes to files or directories on a container's filesystem
+    Diff(crate::containers::files::DiffArgs),
+    /// Export a container's filesystem as a tar archive
+    Export(crate::containers::files::ExportArgs),
+    /// Create a new image from a container's changes
+    Commit(crate::containers::files::CommitArgs),
     /// Remove all stopped containers
     Prune(PruneArgs),
 }
@@ -144,6 +150,9 @@ pub fn container(c: ContainerCmd) -> Verb {
         ContainerCmd::Unpause(a) => Cmd::Unpause(a),
         ContainerCmd::Wait(a) => Cmd::Wait(a),
         ContainerCmd::Port(a) => Cmd::Port(a),
+        ContainerCmd::Diff(a) => Cmd::Diff(a),
+        ContainerCmd::Export(a) => Cmd::Export(a),
+        ContainerCmd::Commit(a) => Cmd::Commit(a),
         ContainerCmd::Prune(a) => return Verb::PruneContainers(a),
     };
     Verb::Top(Box::new(cmd))

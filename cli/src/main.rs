@@ -34,8 +34,9 @@ struct Cli {
     /// Daemon socket to connect to (default: $BERTH_HOST, $DOCKER_HOST, unix:///run/berth.sock)
     #[arg(short = 'H', long = "host", global = true)]
     host: Option<String>,
-    /// Name of the context to use (see `berth context ls`); wins over DOCKER_HOST
-    #[arg(short = 'c', long = "context", global = true)]
+    /// Name of the context to use (see `berth context ls`); wins over DOCKER_HOST. Before
+    /// the command, as docker's (`-c` is also `commit -c`)
+    #[arg(short = 'c', long = "context")]
     context: Option<String>,
     /// Print version information and quit
     #[arg(short = 'v', long = "version")]
@@ -101,6 +102,12 @@ pub enum Cmd {
     Port(containers::more::PortArgs),
     /// Build an image from a Dockerfile
     Build(image_build::BuildArgs),
+    /// Inspect changes to files or directories on a container's filesystem
+    Diff(containers::files::DiffArgs),
+    /// Export a container's filesystem as a tar archive
+    Export(containers::files::ExportArgs),
+    /// Create a new image from a container's changes
+    Commit(containers::files::CommitArgs),
     /// Show the history of an image
     History(image::HistoryArgs),
     /// Upload an image to a registry
@@ -187,6 +194,18 @@ const ABOUT_ES: &[(&str, &str)] = &[
     ),
     ("port", "Muestra los puertos publicados de un contenedor"),
     ("build", "Construye una imagen a partir de un Dockerfile"),
+    (
+        "diff",
+        "Muestra los cambios en el sistema de archivos de un contenedor",
+    ),
+    (
+        "export",
+        "Exporta el sistema de archivos de un contenedor como archivo tar",
+    ),
+    (
+        "commit",
+        "Crea una imagen nueva a partir de los cambios de un contenedor",
+    ),
     ("history", "Muestra la historia (capas) de una imagen"),
     ("push", "Sube una imagen a un registro"),
     ("save", "Guarda una o más imágenes en un archivo tar"),
@@ -346,6 +365,9 @@ async fn run_verb(d: &bollard::Docker, host: &str, cmd: Cmd) -> Result<()> {
         Cmd::Port(a) => containers::more::port(d, a).await,
         Cmd::History(a) => image::history(d, a).await,
         Cmd::Build(a) => image_build::build(d, a).await,
+        Cmd::Diff(a) => containers::files::diff(d, a).await,
+        Cmd::Export(a) => containers::files::export(d, a).await,
+        Cmd::Commit(a) => containers::files::commit(d, a).await,
         Cmd::Push(a) => image::push(d, a).await,
         Cmd::Save(a) => image_archive::save(d, a).await,
         Cmd::Load(a) => image_archive::load(d, a).await,

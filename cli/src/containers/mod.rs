@@ -3,6 +3,7 @@
 
 pub mod cp;
 pub mod create;
+pub mod files;
 pub mod logs;
 pub mod more;
 pub mod run;
