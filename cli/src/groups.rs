@@ -83,6 +83,8 @@ pub enum ContainerCmd {
     Wait(more::TargetsArgs),
     /// List port mappings or a specific mapping for the container
     Port(more::PortArgs),
+    /// Update configuration of one or more containers
+    Update(more::UpdateArgs),
     /// Inspect changes to files or directories on a container's filesystem
     Diff(crate::containers::files::DiffArgs),
     /// Export a container's filesystem as a tar archive
@@ -150,6 +152,7 @@ pub fn container(c: ContainerCmd) -> Verb {
         ContainerCmd::Unpause(a) => Cmd::Unpause(a),
         ContainerCmd::Wait(a) => Cmd::Wait(a),
         ContainerCmd::Port(a) => Cmd::Port(a),
+        ContainerCmd::Update(a) => Cmd::Update(a),
         ContainerCmd::Diff(a) => Cmd::Diff(a),
         ContainerCmd::Export(a) => Cmd::Export(a),
         ContainerCmd::Commit(a) => Cmd::Commit(a),

@@ -102,6 +102,8 @@ pub enum Cmd {
     Port(containers::more::PortArgs),
     /// Build an image from a Dockerfile
     Build(image_build::BuildArgs),
+    /// Update configuration of one or more containers
+    Update(containers::more::UpdateArgs),
     /// Inspect changes to files or directories on a container's filesystem
     Diff(containers::files::DiffArgs),
     /// Export a container's filesystem as a tar archive
@@ -194,6 +196,10 @@ const ABOUT_ES: &[(&str, &str)] = &[
     ),
     ("port", "Muestra los puertos publicados de un contenedor"),
     ("build", "Construye una imagen a partir de un Dockerfile"),
+    (
+        "update",
+        "Cambia los límites y la política de reinicio de contenedores",
+    ),
     (
         "diff",
         "Muestra los cambios en el sistema de archivos de un contenedor",
@@ -365,6 +371,7 @@ async fn run_verb(d: &bollard::Docker, host: &str, cmd: Cmd) -> Result<()> {
         Cmd::Port(a) => containers::more::port(d, a).await,
         Cmd::History(a) => image::history(d, a).await,
         Cmd::Build(a) => image_build::build(d, a).await,
+        Cmd::Update(a) => containers::more::update(d, a).await,
         Cmd::Diff(a) => containers::files::diff(d, a).await,
         Cmd::Export(a) => containers::files::export(d, a).await,
         Cmd::Commit(a) => containers::files::commit(d, a).await,

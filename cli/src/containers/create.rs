@@ -299,7 +299,7 @@ fn invalid_port(spec: &str) -> anyhow::Error {
     CliError::usage(format!("invalid port format: {spec}")).into()
 }
 
-fn parse_restart(s: &str) -> Result<RestartPolicy> {
+pub fn parse_restart(s: &str) -> Result<RestartPolicy> {
     let (name, count) = match s.split_once(':') {
         Some((n, c)) => (n, Some(c)),
         None => (s, None),

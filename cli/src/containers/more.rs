@@ -196,3 +196,62 @@ pub async fn attach(docker: &Docker, args: AttachArgs) -> Result<()> {
     }
     Ok(())
 }
+
+#[derive(Args, Debug)]
+pub struct UpdateArgs {
+    /// Memory limit (e.g. 512m, 1g)
+    #[arg(short = 'm', long)]
+    pub memory: Option<String>,
+    /// Memory soft limit
+    #[arg(long)]
+    pub memory_reservation: Option<String>,
+    /// Swap limit equal to memory plus swap: -1 to enable unlimited swap
+    #[arg(long)]
+    pub memory_swap: Option<String>,
+    /// Number of CPUs
+    #[arg(long)]
+    pub cpus: Option<f64>,
+    /// CPU shares (relative weight)
+    #[arg(long)]
+    pub cpu_shares: Option<i64>,
+    /// CPUs in which to allow execution (0-3, 0,1)
+    #[arg(long)]
+    pub cpuset_cpus: Option<String>,
+    /// Tune container pids limit (-1 for unlimited)
+    #[arg(long)]
+    pub pids_limit: Option<i64>,
+    /// Restart policy to apply when a container exits
+    #[arg(long)]
+    pub restart: Option<String>,
+    #[arg(required = true)]
+    pub containers: Vec<String>,
+}
+
+/// `update`: resource limits and the restart policy of existing containers.
+pub async fn update(docker: &Docker, args: UpdateArgs) -> Result<()> {
+    use super::create::{parse_bytes, parse_restart};
+    let swap = match args.memory_swap.as_deref() {
+        Some("-1") => Some(-1),
+        Some(s) => Some(parse_bytes(s)?),
+        None => None,
+    };
+    let body = bollard::models::ContainerUpdateBody {
+        memory: args.memory.as_deref().map(parse_bytes).transpose()?,
+        memory_reservation: args
+            .memory_reservation
+            .as_deref()
+            .map(parse_bytes)
+            .transpose()?,
+        memory_swap: swap,
+        nano_cpus: args.cpus.map(|c| (c * 1e9) as i64),
+        cpu_shares: args.cpu_shares,
+        cpuset_cpus: args.cpuset_cpus.clone(),
+        pids_limit: args.pids_limit,
+        restart_policy: args.restart.as_deref().map(parse_restart).transpose()?,
+        ..Default::default()
+    };
+    for_each(&args.containers, |c| {
+        docker.update_container(c, body.clone())
+    })
+    .await
+}
