@@ -700,6 +700,34 @@ fn more_verbs_match_docker() {
     assert_eq!(d.inspect_format("site", "{{.State.Status}}"), "paused");
     assert_eq!(berth_ok(&d, &["unpause", "site"]), "site\n");
     assert_eq!(d.inspect_format("site", "{{.State.Status}}"), "running");
+    // update: the same limits and restart policy as docker's update.
+    d.docker_ok(&["run", "-d", "--name", "twin", &img, "sleep", "300"]);
+    // (--memory-swap too: berthd refuses a first memory limit without one, where dockerd
+    // accepts it; an engine matter, the same for both CLIs.)
+    let limits = [
+        "update",
+        "--memory",
+        "64m",
+        "--memory-swap",
+        "128m",
+        "--cpus",
+        "0.5",
+        "--restart",
+        "on-failure:2",
+    ];
+    let mut ours = limits.to_vec();
+    ours.push("site");
+    assert_eq!(berth_ok(&d, &ours), "site\n");
+    let mut theirs = limits.to_vec();
+    theirs.push("twin");
+    d.docker_ok(&theirs);
+    let shape =
+        "{{.HostConfig.Memory}} {{.HostConfig.MemorySwap}} {{.HostConfig.NanoCpus}} {{json .HostConfig.RestartPolicy}}";
+    assert_eq!(
+        d.inspect_format("site", shape),
+        d.inspect_format("twin", shape)
+    );
+    d.docker_ok(&["rm", "-f", "twin"]);
     // wait prints the exit code once the container stops.
     d.docker_ok(&[
         "run",
