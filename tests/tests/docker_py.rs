@@ -79,3 +79,8 @@ fn log_drivers_and_rotation() {
 fn exec_streams_and_options() {
     pytest("test_exec.py");
 }
+
+#[test]
+fn attach_logs_stream_and_detach_keys() {
+    pytest("test_attach.py");
+}

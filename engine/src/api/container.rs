@@ -11,9 +11,12 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::image::flag;
-use super::stream::{hijack, stdcopy_frame, AttachOptions};
+use super::stream::{
+    hijack_then, parse_detach_keys, stdcopy_frame, AfterUpgrade, AttachOptions, DEFAULT_DETACH_KEYS,
+};
 use super::types::ContainerCreateRequest;
 use super::AppState;
+use crate::container::io::Output;
 use crate::container::lifecycle::WaitCondition;
 use crate::container::logs::{self, LogOptions};
 use crate::error::{EngineError, Result};
@@ -214,9 +217,12 @@ pub async fn resize(
 #[derive(Deserialize, Default)]
 pub struct AttachQuery {
     stream: Option<String>,
+    logs: Option<String>,
     stdin: Option<String>,
     stdout: Option<String>,
     stderr: Option<String>,
+    #[serde(rename = "detachKeys")]
+    detach_keys: Option<String>,
 }
 
 pub async fn attach(
@@ -234,16 +240,42 @@ pub async fn attach(
             d.rec.config.open_stdin,
         )
     };
-    let _ = q.stream;
+    let detach_keys = parse_detach_keys(q.detach_keys.as_deref().unwrap_or(DEFAULT_DETACH_KEYS))?;
+    // Subscribed before the log is read: a line written in between may come twice, never not.
+    let rx = c.io.subscribe();
+    // As dockerd: the log is read once the connection is upgraded, then replayed.
+    let replay: Option<AfterUpgrade> = if flag(q.logs.as_deref()) {
+        c.check_logs_readable()?;
+        let path = c.log_path();
+        Some(Box::pin(async move {
+            let (entries, _) = tokio::task::spawn_blocking(move || {
+                crate::monitor::logfile::read_all_logs(&path, None, None, None)
+            })
+            .await
+            .map_err(|e| EngineError::internal(format!("log reader: {e}")))?
+            .map_err(|e| EngineError::internal(format!("reading the log: {e}")))?;
+            Ok(entries
+                .into_iter()
+                .map(|e| match e.stream {
+                    Stream::Stdout => Output::Stdout(e.line.into()),
+                    Stream::Stderr => Output::Stderr(e.line.into()),
+                })
+                .collect())
+        }))
+    } else {
+        None
+    };
     let opts = AttachOptions {
         stdin: flag(q.stdin.as_deref()) && open_stdin,
         stdout: flag(q.stdout.as_deref()),
         stderr: flag(q.stderr.as_deref()),
         stdin_once,
         tty,
+        live: flag(q.stream.as_deref()),
+        detach_keys: Some(detach_keys),
     };
     e.containers.emit(&c, "attach", &[]);
-    Ok(hijack(req, Arc::clone(&c.io), c.io.subscribe(), opts))
+    Ok(hijack_then(req, Arc::clone(&c.io), rx, opts, replay))
 }
 
 #[derive(Deserialize, Default)]

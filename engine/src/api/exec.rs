@@ -10,7 +10,9 @@ use axum::Json;
 use serde_json::json;
 
 use super::container::ResizeQuery;
-use super::stream::{hijack, hijack_then, AfterUpgrade, AttachOptions};
+use super::stream::{
+    hijack, hijack_then, parse_detach_keys, AfterUpgrade, AttachOptions, DEFAULT_DETACH_KEYS,
+};
 use super::types::{ExecCreateRequest, ExecStartRequest};
 use super::AppState;
 use crate::error::{EngineError, Result};
@@ -54,6 +56,12 @@ pub async fn start(
         stderr: exec.cfg.attach_stderr || !exec.cfg.attach_stdin,
         stdin_once: true,
         tty: exec.cfg.tty,
+        live: true,
+        detach_keys: Some(parse_detach_keys(if exec.cfg.detach_keys.is_empty() {
+            DEFAULT_DETACH_KEYS
+        } else {
+            &exec.cfg.detach_keys
+        })?),
     };
     if !parts.headers.contains_key("upgrade") {
         // A plain response body: start now, so a failure is the response's status.
@@ -67,7 +75,8 @@ pub async fn start(
     let req = Request::from_parts(parts, axum::body::Body::empty());
     let execs = Arc::clone(&e.execs);
     let exec2 = Arc::clone(&exec);
-    let start: AfterUpgrade = Box::pin(async move { execs.start(&exec2).await });
+    let start: AfterUpgrade =
+        Box::pin(async move { execs.start(&exec2).await.map(|()| Vec::new()) });
     Ok(hijack_then(
         req,
         Arc::clone(&exec.io),
