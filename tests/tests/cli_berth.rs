@@ -908,6 +908,81 @@ fn on_a_terminal(program: &str, args: &[&str], env: &[(&str, &str)], input: &str
     }
 }
 
+/// Like [`on_a_terminal`], typing `first`, then `then` once the terminal shows `shown` (keys
+/// typed before the program's raw mode would go to the terminal's line discipline instead).
+fn on_a_terminal_after(
+    program: &str,
+    args: &[&str],
+    env: &[(&str, &str)],
+    first: &str,
+    shown: &str,
+    then: &str,
+) -> Output {
+    use std::io::Write;
+    use std::sync::{Arc, Mutex};
+    let quoted: Vec<String> = std::iter::once(program)
+        .chain(args.iter().copied())
+        .map(|a| format!("'{}'", a.replace('\'', "'\\''")))
+        .collect();
+    let inner = format!("stty cols 91 rows 33; exec {}", quoted.join(" "));
+    let mut child = Command::new("script")
+        .args(["-qec", &inner, "/dev/null"])
+        .envs(env.iter().copied())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn script");
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let mut stdout = child.stdout.take().expect("stdout");
+    let reader = {
+        let seen = Arc::clone(&seen);
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = stdout.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                seen.lock().expect("lock").extend_from_slice(&buf[..n]);
+            }
+        })
+    };
+    let mut stdin = child.stdin.take().expect("stdin");
+    stdin.write_all(first.as_bytes()).expect("type");
+    wait_until(
+        "the terminal to show the answer",
+        Duration::from_secs(60),
+        || {
+            let text = String::from_utf8_lossy(&seen.lock().expect("lock")).into_owned();
+            if text.contains(shown) {
+                Ok(())
+            } else {
+                Err(text)
+            }
+        },
+    );
+    stdin.write_all(then.as_bytes()).expect("type");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(s) = child.try_wait().expect("wait script") {
+            break s.code().unwrap_or(-1);
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            break -1;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    drop(stdin);
+    let _ = reader.join();
+    let stdout = String::from_utf8_lossy(&seen.lock().expect("lock")).replace('\r', "");
+    Output {
+        status,
+        stdout,
+        stderr: String::new(),
+    }
+}
+
 #[test]
 fn terminals_stdin_and_management_commands_match_docker() {
     let (d, img) = engine_with_busybox();
@@ -939,6 +1014,19 @@ fn terminals_stdin_and_management_commands_match_docker() {
     );
     assert_eq!(out.status, 3, "{out}");
     assert!(out.stdout.contains("33 91"), "{out}");
+    // attach, then the detach keys (ctrl-p ctrl-q): berth leaves, the container runs on.
+    d.docker_ok(&["run", "-dit", "--name", "shell", &img, "sh"]);
+    wait_running(&d, "shell");
+    let out = on_a_terminal_after(
+        &berth_bin().to_string_lossy(),
+        &["attach", "shell"],
+        &env,
+        "echo attached-$((1+1))\n",
+        "attached-2",
+        "\x10\x11",
+    );
+    assert_eq!(out.status, 0, "{out}");
+    assert_eq!(d.inspect_format("shell", "{{.State.Running}}"), "true");
     // -i without a terminal: stdin reaches the process and closes.
     for args in [
         vec!["run", "-i", "--rm", &img, "wc", "-l"],
