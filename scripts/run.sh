@@ -7,7 +7,8 @@
 #
 # The engine listens on unix://$BERTH_SOCKET (default /run/berth.sock) with its data in
 # $BERTH_DATA_ROOT (default /var/lib/berth); the script prints the DOCKER_HOST to use with the
-# unmodified docker CLI.
+# unmodified docker CLI. It also builds `berth`, Berth's own command line, and installs it in
+# $BERTH_BIN_DIR (default /usr/local/bin).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -50,9 +51,19 @@ fi
 
 DATA_ROOT=${BERTH_DATA_ROOT:-/var/lib/berth}
 SOCK=${BERTH_SOCKET:-/run/berth.sock}
+BIN_DIR=${BERTH_BIN_DIR:-/usr/local/bin}
+
+# The CLI is built with the engine and installed on PATH (berth finds /run/berth.sock by
+# itself; another socket goes in BERTH_HOST).
+install_cli() {
+    install -D -m 0755 target/release/berth "$BIN_DIR/berth"
+    echo "berth installed in $BIN_DIR/berth (try: berth run -d --name welcome -p 8080:80 berth/welcome)"
+    [[ $SOCK == /run/berth.sock ]] || echo "  for this socket:  export BERTH_HOST=unix://$SOCK"
+}
 
 if $engine_only; then
-    cargo build --release -j2 -p berth-engine
+    cargo build --release -j2 -p berth-engine -p berth-cli
+    install_cli
     echo "Berth engine starting. In another shell:  export DOCKER_HOST=unix://$SOCK"
     exec ./target/release/berthd --data-root "$DATA_ROOT" -H "unix://$SOCK" "$@"
 fi
@@ -63,7 +74,8 @@ if [[ ! -f ui/dist/index.html ]] ||
         -newer ui/dist/index.html -print -quit) ]]; then
     (cd ui && npm ci --no-audit --no-fund --loglevel=error && npm run build)
 fi
-cargo build --release -j2 -p berth-engine -p berth-desktop
+cargo build --release -j2 -p berth-engine -p berth-desktop -p berth-cli
+install_cli
 echo "Berth desktop starting; it starts the engine (its log: Troubleshoot in the app)."
 echo "The docker CLI works alongside it:  export DOCKER_HOST=unix://$SOCK"
 export BERTHD_BIN=$PWD/target/release/berthd BERTH_DATA_ROOT=$DATA_ROOT BERTH_HOST=unix://$SOCK

@@ -99,6 +99,7 @@ cargo fmt --all -- --check
 cargo clippy -j2 --workspace --all-targets -- -D warnings
 cargo build -j2 --workspace --bins
 export BERTHD_BIN=${BERTHD_BIN:-${CARGO_TARGET_DIR:-$PWD/target}/debug/berthd}
+export BERTH_CLI_BIN=${BERTH_CLI_BIN:-${CARGO_TARGET_DIR:-$PWD/target}/debug/berth}
 export RUST_TEST_THREADS=${RUST_TEST_THREADS:-2}
 export RUST_BACKTRACE=${RUST_BACKTRACE:-1}
 # `--workspace` would override a `-p` given on the command line.

@@ -50,3 +50,19 @@ def test_a_container_with_a_restart_policy_needs_force_to_go(client, busybox, na
     c.remove(force=True)
     with pytest.raises(docker.errors.NotFound):
         client.containers.get(name)
+
+
+def test_group_add_takes_ids_and_names(client, busybox, name, cleanup):
+    out = client.containers.run(busybox, ["id", "-G"], name=name, group_add=["users", "4242"])
+    cleanup.append(("container", name))
+    assert sorted(out.decode().split()) == ["0", "100", "4242"]
+    c = client.containers.get(name)
+    assert c.attrs["HostConfig"]["GroupAdd"] == ["users", "4242"]
+    # Execs get them too.
+    box = client.containers.run(busybox, ["sleep", "300"], detach=True, group_add=["4242"])
+    cleanup.append(("container", box.id))
+    code, out = box.exec_run(["id", "-G"])
+    assert (code, sorted(out.decode().split())) == (0, ["0", "4242"])
+    with pytest.raises(docker.errors.APIError) as e:
+        client.containers.run(busybox, ["true"], group_add=["no-such-group"], remove=True)
+    assert "Unable to find group no-such-group" in str(e.value)

@@ -21,3 +21,27 @@ def test_a_name_with_a_space_is_accepted(client, name, cleanup):
     cleanup.append(("network", net.id))
     assert client.networks.get(net.id).name == spaced
     assert [n.id for n in client.networks.list(names=[spaced])] == [net.id]
+
+
+def test_connecting_from_the_default_bridge_resolves_the_new_networks_names(
+        client, busybox, name, cleanup):
+    net = client.networks.create(name)
+    cleanup.append(("network", net.id))
+    server = client.containers.run(
+        busybox, ["sh", "-c", "mkdir -p /www && echo hello > /www/index.html && httpd -f -p 80 -h /www"],
+        name=f"{name}-web", detach=True, network=name)
+    cleanup.append(("container", server.id))
+    box = client.containers.run(busybox, ["sleep", "300"], name=f"{name}-box", detach=True)
+    cleanup.append(("container", box.id))
+    net.connect(box)
+    code, resolv = box.exec_run(["cat", "/etc/resolv.conf"])
+    assert b"nameserver 127.0.0.11" in resolv, resolv
+    # httpd may take a moment to listen: retry on a deadline, not a fixed sleep.
+    import time
+    deadline = time.monotonic() + 60
+    while True:
+        code, out = box.exec_run(["wget", "-qO-", f"http://{name}-web/"])
+        if code == 0 or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert (code, out) == (0, b"hello\n"), out

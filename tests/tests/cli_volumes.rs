@@ -874,3 +874,59 @@ fn volumes_survive_a_killed_engine() {
     d.docker_ok(&["volume", "rm", "durable"]);
     assert!(!Path::new(&d.data_root().join("volumes/durable")).exists());
 }
+
+#[test]
+fn volume_subpath_mounts_part_of_a_volume_and_stays_inside_it() {
+    let (d, busybox, _) = started();
+    d.docker_ok(&["volume", "create", "shared"]);
+    // Fill the volume: a directory, and a symlink a container planted that points out of it.
+    d.docker_ok(&[
+        "run",
+        "--rm",
+        "-v",
+        "shared:/v",
+        &busybox,
+        "sh",
+        "-c",
+        "mkdir -p /v/site && echo inside > /v/site/page && ln -s /etc /v/escape",
+    ]);
+    let page = d.docker_ok(&[
+        "run",
+        "--rm",
+        "--mount",
+        "type=volume,src=shared,dst=/data,volume-subpath=site",
+        &busybox,
+        "cat",
+        "/data/page",
+    ]);
+    assert_eq!(page, "inside\n");
+    // The symlink resolves inside the volume (where no /etc exists), never to the host's /etc.
+    let out = d.docker(&[
+        "run",
+        "--rm",
+        "--mount",
+        "type=volume,src=shared,dst=/data,volume-subpath=escape",
+        &busybox,
+        "ls",
+        "/data",
+    ]);
+    failed(&out, "cannot access path");
+    let out = d.docker(&[
+        "run",
+        "--rm",
+        "--mount",
+        "type=volume,src=shared,dst=/data,volume-subpath=../x",
+        &busybox,
+        "true",
+    ]);
+    failed(&out, "subpath must be a relative path within the volume");
+    let out = d.docker(&[
+        "run",
+        "--rm",
+        "--mount",
+        "type=volume,dst=/data,volume-subpath=site",
+        &busybox,
+        "true",
+    ]);
+    failed(&out, "must not set Subpath when using anonymous volumes");
+}

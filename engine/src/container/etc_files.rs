@@ -115,6 +115,17 @@ pub fn container_hosts(input: &EtcInput) -> String {
     out
 }
 
+/// Rewrites a running container's resolv.conf in place (it is bind-mounted: same inode), e.g.
+/// when connecting it to a user network switches the embedded DNS server on.
+pub fn rewrite_resolv_conf(dir: &Path, input: &EtcInput) -> anyhow::Result<()> {
+    let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+    std::fs::write(
+        dir.join("resolv.conf"),
+        container_resolv_conf(&host_resolv, input),
+    )
+    .context("rewriting resolv.conf")
+}
+
 pub fn write(dir: &Path, input: &EtcInput) -> anyhow::Result<EtcFiles> {
     let files = EtcFiles {
         hostname: dir.join("hostname"),

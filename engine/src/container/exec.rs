@@ -156,7 +156,11 @@ impl ExecService {
         } else {
             exec.cfg.user.clone()
         };
-        let u = user::resolve(&rootfs, &user_spec)?;
+        let u = user::resolve_with_groups(
+            &rootfs,
+            &user_spec,
+            d.rec.host_config.group_add.as_deref().unwrap_or_default(),
+        )?;
         let mut env = svc.env_for(&d, &u.home);
         for e in &exec.cfg.env {
             let k = e.split('=').next().unwrap_or_default();

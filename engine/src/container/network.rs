@@ -335,8 +335,26 @@ impl ContainerService {
         let mut req = req;
         req.network_id = net.id.clone();
         if running {
+            let uses_dns =
+                |s: &crate::network::model::SandboxState| s.endpoints.keys().any(|n| n != "bridge");
+            let had_dns = c.lock().st.net.as_ref().is_some_and(uses_dns);
             let state = self.net.connect_running(&c.id, &net, &req).await?;
+            let has_dns = uses_dns(&state);
             c.update(|d| d.st.net = Some(state))?;
+            if has_dns && !had_dns {
+                // From the default bridge onto a user network: as dockerd, its names now resolve
+                // through the embedded DNS server, which the sandbox started with the endpoint.
+                let d = c.lock();
+                let hc = &d.rec.host_config;
+                let input = super::etc_files::EtcInput {
+                    embedded_dns: true,
+                    dns: &hc.dns,
+                    dns_search: &hc.dns_search,
+                    dns_options: &hc.dns_options,
+                    ..Default::default()
+                };
+                super::etc_files::rewrite_resolv_conf(&c.dir, &input)?;
+            }
         }
         {
             let mut d = c.lock();

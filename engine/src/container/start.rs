@@ -62,7 +62,11 @@ impl ContainerService {
             .snapshots
             .mount(&c.id, &d.rec.layers, &rootfs, disposable)?;
         let result: Result<PathBuf> = (|| {
-            let u = user::resolve(&rootfs, &d.rec.config.user)?;
+            let u = user::resolve_with_groups(
+                &rootfs,
+                &d.rec.config.user,
+                d.rec.host_config.group_add.as_deref().unwrap_or_default(),
+            )?;
             let cwd = if d.rec.config.working_dir.is_empty() {
                 "/".to_string()
             } else {

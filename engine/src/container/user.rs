@@ -34,6 +34,42 @@ pub fn resolve(rootfs: &Path, spec: &str) -> Result<ResolvedUser> {
     resolve_in(&read_db(rootfs, "passwd"), &read_db(rootfs, "group"), spec)
 }
 
+/// [`resolve`], plus `HostConfig.GroupAdd`: group IDs or names of the container's group file.
+pub fn resolve_with_groups(
+    rootfs: &Path,
+    spec: &str,
+    group_add: &[String],
+) -> Result<ResolvedUser> {
+    let mut u = resolve(rootfs, spec)?;
+    if !group_add.is_empty() {
+        add_groups(&mut u, &read_db(rootfs, "group"), group_add)?;
+    }
+    Ok(u)
+}
+
+/// Adds `--group-add` groups as dockerd does: a number as it is, a name looked up.
+pub fn add_groups(u: &mut ResolvedUser, group_file: &str, group_add: &[String]) -> Result<()> {
+    let groups = parse_db(group_file);
+    for g in group_add {
+        let gid = match g.parse::<u32>() {
+            Ok(n) => n,
+            Err(_) => groups
+                .iter()
+                .find(|e| e.first().map(String::as_str) == Some(g.as_str()))
+                .and_then(|e| e.get(2).and_then(|v| v.parse().ok()))
+                .ok_or_else(|| {
+                    EngineError::invalid(format!(
+                        "Unable to find group {g}: no matching entries in group file"
+                    ))
+                })?,
+        };
+        if !u.additional_gids.contains(&gid) {
+            u.additional_gids.push(gid);
+        }
+    }
+    Ok(())
+}
+
 /// Resolves `user[:group]` against the text of a passwd and a group file.
 pub fn resolve_in(passwd: &str, group_file: &str, spec: &str) -> Result<ResolvedUser> {
     let (user, group) = match spec.split_once(':') {
@@ -131,5 +167,20 @@ mod tests {
         let u = resolve(dir.path(), "1234:wheel").unwrap();
         assert_eq!((u.uid, u.gid), (1234, 10));
         assert!(resolve(dir.path(), "nobody-here").is_err());
+    }
+
+    #[test]
+    fn group_add_takes_ids_and_names() {
+        let group = "root:x:0:\naudio:x:29:\nstaff:x:50:me\n";
+        let mut u = resolve_in("me:x:1000:1000::/home/me:/bin/sh\n", group, "me").unwrap();
+        assert_eq!(u.additional_gids, vec![50]);
+        add_groups(&mut u, group, &["audio".into(), "4242".into(), "50".into()]).unwrap();
+        assert_eq!(u.additional_gids, vec![50, 29, 4242]);
+        assert_eq!(
+            add_groups(&mut u, group, &["nope".into()])
+                .unwrap_err()
+                .to_string(),
+            "Unable to find group nope: no matching entries in group file"
+        );
     }
 }

@@ -82,6 +82,8 @@ pub struct HostConfig {
     pub cap_drop: Vec<String>,
     pub restart_policy: RestartPolicy,
     pub log_config: LogConfig,
+    /// Extra groups of the container's processes (`--group-add`: IDs or names); `null` unset.
+    pub group_add: Option<Vec<String>>,
     /// The OCI runtime (`--runtime`); set to the engine's default at create, as dockerd does.
     #[serde(deserialize_with = "null_as_default")]
     pub runtime: String,

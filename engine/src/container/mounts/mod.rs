@@ -61,6 +61,9 @@ pub struct MountRecord {
     /// tmpfs mount data, `size=64m,mode=1777`.
     #[serde(default)]
     pub tmpfs_data: String,
+    /// A volume mount of a directory (or file) inside the volume (`VolumeOptions.Subpath`).
+    #[serde(default)]
+    pub subpath: String,
 }
 
 impl MountRecord {
@@ -79,6 +82,7 @@ impl MountRecord {
             create_source: false,
             non_recursive: false,
             tmpfs_data: String::new(),
+            subpath: String::new(),
         }
     }
 }

@@ -65,6 +65,27 @@ pub(super) fn read_write(mode: &str) -> bool {
 }
 
 /// The checks every mount target gets: present, absolute, not `/`.
+/// Go's `filepath.IsLocal`: relative, not empty, and never above its start.
+fn is_local(p: &str) -> bool {
+    if p.is_empty() || p.starts_with('/') {
+        return false;
+    }
+    let mut depth = 0i32;
+    for c in p.split('/') {
+        match c {
+            "" | "." => {}
+            ".." => {
+                depth -= 1;
+                if depth < 0 {
+                    return false;
+                }
+            }
+            _ => depth += 1,
+        }
+    }
+    true
+}
+
 pub(super) fn check_target(target: &str) -> Result<(), String> {
     if target.is_empty() {
         return Err("field Target must not be empty".into());
@@ -236,12 +257,18 @@ pub fn parse_mount(m: &Mount) -> Result<MountRecord, String> {
                         "must not set Subpath when using anonymous volumes".into(),
                     ));
                 }
-                return Err(fail("VolumeOptions.Subpath is not supported yet".into()));
+                if !is_local(&vo.subpath) {
+                    return Err(fail(
+                        "subpath must be a relative path within the volume".into(),
+                    ));
+                }
             }
             r = MountRecord::new(MountKind::Volume, clean_path(&m.target));
             r.name = m.source.clone();
             r.named = !m.source.is_empty();
-            r.copy_data = !vo.no_copy;
+            r.subpath = clean_path(&vo.subpath);
+            // The image's content is copied into a whole volume, never into a part of one.
+            r.copy_data = !vo.no_copy && vo.subpath.is_empty();
             r.driver = vo.driver_config.map(|d| d.name).unwrap_or_default();
             r.mode = "z".into();
         }
@@ -502,5 +529,15 @@ mod tests {
             tmpfs_options("bogus").unwrap_err(),
             "invalid tmpfs option [\"bogus\"]"
         );
+    }
+
+    #[test]
+    fn subpaths_stay_inside_the_volume() {
+        assert!(is_local("a/b"));
+        assert!(is_local("a/../b"));
+        assert!(!is_local("../x"));
+        assert!(!is_local("a/../../x"));
+        assert!(!is_local("/abs"));
+        assert!(!is_local(""));
     }
 }

@@ -40,6 +40,29 @@ fn depth(dest: &str) -> usize {
     clean_path(dest).matches('/').count()
 }
 
+/// `VolumeOptions.Subpath` inside a volume's data dir, resolved as if the volume were `/`: a
+/// symlink planted in the volume by a container cannot lead the mount out of it. It must exist.
+fn subpath_in(volume: &Path, subpath: &str) -> Result<std::path::PathBuf> {
+    use crate::fs::rootpath::{open_host_dir, ContainerFs, Target};
+    let full = volume.join(subpath);
+    let missing = |e: nix::errno::Errno| {
+        EngineError::invalid(format!(
+            "cannot access path {}: {}",
+            full.display(),
+            std::io::Error::from_raw_os_error(e as i32)
+        ))
+    };
+    let fs = ContainerFs::open(open_host_dir(volume)?, vec![])?;
+    let r = fs
+        .resolve(&Path::new("/").join(subpath), true)
+        .map_err(missing)?;
+    if matches!(r.target, Target::Missing { .. }) {
+        return Err(missing(nix::errno::Errno::ENOENT));
+    }
+    let inside = r.path();
+    Ok(volume.join(inside.strip_prefix("/").unwrap_or(&inside)))
+}
+
 /// Copies the image's content at `dest` into the volume at `vol` when `vol` is empty.
 fn populate(rootfs: &Path, dest: &str, vol: &Path) -> Result<()> {
     let src = copy::resolve_in_root(rootfs, dest)
@@ -259,8 +282,11 @@ impl ContainerService {
             for m in &points {
                 match m.kind {
                     MountKind::Volume => {
-                        let path = self.volumes.mount(&m.name, &c.id)?;
+                        let mut path = self.volumes.mount(&m.name, &c.id)?;
                         mounted.push(&m.name);
+                        if !m.subpath.is_empty() {
+                            path = subpath_in(&path, &m.subpath)?;
+                        }
                         if m.copy_data {
                             populate(rootfs, &m.destination, &path)?;
                         }
