@@ -282,44 +282,6 @@ fn name_values(rest: &str, name: &str, escape: char) -> Result<Vec<KeyValue>, St
     Ok(out)
 }
 
-/// Go's `time.ParseDuration`, in nanoseconds.
-pub fn go_duration(s: &str) -> Option<i64> {
-    let (neg, mut rest) = match s.strip_prefix('-') {
-        Some(r) => (true, r),
-        None => (false, s.strip_prefix('+').unwrap_or(s)),
-    };
-    if rest == "0" {
-        return Some(0);
-    }
-    if rest.is_empty() {
-        return None;
-    }
-    let mut total: f64 = 0.0;
-    while !rest.is_empty() {
-        let num_len = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(rest.len());
-        let number: f64 = rest[..num_len].parse().ok()?;
-        rest = &rest[num_len..];
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
-        let scale = match &rest[..unit_len] {
-            "ns" => 1.0,
-            "us" | "µs" | "μs" => 1e3,
-            "ms" => 1e6,
-            "s" => 1e9,
-            "m" => 60e9,
-            "h" => 3600e9,
-            _ => return None,
-        };
-        rest = &rest[unit_len..];
-        total += number * scale;
-    }
-    let n = total.round() as i64;
-    Some(if neg { -n } else { n })
-}
-
 fn healthcheck(line: &Line) -> Result<Healthcheck, String> {
     let args = line.args.as_str();
     let (kind, rest) = match args.split_once(char::is_whitespace) {
@@ -363,7 +325,8 @@ fn healthcheck(line: &Line) -> Result<Healthcheck, String> {
                 let Some(v) = flags.string(name)? else {
                     return Ok(0);
                 };
-                let d = go_duration(&v).ok_or_else(|| format!("time: invalid duration {v:?}"))?;
+                let d = crate::timestamp::parse_go_duration(&v)
+                    .ok_or_else(|| format!("time: invalid duration {v:?}"))?;
                 if d != 0 && d < 1_000_000 {
                     return Err(format!("Interval {name:?} cannot be less than 1ms"));
                 }

@@ -302,7 +302,7 @@ fn continuation_keeps_the_first_line_number() {
 
 #[test]
 fn go_durations() {
-    use super::instruction::go_duration;
+    use crate::timestamp::parse_go_duration as go_duration;
     assert_eq!(go_duration("0"), Some(0));
     assert_eq!(go_duration("1.5s"), Some(1_500_000_000));
     assert_eq!(go_duration("1h2m"), Some(3_720_000_000_000));
