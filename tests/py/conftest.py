@@ -2,6 +2,7 @@
 registry, then runs pytest with DOCKER_HOST and BERTH_TEST_REGISTRY pointing at them."""
 
 import os
+import time
 import uuid
 
 import docker
@@ -47,3 +48,15 @@ def cleanup(client):
                 client.api.remove_network(ident)
         except docker.errors.NotFound:
             pass
+
+
+def wait_for(probe, what, timeout=60):
+    """Polls `probe` until it returns something true and returns it; fails after `timeout` s.
+    A bounded wait for a state, never a fixed sleep."""
+    deadline = time.monotonic() + timeout
+    while True:
+        seen = probe()
+        if seen:
+            return seen
+        assert time.monotonic() < deadline, f"{what}: not after {timeout} s"
+        time.sleep(0.05)

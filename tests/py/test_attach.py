@@ -1,9 +1,10 @@
 """attach as the SDK and scripts use it: log replay, stream=0, detach keys."""
 
 import socket
-import time
 
 import pytest
+
+from conftest import wait_for
 
 
 def recv_all(sock, until=None, limit=60):
@@ -28,10 +29,7 @@ def test_logs_replay_then_stream_zero_returns_at_once(client, api, busybox, name
     cleanup.append(("container", c.id))
     # Wait for the output through logs, then attach with logs=1, stream=0: the log, then EOF,
     # while the container keeps running.
-    deadline = time.monotonic() + 60
-    while b"second" not in c.logs():
-        assert time.monotonic() < deadline, c.logs()
-        time.sleep(0.05)
+    wait_for(lambda: b"second" in c.logs(), "the container's output in its log")
     out = api.attach(c.id, stdout=True, stderr=True, stream=False, logs=True)
     assert out.replace(b"\r", b"") == b"first\nsecond\n"
     c.reload()

@@ -3,6 +3,8 @@
 import docker
 from docker.types import IPAMConfig, IPAMPool
 
+from conftest import wait_for
+
 
 def test_ipam_pools_with_unset_fields(client, name, cleanup):
     # The SDK sends every pool field; unset ones (IPRange, Gateway, AuxiliaryAddresses) as null.
@@ -36,12 +38,8 @@ def test_connecting_from_the_default_bridge_resolves_the_new_networks_names(
     net.connect(box)
     code, resolv = box.exec_run(["cat", "/etc/resolv.conf"])
     assert b"nameserver 127.0.0.11" in resolv, resolv
-    # httpd may take a moment to listen: retry on a deadline, not a fixed sleep.
-    import time
-    deadline = time.monotonic() + 60
-    while True:
+    # httpd may take a moment to listen: poll for the page on a deadline.
+    def fetch():
         code, out = box.exec_run(["wget", "-qO-", f"http://{name}-web/"])
-        if code == 0 or time.monotonic() > deadline:
-            break
-        time.sleep(0.1)
-    assert (code, out) == (0, b"hello\n"), out
+        return out if code == 0 else None
+    assert wait_for(fetch, "the page through the new network's DNS") == b"hello\n"

@@ -24,7 +24,7 @@ pub mod vm;
 
 pub use berthd::{berthd_bin, docker_bin, Berthd, Output};
 pub use http::{basic_auth, http_request, unix_http_request, HttpResponse};
-pub use process::{cleanup_dir, process_alive, spawn_tied, wait_until_dead};
+pub use process::{cleanup_dir, process_alive, spawn_tied, wait_child_or_kill, wait_until_dead};
 pub use registry::{
     build_images_script, fixture_registry, push_fixture_images, push_fixture_images_as,
     token_server_script, FixtureRegistry, Registry,

@@ -122,6 +122,27 @@ pub(crate) fn terminate(child: &mut Child, grace: Duration) {
 /// (cmdline, cwd or root inside it, or a root on a mount under it) and their descendants,
 /// removes the cgroups those processes were in once empty, unmounts every mount at or below `dir`
 /// (deepest first, `MNT_DETACH`), then deletes the tree. Best effort: problems are printed.
+/// Waits for `child` to exit; past `timeout` it is killed (then reaped), so a hung client never
+/// holds a test up. A bounded poll of the child's state, shared by the tests that drive CLIs.
+pub fn wait_child_or_kill(
+    child: &mut std::process::Child,
+    timeout: std::time::Duration,
+) -> std::process::ExitStatus {
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        match child.try_wait() {
+            Ok(Some(s)) => return s,
+            Ok(None) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(10))
+            }
+            _ => {
+                let _ = child.kill();
+                return child.wait().expect("reap the killed child");
+            }
+        }
+    }
+}
+
 pub fn cleanup_dir(dir: &Path) {
     kill_processes_under(dir);
     unmount_all_under(dir);

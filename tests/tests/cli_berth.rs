@@ -8,7 +8,7 @@
 use std::io::Read;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use berth_tests::*;
 use serde_json::Value;
@@ -62,17 +62,7 @@ fn berth_env(host: &str, args: &[&str], env: &[(&str, &str)]) -> Output {
             s
         }),
     );
-    let deadline = Instant::now() + Duration::from_secs(120);
-    let status = loop {
-        if let Some(s) = child.try_wait().expect("wait berth") {
-            break s;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            break child.wait().expect("wait berth");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
+    let status = wait_child_or_kill(&mut child, Duration::from_secs(120));
     use std::os::unix::process::ExitStatusExt;
     Output {
         status: status
@@ -962,17 +952,9 @@ fn on_a_terminal_after(
         },
     );
     stdin.write_all(then.as_bytes()).expect("type");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let status = loop {
-        if let Some(s) = child.try_wait().expect("wait script") {
-            break s.code().unwrap_or(-1);
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            break -1;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let status = wait_child_or_kill(&mut child, Duration::from_secs(60))
+        .code()
+        .unwrap_or(-1);
     drop(stdin);
     let _ = reader.join();
     let stdout = String::from_utf8_lossy(&seen.lock().expect("lock")).replace('\r', "");
