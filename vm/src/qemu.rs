@@ -46,7 +46,11 @@ impl Accel {
             Accel::Kvm => ["-accel", "kvm", "-cpu", "host"],
             Accel::Hvf => ["-accel", "hvf", "-cpu", "host"],
             Accel::Whpx => ["-accel", "whpx", "-cpu", "max"],
-            Accel::Tcg => ["-accel", "tcg,thread=multi", "-cpu", "max"],
+            // One thread for all vCPUs: with multi-threaded TCG (QEMU 7.2) a guest that patches
+            // its own code while another vCPU runs it (a static key flipping as the first
+            // memory cgroup is made, at the first container start) could leave both vCPUs
+            // spinning in kernel code forever. Single-threaded TCG boots as fast on 2 cores.
+            Accel::Tcg => ["-accel", "tcg,thread=single", "-cpu", "max"],
         }
     }
 }
@@ -306,7 +310,7 @@ mod tests {
     fn the_command_line_has_the_mux_disk_share_and_nat() {
         let line = joined(&spec(Network::Nat));
         for part in [
-            "-accel tcg,thread=multi",
+            "-accel tcg,thread=single",
             "-smp 2 -m 2048",
             "socket,id=mux,path=/vm/mux.sock,server=on,wait=off",
             "virtserialport,chardev=mux,name=berth.mux",

@@ -96,7 +96,8 @@ impl VmConfig {
     /// The guest kernel's command line: what the guest's init reads (`berth.*`).
     pub fn kernel_cmdline(&self) -> Result<String, VmError> {
         let mut s = format!(
-            "console=ttyS0 quiet panic=-1 berth.host={}",
+            // loglevel=5: warnings come with their backtraces, so a hang in the boot log says where.
+            "console=ttyS0 loglevel=5 panic=-1 berth.host={}",
             self.network.host_alias()
         );
         if matches!(self.network, Network::Nat) {
