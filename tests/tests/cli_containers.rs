@@ -690,3 +690,77 @@ fn stop_signal_and_stop_timeout_flags() {
     assert_eq!(bad.status, 125, "{bad}");
     assert!(bad.stderr.contains("Invalid signal"), "{bad}");
 }
+
+/// Options berthd does not implement yet are refused with a 400 naming the flag (the CLI exits
+/// 125), never accepted and dropped; nothing is created by a refused run.
+#[test]
+fn unimplemented_options_are_refused_not_dropped() {
+    let (d, img) = started();
+    d.docker_ok(&["network", "create", "refusals"]);
+    d.docker_ok(&[
+        "create",
+        "--name",
+        "peer",
+        "--network",
+        "refusals",
+        &img,
+        "true",
+    ]);
+    for (flags, flag) in [
+        (vec!["--pid", "host"], "--pid"),
+        (vec!["--ipc", "host"], "--ipc"),
+        (vec!["--uts", "host"], "--uts"),
+        (vec!["--shm-size", "128m"], "--shm-size"),
+        (vec!["--init"], "--init"),
+        (vec!["--sysctl", "net.ipv4.ip_forward=1"], "--sysctl"),
+        (vec!["--device", "/dev/null:/dev/other"], "--device"),
+        (vec!["--oom-score-adj", "500"], "--oom-score-adj"),
+        (vec!["--cgroup-parent", "mine"], "--cgroup-parent"),
+        (vec!["--link", "peer:db"], "--link"),
+        (vec!["--network", "refusals", "--link", "peer:db"], "--link"),
+        (
+            vec![
+                "--network",
+                "refusals",
+                "--mac-address",
+                "02:42:ac:11:00:09",
+            ],
+            "--mac-address",
+        ),
+    ] {
+        let mut args = vec!["run", "--rm"];
+        args.extend(&flags);
+        args.extend([img.as_str(), "true"]);
+        let out = d.docker(&args);
+        assert_eq!(out.status, 125, "{flags:?}: {out}");
+        assert!(
+            out.stderr.contains(&format!("does not support {flag}")),
+            "{flags:?}: {out}"
+        );
+    }
+    assert_eq!(
+        d.docker_ok(&["ps", "-a", "--format", "{{.Names}}"]).trim(),
+        "peer",
+        "refused runs create nothing"
+    );
+    // The values every container gets anyway are accepted.
+    let out = d.docker_ok(&[
+        "run", "--rm", "--ipc", "private", "--userns", "host", &img, "echo", "ok",
+    ]);
+    assert_eq!(out.trim(), "ok");
+    // network connect refuses the same endpoint settings and leaves the container as it was.
+    d.docker_ok(&["network", "create", "second"]);
+    let out = d.docker(&["network", "connect", "--link", "peer:db", "second", "peer"]);
+    assert_eq!(out.status, 1, "{out}");
+    assert!(out.stderr.contains("does not support --link"), "{out}");
+    assert_eq!(
+        d.inspect_format(
+            "peer",
+            "{{range $k, $v := .NetworkSettings.Networks}}{{$k}} {{end}}"
+        )
+        .trim(),
+        "refusals"
+    );
+    d.docker_ok(&["rm", "peer"]);
+    d.docker_ok(&["network", "rm", "refusals", "second"]);
+}

@@ -98,6 +98,8 @@ impl ContainerService {
                 "Config cannot be empty in order to create a container",
             ));
         }
+        // Before the image lookup: the docker CLI pulls on a 404, which would be wasted.
+        super::unsupported::check_create(&config, &host_config)?;
         let image = self.images.store.resolve(&config.image)?;
         super::restart_policy::validate(&host_config.restart_policy)?;
         if host_config.auto_remove && !matches!(host_config.restart_policy.name.as_str(), "" | "no")

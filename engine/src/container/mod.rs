@@ -27,6 +27,7 @@ pub mod start;
 pub mod state;
 pub mod stats;
 pub mod top;
+pub mod unsupported;
 pub mod update;
 pub mod user;
 

@@ -161,6 +161,7 @@ impl ContainerService {
             out.insert(net.name.clone(), req);
         }
         for (name, req) in &out {
+            super::unsupported::check_endpoint(name, req)?;
             if name == "bridge" && !req.aliases.is_empty() {
                 return Err(EngineError::invalid(
                     "network-scoped alias is supported only for containers in user defined networks",
@@ -307,6 +308,7 @@ impl ContainerService {
         req: EndpointRequest,
     ) -> Result<()> {
         let net = self.net.resolve(key)?;
+        super::unsupported::check_endpoint(&net.name, &req)?;
         let _op = c.op.lock().await;
         let (mode, running, name) = {
             let d = c.lock();

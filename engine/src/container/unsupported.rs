@@ -1,0 +1,183 @@
+//! Create and connect options berthd does not implement yet, refused when a client sets them.
+//!
+//! Request bodies are decoded leniently (unknown fields land in `extra`), so without this check a
+//! `--pid host` or `--link db` would be accepted and silently dropped: the container would run
+//! with less than the user asked for. Clients send most of these fields with their zero value on
+//! every create (the docker CLI sends `"PidMode": ""`, `"Links": null`, `"ShmSize": 0`, …), so
+//! only a value other than the zero value (or one of the listed values berthd already gives every
+//! container) is refused, with a 400 naming the flag.
+
+use serde_json::{Map, Value};
+
+use crate::api::types::network::EndpointRequest;
+use crate::api::types::{ContainerConfig, HostConfig};
+use crate::error::{EngineError, Result};
+
+/// `HostConfig` fields (by their JSON name), the flag that sets them, and the values that
+/// describe what berthd does anyway (accepted as such).
+const HOST_CONFIG: &[(&str, &str, &[&str])] = &[
+    ("Links", "--link", &[]),
+    ("PidMode", "--pid", &["private"]),
+    // Every container gets its own IPC namespace, dockerd's default ("private"); "shareable"
+    // only differs once another container joins it, which `container:` refuses below.
+    ("IpcMode", "--ipc", &["private", "shareable"]),
+    ("UTSMode", "--uts", &[]),
+    // No user-namespace remapping: every container is in the host's user namespace.
+    ("UsernsMode", "--userns", &["host"]),
+    ("Cgroup", "--cgroup", &[]),
+    ("CgroupParent", "--cgroup-parent", &[]),
+    ("ShmSize", "--shm-size", &[]),
+    ("Sysctls", "--sysctl", &[]),
+    ("Devices", "--device", &[]),
+    ("DeviceCgroupRules", "--device-cgroup-rule", &[]),
+    ("DeviceRequests", "--gpus", &[]),
+    ("OomScoreAdj", "--oom-score-adj", &[]),
+    ("StorageOpt", "--storage-opt", &[]),
+    ("MaskedPaths", "HostConfig.MaskedPaths", &[]),
+    ("ReadonlyPaths", "HostConfig.ReadonlyPaths", &[]),
+    ("VolumeDriver", "--volume-driver", &["local"]),
+    ("Isolation", "--isolation", &["default"]),
+    ("Annotations", "--annotation", &[]),
+    ("SecurityOpt", "--security-opt", &[]),
+];
+
+/// `Config` fields refused when set.
+const CONFIG: &[(&str, &str, &[&str])] = &[("MacAddress", "--mac-address", &[])];
+
+/// Whether `v` is the zero value a client sends for an option it was not given.
+fn is_zero(v: &Value) -> bool {
+    match v {
+        Value::Null => true,
+        Value::Bool(b) => !b,
+        Value::Number(n) => n.as_f64() == Some(0.0),
+        Value::String(s) => s.is_empty(),
+        Value::Array(a) => a.is_empty(),
+        Value::Object(o) => o.is_empty(),
+    }
+}
+
+fn check(extra: &Map<String, Value>, table: &[(&str, &str, &[&str])]) -> Result<()> {
+    for (field, flag, accepted) in table {
+        let Some(v) = extra.get(*field) else { continue };
+        if is_zero(v) || v.as_str().is_some_and(|s| accepted.contains(&s)) {
+            continue;
+        }
+        return Err(refused(flag, field, v));
+    }
+    Ok(())
+}
+
+fn refused(flag: &str, field: &str, v: &Value) -> EngineError {
+    EngineError::invalid(format!(
+        "berthd does not support {flag} yet ({field}: {v}); remove it to run the container"
+    ))
+}
+
+/// Refuses a create request that sets an option berthd would otherwise drop.
+pub fn check_create(config: &ContainerConfig, host: &HostConfig) -> Result<()> {
+    check(&host.extra, HOST_CONFIG)?;
+    check(&config.extra, CONFIG)?;
+    if host.init == Some(true) {
+        return Err(refused("--init", "Init", &Value::Bool(true)));
+    }
+    Ok(())
+}
+
+/// Refuses endpoint settings (create's `EndpointsConfig`, network connect) berthd would drop.
+pub fn check_endpoint(network: &str, ep: &EndpointRequest) -> Result<()> {
+    let field = |name: &str| format!("EndpointsConfig[{network}].{name}");
+    if !ep.links.is_empty() {
+        return Err(refused("--link", &field("Links"), &ep.links.clone().into()));
+    }
+    if !ep.mac_address.is_empty() {
+        let v = Value::String(ep.mac_address.clone());
+        return Err(refused("--mac-address", &field("MacAddress"), &v));
+    }
+    if !ep.driver_opts.is_empty() {
+        let v = serde_json::to_value(&ep.driver_opts).unwrap_or_default();
+        return Err(refused("--driver-opt", &field("DriverOpts"), &v));
+    }
+    if !ep.ipam_config.ipv6_address.is_empty() {
+        let v = Value::String(ep.ipam_config.ipv6_address.clone());
+        return Err(refused("--ip6", &field("IPAMConfig.IPv6Address"), &v));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn host(v: Value) -> HostConfig {
+        serde_json::from_value(v).expect("host config")
+    }
+
+    #[test]
+    fn what_the_docker_cli_sends_for_a_plain_run_passes() {
+        // Captured from `docker create busybox true` (docker CLI 28.2).
+        let hc = host(json!({
+            "Binds": null, "ContainerIDFile": "", "NetworkMode": "default", "VolumeDriver": "",
+            "ConsoleSize": [0, 0], "CgroupnsMode": "", "IpcMode": "", "Cgroup": "", "Links": null,
+            "OomScoreAdj": 0, "PidMode": "", "SecurityOpt": null, "UTSMode": "", "UsernsMode": "",
+            "ShmSize": 0, "Isolation": "", "CgroupParent": "", "Devices": [],
+            "DeviceCgroupRules": null, "DeviceRequests": null, "MaskedPaths": null,
+            "ReadonlyPaths": null
+        }));
+        check_create(&ContainerConfig::default(), &hc).expect("a plain run is accepted");
+    }
+
+    #[test]
+    fn values_berthd_gives_every_container_pass() {
+        for (k, v) in [
+            ("IpcMode", "private"),
+            ("IpcMode", "shareable"),
+            ("UsernsMode", "host"),
+            ("VolumeDriver", "local"),
+        ] {
+            let hc = host(json!({ k: v }));
+            check_create(&ContainerConfig::default(), &hc).expect(k);
+        }
+    }
+
+    #[test]
+    fn options_berthd_would_drop_are_refused_naming_the_flag() {
+        for (body, flag) in [
+            (json!({"Links": ["db:db"]}), "--link"),
+            (json!({"PidMode": "host"}), "--pid"),
+            (json!({"IpcMode": "container:x"}), "--ipc"),
+            (json!({"ShmSize": 1_073_741_824u64}), "--shm-size"),
+            (json!({"Sysctls": {"net.ipv4.ip_forward": "1"}}), "--sysctl"),
+            (
+                json!({"Devices": [{"PathOnHost": "/dev/fuse"}]}),
+                "--device",
+            ),
+            (json!({"OomScoreAdj": 500}), "--oom-score-adj"),
+            (json!({"Init": true}), "--init"),
+        ] {
+            let err = check_create(&ContainerConfig::default(), &host(body.clone()))
+                .expect_err("refused");
+            assert!(err.to_string().contains(flag), "{body}: {err}");
+            assert!(matches!(err, EngineError::InvalidParameter(_)));
+        }
+    }
+
+    #[test]
+    fn endpoint_settings_berthd_would_drop_are_refused() {
+        let ep = |v: Value| -> EndpointRequest { serde_json::from_value(v).expect("endpoint") };
+        check_endpoint(
+            "n",
+            &ep(json!({"Aliases": ["a"], "MacAddress": "", "Links": null})),
+        )
+        .expect("aliases work");
+        for (body, flag) in [
+            (json!({"Links": ["db"]}), "--link"),
+            (json!({"MacAddress": "02:42:ac:11:00:09"}), "--mac-address"),
+            (json!({"DriverOpts": {"a": "b"}}), "--driver-opt"),
+            (json!({"IPAMConfig": {"IPv6Address": "fd00::9"}}), "--ip6"),
+        ] {
+            let err = check_endpoint("n", &ep(body.clone())).expect_err("refused");
+            assert!(err.to_string().contains(flag), "{body}: {err}");
+        }
+    }
+}
