@@ -181,6 +181,14 @@ impl Engine {
             }
         }
         containers.reconcile().await;
+        // After reconcile, so that only containers really running are probed; it subscribes
+        // before it looks, so a start in between is not missed.
+        let execs = ExecService::new(Arc::clone(&containers));
+        crate::container::health::monitor::HealthMonitor::spawn(
+            Arc::clone(&containers),
+            Arc::clone(&execs),
+            &events,
+        );
         crate::build::steps::remove_leftover_step_containers(&containers).await;
         networks.sweep().await;
         let id_path = root.join("engine-id");
@@ -198,7 +206,7 @@ impl Engine {
         };
         Ok(Arc::new(Engine {
             images,
-            execs: ExecService::new(Arc::clone(&containers)),
+            execs,
             containers,
             volumes,
             events,

@@ -323,7 +323,14 @@ fn event_matches(f: &Filters, ev: &Value) -> bool {
         return false;
     }
     let action = ev["Action"].as_str().unwrap_or_default();
-    if f.has("event") && !f.get("event").iter().any(|t| t == action) {
+    // As dockerd: once the filter names one of the actions that carry a suffix
+    // (`health_status: healthy`), every given value also matches as a prefix.
+    let fuzzy = f
+        .get("event")
+        .iter()
+        .any(|t| matches!(t.as_str(), "health_status" | "exec_create" | "exec_start"));
+    let event_matches = |t: &String| t == action || (fuzzy && action.starts_with(t.as_str()));
+    if f.has("event") && !f.get("event").iter().any(event_matches) {
         return false;
     }
     let id = ev["Actor"]["ID"].as_str().unwrap_or_default();

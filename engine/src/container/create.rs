@@ -64,9 +64,7 @@ pub fn merge_image_config(user: &mut ContainerConfig, image: &ContainerConfig) {
     if user.stop_signal.is_none() {
         user.stop_signal = image.stop_signal.clone();
     }
-    if user.healthcheck.is_none() {
-        user.healthcheck = image.healthcheck.clone();
-    }
+    super::health::merge(&mut user.healthcheck, image.healthcheck.as_ref());
     if user.on_build.is_none() {
         user.on_build = image.on_build.clone();
     }
@@ -100,6 +98,7 @@ impl ContainerService {
         }
         // Before the image lookup: the docker CLI pulls on a 404, which would be wasted.
         super::unsupported::check_create(&config, &host_config)?;
+        super::health::validate(config.healthcheck.as_ref())?;
         let image = self.images.store.resolve(&config.image)?;
         super::restart_policy::validate(&host_config.restart_policy)?;
         if host_config.auto_remove && !matches!(host_config.restart_policy.name.as_str(), "" | "no")

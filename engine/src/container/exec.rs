@@ -126,6 +126,11 @@ impl ExecService {
         Ok(id)
     }
 
+    /// Drops a finished exec nobody will inspect (a health probe's).
+    pub fn forget(&self, id: &str) {
+        self.map().remove(id);
+    }
+
     /// What refuses a start before the process is tried: already started, container stopped.
     pub fn check_startable(&self, exec: &Exec) -> Result<()> {
         if exec.state().started {

@@ -15,7 +15,10 @@ impl ContainerService {
             created: r.created.clone(),
             path: r.path.clone(),
             args: r.args.clone(),
-            state: d.st.state.to_api(),
+            state: crate::api::types::ContainerState {
+                health: d.st.health.clone(),
+                ..d.st.state.to_api()
+            },
             image: r.image_id.clone(),
             resolv_conf_path: c.dir.join("resolv.conf"),
             hostname_path: c.dir.join("hostname"),

@@ -146,9 +146,12 @@ impl<'a> ListFilter<'a> {
         if f.has("volume") && !super::mounts::mounts_match(&d.rec.mount_points, f.get("volume")) {
             return false;
         }
-        // berthd runs no health checks: every container's health is `none`.
-        if f.has("health") && !f.get("health").iter().any(|h| h == "none") {
-            return false;
+        if f.has("health") {
+            // A container whose check never ran (or that has none) is `none`, as in dockerd.
+            let health = d.st.health.as_ref().map_or("none", |h| h.status.as_str());
+            if !f.get("health").iter().any(|h| h == health) {
+                return false;
+            }
         }
         if f.has("network") && !networks.is_some_and(|n| on_network(n, f.get("network"))) {
             return false;
@@ -295,7 +298,12 @@ impl ContainerService {
             ports,
             labels: d.rec.config.labels.clone(),
             state: d.st.state.status().as_str().into(),
-            status: d.st.state.status_text(),
+            status: match &d.st.health {
+                Some(h) if d.st.state.status() == super::state::Status::Running => {
+                    d.st.state.status_text() + &super::health::ps_suffix(h)
+                }
+                _ => d.st.state.status_text(),
+            },
             host_config: json!({"NetworkMode": network}),
             network_settings,
             mounts: self.mount_points(&d.rec.mount_points),

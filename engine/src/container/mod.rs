@@ -7,6 +7,7 @@ pub mod create;
 pub mod etc_files;
 pub mod exec;
 pub mod export;
+pub mod health;
 pub mod inspect;
 pub mod io;
 pub mod lifecycle;

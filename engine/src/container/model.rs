@@ -44,4 +44,7 @@ pub struct PersistedState {
     /// until the next start by hand, except `always` when berthd itself starts.
     #[serde(default)]
     pub manually_stopped: bool,
+    /// The health check's state (`container/health`), kept with the rest of the state.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health: Option<crate::api::types::Health>,
 }

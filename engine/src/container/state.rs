@@ -322,6 +322,7 @@ impl From<State> for ContainerState {
             error: s.error,
             started_at: time_text(s.started_at),
             finished_at: time_text(s.finished_at),
+            health: None,
         }
     }
 }

@@ -53,6 +53,39 @@ pub fn human_duration(secs: i64) -> String {
     }
 }
 
+/// Go's `time.Duration.String()` for a non-negative duration: `500ms`, `30s`, `1.5s`, `1m30s`,
+/// `1h0m0s` (dockerd puts durations this way into messages users read).
+pub fn go_duration(d: std::time::Duration) -> String {
+    let ns = d.as_nanos();
+    // Digits of `value / 10^scale` without trailing zeros in the fraction.
+    let decimal = |value: u128, scale: u32| {
+        let unit = 10u128.pow(scale);
+        let frac = format!("{:0width$}", value % unit, width = scale as usize);
+        let frac = frac.trim_end_matches('0');
+        if frac.is_empty() {
+            format!("{}", value / unit)
+        } else {
+            format!("{}.{frac}", value / unit)
+        }
+    };
+    match ns {
+        0 => "0s".into(),
+        1..=999 => format!("{ns}ns"),
+        1_000..=999_999 => format!("{}µs", decimal(ns, 3)),
+        1_000_000..=999_999_999 => format!("{}ms", decimal(ns, 6)),
+        _ => {
+            let secs = ns / 1_000_000_000;
+            let (h, m) = (secs / 3600, secs / 60 % 60);
+            let s = decimal(ns % 60_000_000_000, 9);
+            match (h, m) {
+                (0, 0) => format!("{s}s"),
+                (0, _) => format!("{m}m{s}s"),
+                _ => format!("{h}h{m}m{s}s"),
+            }
+        }
+    }
+}
+
 /// Whole seconds from `t` to now (0 for a time in the future).
 pub fn secs_since(t: DateTime<Utc>) -> i64 {
     (Utc::now() - t).num_seconds().max(0)
@@ -61,6 +94,18 @@ pub fn secs_since(t: DateTime<Utc>) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn go_durations_read_like_go() {
+        use std::time::Duration;
+        assert_eq!(go_duration(Duration::ZERO), "0s");
+        assert_eq!(go_duration(Duration::from_millis(500)), "500ms");
+        assert_eq!(go_duration(Duration::from_micros(1500)), "1.5ms");
+        assert_eq!(go_duration(Duration::from_secs(30)), "30s");
+        assert_eq!(go_duration(Duration::from_millis(1500)), "1.5s");
+        assert_eq!(go_duration(Duration::from_secs(90)), "1m30s");
+        assert_eq!(go_duration(Duration::from_secs(3600)), "1h0m0s");
+    }
 
     #[test]
     fn durations_read_like_docker() {

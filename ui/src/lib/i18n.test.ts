@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { STEPS } from '../views/onboarding/steps';
 import { ERROR_KEYS } from './errors';
 import { dictionaries, locale, resolveLanguage, t, translate } from './i18n';
-import { CONTAINER_STATE_KEYS, ENGINE_STATE_KEYS } from './labels';
+import { CONTAINER_STATE_KEYS, ENGINE_STATE_KEYS, HEALTH_KEYS } from './labels';
 import { FORM_ERROR_KEYS } from './runform';
 
 // Every source file of the app (not the tests), as text.
@@ -52,6 +52,7 @@ describe('locales', () => {
       ...FORM_ERROR_KEYS,
       ...Object.values(ENGINE_STATE_KEYS),
       ...Object.values(CONTAINER_STATE_KEYS),
+      ...Object.values(HEALTH_KEYS),
     ];
     expect(keys.filter((k) => !(k in dictionaries.en))).toEqual([]);
   });

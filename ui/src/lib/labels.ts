@@ -18,6 +18,19 @@ export const CONTAINER_STATE_KEYS: Record<string, string> = {
   dead: 'container.state.dead',
 };
 
+export const HEALTH_KEYS: Record<string, string> = {
+  starting: 'container.health.starting',
+  healthy: 'container.health.healthy',
+  unhealthy: 'container.health.unhealthy',
+};
+
+/** The health check's status in a `docker ps` status (`Up 3 minutes (healthy)`), if any. */
+export const healthOf = (status: string): string | null => {
+  const m = /\((health: starting|healthy|unhealthy)\)$/.exec(status);
+  if (!m) return null;
+  return m[1] === 'health: starting' ? 'starting' : m[1];
+};
+
 /** A container state in words; a state we have no word for is shown as the engine says it. */
 export const containerStateLabel = (state: string, tr: (key: string) => string): string =>
   CONTAINER_STATE_KEYS[state] ? tr(CONTAINER_STATE_KEYS[state]) : state;

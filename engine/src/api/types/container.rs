@@ -162,6 +162,49 @@ pub struct ContainerState {
     pub error: String,
     pub started_at: String,
     pub finished_at: String,
+    /// Only for a container with a health check that has started (as dockerd).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub health: Option<Health>,
+}
+
+/// `State.Health`: the health check's status and its last results.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct Health {
+    /// `starting`, `healthy` or `unhealthy`.
+    pub status: String,
+    pub failing_streak: i64,
+    /// The last results, oldest first (at most 5).
+    #[serde(deserialize_with = "null_as_default")]
+    pub log: Vec<HealthcheckResult>,
+}
+
+/// One probe run of `State.Health.Log`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct HealthcheckResult {
+    pub start: String,
+    pub end: String,
+    pub exit_code: i64,
+    pub output: String,
+}
+
+/// `Config.Healthcheck` (durations in nanoseconds; zero takes the default).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct HealthConfig {
+    #[serde(deserialize_with = "null_as_default")]
+    pub test: Vec<String>,
+    #[serde(deserialize_with = "null_as_default")]
+    pub interval: i64,
+    #[serde(deserialize_with = "null_as_default")]
+    pub timeout: i64,
+    #[serde(deserialize_with = "null_as_default")]
+    pub start_period: i64,
+    #[serde(deserialize_with = "null_as_default")]
+    pub start_interval: i64,
+    #[serde(deserialize_with = "null_as_default")]
+    pub retries: i64,
 }
 
 /// `GET /containers/{id}/json`, as dockerd's `ContainerJSON`.
