@@ -143,6 +143,10 @@ impl Engine {
             !s.contains(':') && !s.contains(','),
             "data root {s} must not contain ':' or ',' (they separate overlay mount options)"
         );
+        // dockerd's 0710: other users cannot reach container records, logs, or layers (whose
+        // setuid files they could otherwise run: CVE-2021-41091).
+        std::fs::set_permissions(&root, std::os::unix::fs::PermissionsExt::from_mode(0o710))
+            .with_context(|| format!("restricting {}", root.display()))?;
         let lock = EngineLock::acquire(&root)?;
         let scratch = root.join("tmp");
         let _ = std::fs::remove_dir_all(&scratch);

@@ -121,7 +121,8 @@ pub async fn info(State(engine): State<AppState>) -> Json<Value> {
         .collect();
     // What the machine's cgroups can enforce, probed from their files.
     let cg = crate::container::resources::CgroupFeatures::host(&engine.runtimes.cgroup);
-    let warnings = cg.info_warnings();
+    let mut warnings = cg.info_warnings();
+    warnings.extend(engine.containers.damaged_records());
     let hostname = nix::unistd::gethostname()
         .map(|h| h.to_string_lossy().into_owned())
         .unwrap_or_default();

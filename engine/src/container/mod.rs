@@ -102,13 +102,13 @@ impl Container {
 
     pub fn save_record(&self) -> Result<()> {
         let d = self.lock();
-        write_json(&self.dir.join("config.json"), &d.rec, Durability::Process)?;
+        write_json(&self.dir.join("config.json"), &d.rec, Durability::Power)?;
         Ok(())
     }
 
     pub fn save_state(&self) -> Result<()> {
         let d = self.lock();
-        write_json(&self.dir.join("state.json"), &d.st, Durability::Process)?;
+        write_json(&self.dir.join("state.json"), &d.st, Durability::Power)?;
         Ok(())
     }
 
@@ -192,6 +192,8 @@ pub struct ContainerService {
     prune: crate::prune::PruneLock,
     /// Removals finishing in the background (see `lifecycle::remove`); shutdown waits for them.
     cleanups: tokio_util::task::TaskTracker,
+    /// Records found unreadable at start and set aside (`set_aside`).
+    damaged: Mutex<Vec<String>>,
 }
 
 impl ContainerService {
@@ -215,6 +217,7 @@ impl ContainerService {
             names: Mutex::new(HashMap::new()),
             prune: Default::default(),
             cleanups: tokio_util::task::TaskTracker::new(),
+            damaged: Mutex::new(Vec::new()),
         });
         svc.load()?;
         Ok(svc)
@@ -224,12 +227,19 @@ impl ContainerService {
     fn load(&self) -> anyhow::Result<()> {
         for e in std::fs::read_dir(&self.root)?.flatten() {
             let dir = e.path();
-            let rec: ContainerRecord = match crate::store::read_json(&dir.join("config.json")) {
+            let record = dir.join("config.json");
+            if !record.exists() {
+                // A create interrupted before its record was written: nothing to keep.
+                tracing::warn!(dir = %dir.display(), "removing incomplete container");
+                let _ = std::fs::remove_dir_all(&dir);
+                continue;
+            }
+            let rec: ContainerRecord = match crate::store::read_json(&record) {
                 Ok(r) => r,
                 Err(err) => {
-                    // A create interrupted before its record was written: nothing to keep.
-                    tracing::warn!(dir = %dir.display(), error = %err, "removing incomplete container");
-                    let _ = std::fs::remove_dir_all(&dir);
+                    // Never delete what may be a user's container: set it aside for a person
+                    // to look at, and say so in `docker info`.
+                    self.set_aside(&dir, &format!("{err:#}"));
                     continue;
                 }
             };
@@ -242,6 +252,40 @@ impl ContainerService {
             self.by_id_write().insert(c.id.clone(), c);
         }
         Ok(())
+    }
+
+    /// Moves an unreadable container dir to `DATA_ROOT/damaged/containers/` and records a
+    /// warning for `/info`.
+    fn set_aside(&self, dir: &Path, why: &str) {
+        let name = dir.file_name().unwrap_or_default();
+        let aside_root = self.root.with_file_name("damaged").join("containers");
+        let aside = aside_root.join(name);
+        let moved =
+            std::fs::create_dir_all(&aside_root).and_then(|()| std::fs::rename(dir, &aside));
+        let msg = match moved {
+            Ok(()) => format!(
+                "WARNING: container record {} could not be read ({why}); kept in {}",
+                dir.display(),
+                aside.display()
+            ),
+            Err(e) => format!(
+                "WARNING: container record {} could not be read ({why}) nor set aside ({e})",
+                dir.display()
+            ),
+        };
+        tracing::error!("{msg}");
+        self.damaged
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(msg);
+    }
+
+    /// Warnings about container records found damaged at start (for `/info`).
+    pub fn damaged_records(&self) -> Vec<String> {
+        self.damaged
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     fn names_lock(&self) -> MutexGuard<'_, HashMap<String, String>> {

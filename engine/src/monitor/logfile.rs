@@ -6,12 +6,16 @@
 use std::borrow::Cow;
 use std::fs::File;
 use std::io::{self, BufRead, Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::timestamp::rfc3339_nano;
+
+/// A container's log files: the container's output may hold secrets (dockerd's 0640).
+const LOG_MODE: u32 = 0o640;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Stream {
@@ -79,6 +83,7 @@ impl LogWriter {
         let file = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
+            .mode(LOG_MODE)
             .open(path)?;
         let size = file.metadata()?.len();
         Ok(LogWriter {
@@ -146,6 +151,7 @@ impl LogWriter {
         self.file = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
+            .mode(LOG_MODE)
             .open(&self.path)?;
         self.size = 0;
         if gz {
@@ -227,7 +233,12 @@ fn compress_file(from: &Path, to: &Path) -> io::Result<()> {
     let tmp = PathBuf::from(tmp);
     {
         let mut input = File::open(from)?;
-        let out = File::create(&tmp)?;
+        let out = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(LOG_MODE)
+            .open(&tmp)?;
         let mut gz = flate2::write::GzEncoder::new(out, flate2::Compression::default());
         io::copy(&mut input, &mut gz)?;
         gz.finish()?;

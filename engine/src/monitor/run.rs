@@ -484,7 +484,11 @@ impl Monitor {
     fn listen(&self) -> Option<UnixListener> {
         let p = &self.cfg.socket_path;
         let _ = std::fs::remove_file(p);
-        match UnixListener::bind(p) {
+        let bound = UnixListener::bind(p).and_then(|l| {
+            std::fs::set_permissions(p, std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
+            Ok(l)
+        });
+        match bound {
             Ok(l) => Some(l),
             Err(e) => {
                 tracing::error!(path = %p.display(), error = %e, "binding the monitor socket");
@@ -656,10 +660,22 @@ async fn sleep_until_opt(deadline: Option<Instant>) {
     }
 }
 
+/// The next client of the monitor socket. Only berthd's user may drive a container (the socket
+/// is 0600 too; the check holds even if someone loosens the file's mode).
 async fn accept_opt(l: Option<&UnixListener>) -> std::io::Result<UnixStream> {
-    match l {
-        Some(l) => l.accept().await.map(|(s, _)| s),
-        None => std::future::pending().await,
+    let Some(l) = l else {
+        return std::future::pending().await;
+    };
+    loop {
+        let (s, _) = l.accept().await?;
+        let me = nix::unistd::geteuid().as_raw();
+        match s.peer_cred() {
+            Ok(cred) if cred.uid() == me => return Ok(s),
+            Ok(cred) => {
+                tracing::warn!(uid = cred.uid(), "refused a monitor client of another user")
+            }
+            Err(e) => tracing::warn!(error = %e, "refused a monitor client without credentials"),
+        }
     }
 }
 

@@ -9,6 +9,7 @@ pub mod lock;
 
 use std::fs;
 use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 use anyhow::Context;
@@ -31,12 +32,21 @@ pub fn write_atomic(path: &Path, data: &[u8], durability: Durability) -> anyhow:
     let name = path
         .file_name()
         .with_context(|| format!("{} has no file name", path.display()))?;
+    // Unique per write: two writers of one record in this process must not share a temp file.
+    static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let seq = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let tmp = dir.join(format!(
-        ".{}.tmp{}",
+        ".{}.tmp{}-{seq}",
         name.to_string_lossy(),
         std::process::id()
     ));
-    let mut f = fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
+    // Records hold environments, commands and credentials-adjacent config: owner only.
+    let mut f = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&tmp)
+        .with_context(|| format!("creating {}", tmp.display()))?;
     f.write_all(data)
         .with_context(|| format!("writing {}", tmp.display()))?;
     if durability == Durability::Power {
