@@ -718,15 +718,6 @@ fn unimplemented_options_are_refused_not_dropped() {
         (vec!["--cgroup-parent", "mine"], "--cgroup-parent"),
         (vec!["--link", "peer:db"], "--link"),
         (vec!["--network", "refusals", "--link", "peer:db"], "--link"),
-        (
-            vec![
-                "--network",
-                "refusals",
-                "--mac-address",
-                "02:42:ac:11:00:09",
-            ],
-            "--mac-address",
-        ),
     ] {
         let mut args = vec!["run", "--rm"];
         args.extend(&flags);
@@ -748,7 +739,44 @@ fn unimplemented_options_are_refused_not_dropped() {
         "run", "--rm", "--ipc", "private", "--userns", "host", &img, "echo", "ok",
     ]);
     assert_eq!(out.trim(), "ok");
-    // network connect refuses the same endpoint settings and leaves the container as it was.
+    // --mac-address works, on the default bridge and on a user network.
+    for net in ["bridge", "refusals"] {
+        let out = d.docker_ok(&[
+            "run",
+            "--rm",
+            "--network",
+            net,
+            "--mac-address",
+            "02:42:ac:11:00:99",
+            &img,
+            "cat",
+            "/sys/class/net/eth0/address",
+        ]);
+        assert_eq!(out.trim(), "02:42:ac:11:00:99", "{net}");
+    }
+    d.docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "with-mac",
+        "--network",
+        "refusals",
+        "--mac-address",
+        "02-42-AC-11-00-98",
+        &img,
+        "sleep",
+        "1000",
+    ]);
+    assert_eq!(
+        d.inspect_format(
+            "with-mac",
+            "{{.NetworkSettings.Networks.refusals.MacAddress}}"
+        )
+        .trim(),
+        "02:42:ac:11:00:98"
+    );
+    d.docker_ok(&["rm", "-f", "with-mac"]);
+    // network connect refuses the endpoint settings berthd drops, leaving the container as it was.
     d.docker_ok(&["network", "create", "second"]);
     let out = d.docker(&["network", "connect", "--link", "peer:db", "second", "peer"]);
     assert_eq!(out.status, 1, "{out}");

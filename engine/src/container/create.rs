@@ -97,7 +97,7 @@ impl ContainerService {
             ));
         }
         // Before the image lookup: the docker CLI pulls on a 404, which would be wasted.
-        super::unsupported::check_create(&config, &host_config)?;
+        super::unsupported::check_create(&host_config)?;
         super::health::validate(config.healthcheck.as_ref())?;
         let image = self.images.store.resolve(&config.image)?;
         super::restart_policy::validate(&host_config.restart_policy)?;

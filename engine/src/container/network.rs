@@ -85,6 +85,17 @@ fn exposed_keys(cfg: &ContainerConfig) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// dockerd's check of an endpoint's `MacAddress`.
+fn check_mac(req: &EndpointRequest) -> Result<()> {
+    if req.mac_address.is_empty() || crate::network::ipam::parse_mac(&req.mac_address).is_some() {
+        return Ok(());
+    }
+    Err(EngineError::invalid(format!(
+        "invalid MAC address: {}",
+        req.mac_address
+    )))
+}
+
 impl ContainerService {
     /// Checks the networking options of a create and returns the endpoints to record, keyed by
     /// network name.
@@ -103,6 +114,17 @@ impl ContainerService {
         ports::wanted(&hc.port_bindings, hc.publish_all_ports, &exposed_keys(cfg))
             .map_err(EngineError::invalid)?;
         let mut out = BTreeMap::new();
+        // The container-wide MAC (API < 1.44 clients) belongs to the main network's endpoint.
+        let config_mac = cfg
+            .extra
+            .get("MacAddress")
+            .and_then(|v| v.as_str())
+            .filter(|s| !s.is_empty());
+        if config_mac.is_some() && !matches!(mode_of(hc), Mode::Bridge(_)) {
+            return Err(EngineError::invalid(
+                "conflicting options: mac-address and the network mode",
+            ));
+        }
         match mode_of(hc) {
             Mode::Host | Mode::None => return Ok(out),
             Mode::Container(target) => {
@@ -136,6 +158,15 @@ impl ContainerService {
                     .flatten()
                     .unwrap_or_default();
                 req.network_id = net.id.clone();
+                if let Some(mac) = config_mac {
+                    if req.mac_address.is_empty() {
+                        req.mac_address = mac.to_string();
+                    } else if req.mac_address != mac {
+                        return Err(EngineError::invalid(
+                            "the container-wide MAC address must match the endpoint-specific MAC address for the main network, or be left empty",
+                        ));
+                    }
+                }
                 out.insert(net.name.clone(), req);
             }
         }
@@ -162,6 +193,7 @@ impl ContainerService {
         }
         for (name, req) in &out {
             super::unsupported::check_endpoint(name, req)?;
+            check_mac(req)?;
             if name == "bridge" && !req.aliases.is_empty() {
                 return Err(EngineError::invalid(
                     "network-scoped alias is supported only for containers in user defined networks",
@@ -309,6 +341,7 @@ impl ContainerService {
     ) -> Result<()> {
         let net = self.net.resolve(key)?;
         super::unsupported::check_endpoint(&net.name, &req)?;
+        check_mac(&req)?;
         let _op = c.op.lock().await;
         let (mode, running, name) = {
             let d = c.lock();

@@ -10,7 +10,7 @@
 use serde_json::{Map, Value};
 
 use crate::api::types::network::EndpointRequest;
-use crate::api::types::{ContainerConfig, HostConfig};
+use crate::api::types::HostConfig;
 use crate::error::{EngineError, Result};
 
 /// `HostConfig` fields (by their JSON name), the flag that sets them, and the values that
@@ -40,9 +40,6 @@ const HOST_CONFIG: &[(&str, &str, &[&str])] = &[
     ("Annotations", "--annotation", &[]),
     ("SecurityOpt", "--security-opt", &[]),
 ];
-
-/// `Config` fields refused when set.
-const CONFIG: &[(&str, &str, &[&str])] = &[("MacAddress", "--mac-address", &[])];
 
 /// Whether `v` is the zero value a client sends for an option it was not given.
 fn is_zero(v: &Value) -> bool {
@@ -74,9 +71,8 @@ fn refused(flag: &str, field: &str, v: &Value) -> EngineError {
 }
 
 /// Refuses a create request that sets an option berthd would otherwise drop.
-pub fn check_create(config: &ContainerConfig, host: &HostConfig) -> Result<()> {
+pub fn check_create(host: &HostConfig) -> Result<()> {
     check(&host.extra, HOST_CONFIG)?;
-    check(&config.extra, CONFIG)?;
     if host.init == Some(true) {
         return Err(refused("--init", "Init", &Value::Bool(true)));
     }
@@ -88,10 +84,6 @@ pub fn check_endpoint(network: &str, ep: &EndpointRequest) -> Result<()> {
     let field = |name: &str| format!("EndpointsConfig[{network}].{name}");
     if !ep.links.is_empty() {
         return Err(refused("--link", &field("Links"), &ep.links.clone().into()));
-    }
-    if !ep.mac_address.is_empty() {
-        let v = Value::String(ep.mac_address.clone());
-        return Err(refused("--mac-address", &field("MacAddress"), &v));
     }
     if !ep.driver_opts.is_empty() {
         let v = serde_json::to_value(&ep.driver_opts).unwrap_or_default();
@@ -124,7 +116,7 @@ mod tests {
             "DeviceCgroupRules": null, "DeviceRequests": null, "MaskedPaths": null,
             "ReadonlyPaths": null
         }));
-        check_create(&ContainerConfig::default(), &hc).expect("a plain run is accepted");
+        check_create(&hc).expect("a plain run is accepted");
     }
 
     #[test]
@@ -136,7 +128,7 @@ mod tests {
             ("VolumeDriver", "local"),
         ] {
             let hc = host(json!({ k: v }));
-            check_create(&ContainerConfig::default(), &hc).expect(k);
+            check_create(&hc).expect(k);
         }
     }
 
@@ -155,8 +147,7 @@ mod tests {
             (json!({"OomScoreAdj": 500}), "--oom-score-adj"),
             (json!({"Init": true}), "--init"),
         ] {
-            let err = check_create(&ContainerConfig::default(), &host(body.clone()))
-                .expect_err("refused");
+            let err = check_create(&host(body.clone())).expect_err("refused");
             assert!(err.to_string().contains(flag), "{body}: {err}");
             assert!(matches!(err, EngineError::InvalidParameter(_)));
         }
@@ -172,7 +163,6 @@ mod tests {
         .expect("aliases work");
         for (body, flag) in [
             (json!({"Links": ["db"]}), "--link"),
-            (json!({"MacAddress": "02:42:ac:11:00:09"}), "--mac-address"),
             (json!({"DriverOpts": {"a": "b"}}), "--driver-opt"),
             (json!({"IPAMConfig": {"IPv6Address": "fd00::9"}}), "--ip6"),
         ] {

@@ -56,6 +56,34 @@ pub fn mac_for(ip: Ipv4Addr) -> [u8; 6] {
     [0x02, 0x42, o[0], o[1], o[2], o[3]]
 }
 
+/// A 6-byte MAC as Go's `net.ParseMAC` reads one: `02:42:ac:11:00:02`, `02-42-ac-11-00-02` or
+/// `0242.ac11.0002`.
+pub fn parse_mac(s: &str) -> Option<[u8; 6]> {
+    let hex: String = if s.len() == 14 && s.as_bytes()[4] == b'.' && s.as_bytes()[9] == b'.' {
+        s.split('.').collect()
+    } else if s.len() == 17 {
+        let sep = s.as_bytes()[2];
+        if sep != b':' && sep != b'-' {
+            return None;
+        }
+        let parts: Vec<&str> = s.split(sep as char).collect();
+        if parts.len() != 6 || parts.iter().any(|p| p.len() != 2) {
+            return None;
+        }
+        parts.concat()
+    } else {
+        return None;
+    };
+    if hex.len() != 12 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    let mut mac = [0u8; 6];
+    for (i, b) in mac.iter_mut().enumerate() {
+        *b = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).ok()?;
+    }
+    Some(mac)
+}
+
 pub fn mac_string(mac: [u8; 6]) -> String {
     mac.iter()
         .map(|b| format!("{b:02x}"))
@@ -66,6 +94,23 @@ pub fn mac_string(mac: [u8; 6]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn macs_parse_in_gos_three_forms() {
+        let want = Some([0x02, 0x42, 0xac, 0x11, 0x00, 0x99]);
+        assert_eq!(parse_mac("02:42:ac:11:00:99"), want);
+        assert_eq!(parse_mac("02-42-AC-11-00-99"), want);
+        assert_eq!(parse_mac("0242.ac11.0099"), want);
+        for bad in [
+            "",
+            "02:42:ac:11:00",
+            "02:42:ac:11:00:9g",
+            "02:42-ac:11:00:99",
+            "0242ac110099",
+        ] {
+            assert_eq!(parse_mac(bad), None, "{bad}");
+        }
+    }
 
     #[test]
     fn picks_the_first_free_subnet() {

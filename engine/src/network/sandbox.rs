@@ -176,7 +176,8 @@ impl NetworkService {
             .find(|n| !used_names.contains(n.as_str()))
             .unwrap_or_else(|| "eth0".into());
         let veth = veth_name(container_id, &net.id);
-        let mac = ipam::mac_for(ip);
+        // A MAC the user asked for was checked at create; one derived from the IP otherwise.
+        let mac = ipam::parse_mac(&req.mac_address).unwrap_or_else(|| ipam::mac_for(ip));
         // A leftover from an interrupted start would make the creation fail.
         self.netlink.delete(&veth).await?;
         let ns = netns::open(&state.netns)?;
