@@ -6,7 +6,8 @@ pub mod cache;
 pub mod context;
 pub mod dockerfile;
 pub mod executor;
-pub mod ignore;
+/// `.dockerignore` and Go globs, shared with the clients that send contexts.
+pub use berth_build_context::ignore;
 pub mod metadata;
 pub mod prune;
 pub mod steps;
