@@ -742,3 +742,46 @@ fn from_a_private_registry_with_the_clis_credentials() {
         "private\n"
     );
 }
+
+/// `docker rmi` of a built image also deletes its untagged intermediate images (dockerd's
+/// prune of parents), unless `--no-prune`; a tagged base image stays.
+#[test]
+fn rmi_takes_the_builds_intermediate_images_unless_no_prune() {
+    let (d, img) = engine_with_busybox();
+    let ctx = context(
+        &d,
+        "layers",
+        &[
+            (
+                "Dockerfile",
+                &format!("FROM {img}\nCOPY a /a\nRUN echo two > /b\nCMD [\"cat\", \"/a\"]\n"),
+            ),
+            ("a", "one\n"),
+        ],
+    );
+    let all = |d: &Berthd| {
+        d.docker_ok(&["images", "-a", "-q", "--no-trunc"])
+            .lines()
+            .count()
+    };
+    let before = all(&d);
+    build_ok(&d, &["-t", "layered:1", s(&ctx)]);
+    assert_eq!(all(&d), before + 3, "three steps, three images");
+    let out = d.docker_ok(&["rmi", "layered:1"]);
+    assert_eq!(
+        out.lines().filter(|l| l.starts_with("Deleted:")).count(),
+        3,
+        "{out}"
+    );
+    assert_eq!(all(&d), before, "only the base image is left");
+    assert!(d.docker_ok(&["images", "-q", &img]).trim().len() >= 12);
+
+    build_ok(&d, &["-t", "layered:2", s(&ctx)]);
+    let out = d.docker_ok(&["rmi", "--no-prune", "layered:2"]);
+    assert_eq!(
+        out.lines().filter(|l| l.starts_with("Deleted:")).count(),
+        1,
+        "{out}"
+    );
+    assert_eq!(all(&d), before + 2, "the intermediate images stay");
+}

@@ -328,6 +328,8 @@ fn prune(
 pub struct DeleteQuery {
     #[serde(default)]
     force: Option<String>,
+    #[serde(default)]
+    noprune: Option<String>,
 }
 
 fn truthy(v: Option<&str>) -> bool {
@@ -340,7 +342,12 @@ pub async fn delete(
     Query(q): Query<DeleteQuery>,
 ) -> Result<Json<serde_json::Value>> {
     let users = e.containers.image_users();
-    let items = e.images.remove(&name, truthy(q.force.as_deref()), &users)?;
+    let items = e.images.remove(
+        &name,
+        truthy(q.force.as_deref()),
+        truthy(q.noprune.as_deref()),
+        &users,
+    )?;
     for i in &items {
         if let Some(d) = &i.deleted {
             e.events.emit("image", "delete", d, Default::default());

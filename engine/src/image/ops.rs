@@ -193,14 +193,16 @@ impl ImageService {
         Ok(())
     }
 
-    /// `docker rmi`, with dockerd's untag-versus-delete rules.
+    /// `docker rmi`, with dockerd's untag-versus-delete rules; unless `noprune`, a deleted
+    /// image's untagged parents go too (a build's intermediate images), as dockerd.
     pub fn remove(
         &self,
         name: &str,
         force: bool,
+        noprune: bool,
         users: &[ImageUser],
     ) -> Result<Vec<ImageDeleteItem>> {
-        self.remove_counting(name, force, users)
+        self.remove_counting(name, force, noprune, users)
             .map(|(items, _)| items)
     }
 
@@ -209,9 +211,12 @@ impl ImageService {
         &self,
         name: &str,
         force: bool,
+        noprune: bool,
         users: &[ImageUser],
     ) -> Result<(Vec<ImageDeleteItem>, u64)> {
         let rec = self.store.resolve(name)?;
+        // Taken before anything is deleted: the lineage of the images as they are now.
+        let parents = super::lineage::parents(&self.store.list());
         let tags = self.store.tags_of(&rec.id);
         let by_id = is_id_like(name, &rec.id);
         let running = users
@@ -296,12 +301,50 @@ impl ImageService {
                 deleted: None,
             });
         }
-        let freed = self.delete_image(&rec)?;
+        let mut freed = self.delete_image(&rec)?;
         out.push(ImageDeleteItem {
             untagged: None,
             deleted: Some(rec.id.clone()),
         });
+        if !noprune {
+            freed += self.prune_parents(&rec.id, &parents, users, &mut out)?;
+        }
         Ok((out, freed))
+    }
+
+    /// Deletes the untagged ancestors of the just-deleted image `child` that nothing else needs:
+    /// no tag, no other child image, no container (dockerd's `imageDeleteHelper` with prune).
+    fn prune_parents(
+        &self,
+        child: &str,
+        parents: &HashMap<String, String>,
+        users: &[ImageUser],
+        out: &mut Vec<ImageDeleteItem>,
+    ) -> Result<u64> {
+        let mut freed = 0;
+        let mut current = child.to_string();
+        while let Some(parent) = parents.get(&current) {
+            let Some(rec) = self.store.get(parent) else {
+                break;
+            };
+            let has_other_child = parents
+                .iter()
+                .any(|(c, p)| p == parent && c != &current && self.store.get(c).is_some());
+            if !self.store.tags_of(parent).is_empty()
+                || !rec.repo_digests.is_empty()
+                || has_other_child
+                || users.iter().any(|u| &u.image_id == parent)
+            {
+                break;
+            }
+            freed += self.delete_image(&rec)?;
+            out.push(ImageDeleteItem {
+                untagged: None,
+                deleted: Some(parent.clone()),
+            });
+            current = parent.clone();
+        }
+        Ok(freed)
     }
 
     /// Drops the record, then every layer and blob no other image uses. Returns the bytes

@@ -55,7 +55,7 @@ impl ImageService {
                 tags
             };
             for name in names {
-                match self.remove_counting(&name, false, &users) {
+                match self.remove_counting(&name, false, false, &users) {
                     Ok((items, freed)) => {
                         deleted.extend(items);
                         reclaimed += freed;
