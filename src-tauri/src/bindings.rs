@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use ts_rs::{Config, TS};
 
-use crate::commands::{containers, files, images, networks, reset, settings, volumes};
+use crate::commands::{build, containers, files, images, networks, reset, settings, volumes};
 use crate::engine_host::EngineStatus;
 use crate::error::CommandError;
 
@@ -36,6 +36,8 @@ fn export_bindings() {
         images::ImageItem::export_all(&cfg),
         images::PullProgress::export_all(&cfg),
         images::PruneResult::export_all(&cfg),
+        build::BuildRequest::export_all(&cfg),
+        build::BuildEvent::export_all(&cfg),
         volumes::VolumeItem::export_all(&cfg),
         volumes::DeletedCount::export_all(&cfg),
         networks::NetworkItem::export_all(&cfg),

@@ -80,6 +80,7 @@ pub fn run() {
             }
         }))
         .plugin(tauri_plugin_opener::init())
+        .plugin(tauri_plugin_dialog::init())
         .plugin(tauri_plugin_notification::init())
         .setup(move |app| {
             let log_dir = app.path().app_log_dir()?;
@@ -153,6 +154,8 @@ pub fn run() {
             commands::images::prune_images,
             commands::images::inspect_image,
             commands::images::image_history,
+            commands::build::build_image,
+            commands::build::prepare_build_sample,
             commands::volumes::list_volumes,
             commands::volumes::create_volume,
             commands::volumes::remove_volume,

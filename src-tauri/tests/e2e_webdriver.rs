@@ -395,6 +395,74 @@ async fn desktop_app_end_to_end() {
     assert!(layers >= 4, "per-layer progress rows: {layers}");
     ui.shot("images-pulled").await;
 
+    // Build an image from a folder: the steps stream in; built again, the steps after FROM
+    // come from the cache; a failing RUN shows its error next to its step.
+    let site = tmp.join("site");
+    std::fs::create_dir_all(&site).expect("site dir");
+    std::fs::write(
+        site.join("Dockerfile"),
+        format!("FROM {busybox}\nCOPY index.html /www/\nRUN echo built > /www/built.txt\n"),
+    )
+    .expect("Dockerfile");
+    std::fs::write(
+        site.join("Dockerfile.bad"),
+        format!("FROM {busybox}\nRUN exit 7\n"),
+    )
+    .expect("Dockerfile.bad");
+    std::fs::write(site.join("index.html"), "hello\n").expect("index.html");
+    ui.click("[data-testid=btn-build-new]").await;
+    ui.fill("[data-testid=build-context]", &site.display().to_string())
+        .await;
+    ui.fill("[data-testid=build-tag]", "my-site:1").await;
+    ui.click("[data-testid=btn-build]").await;
+    ui.el("[data-testid=build-done]").await;
+    let steps =
+        ui.c.find_all(Locator::Css("[data-testid=build-step]"))
+            .await;
+    assert_eq!(
+        steps.map(|v| v.len()).unwrap_or(0),
+        3,
+        "three steps streamed"
+    );
+    ui.el("[data-testid=image-row][data-ref=\"my-site:1\"]")
+        .await;
+    ui.shot("build-1-first").await;
+    ui.click("[data-testid=btn-build]").await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let cached =
+            ui.c.find_all(Locator::Css("[data-testid=build-step][data-cached=true]"))
+                .await
+                .map(|v| v.len())
+                .unwrap_or(0);
+        if cached == 2 && ui.exists("[data-testid=build-done]").await {
+            break;
+        }
+        if Instant::now() > deadline {
+            ui.fail(&format!(
+                "the rebuild did not come from the cache ({cached} cached)"
+            ))
+            .await;
+        }
+        tokio::time::sleep(Duration::from_millis(150)).await;
+    }
+    ui.shot("build-2-cached").await;
+    ui.fill("[data-testid=build-dockerfile]", "Dockerfile.bad")
+        .await;
+    ui.click("[data-testid=btn-build]").await;
+    let step_err = ui.message("[data-testid=build-step-error]").await;
+    assert!(
+        step_err.contains("returned a non-zero code: 7"),
+        "{step_err}"
+    );
+    assert!(
+        ui.exists("[data-testid=build-step][data-failed=true]")
+            .await,
+        "the failing step is marked"
+    );
+    ui.shot("build-3-failed").await;
+    ui.click("[data-testid=build-close]").await;
+
     // Run from the Images view: bad input first, each message next to its field.
     ui.click(&format!(
         "[data-testid=image-row][data-ref=\"{busybox}\"] [data-testid=btn-run]"

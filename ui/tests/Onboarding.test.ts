@@ -67,6 +67,9 @@ describe('Onboarding', () => {
     await advance();
     expect(open).toHaveBeenCalledWith('http://localhost:8081');
     await next();
+    expect(step()).toBe('build'); // optional: Next is open without building
+    expect((screen.getByTestId('onboarding-next') as HTMLButtonElement).disabled).toBe(false);
+    await next();
     expect(step()).toBe('finish');
     expect(screen.getByTestId('onboarding-next').dataset.last).toBe('true');
     await next();

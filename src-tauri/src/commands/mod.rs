@@ -2,6 +2,7 @@
 //! Each command is a thin wrapper over a [`crate::backend::Backend`] method (or the settings
 //! store) so the logic runs without a window in tests.
 
+pub mod build;
 pub mod containers;
 pub mod engine;
 pub mod exec;

@@ -3,6 +3,8 @@
 import { Channel, invoke } from '@tauri-apps/api/core';
 import { listen, type UnlistenFn } from '@tauri-apps/api/event';
 import type {
+  BuildEvent,
+  BuildRequest,
   CommandError,
   ContainerAction,
   ContainerItem,
@@ -153,6 +155,11 @@ export const listImages = () => call<ImageItem[]>('list_images');
 export function pullImage(reference: string, onProgress: (p: PullProgress) => void): Promise<void> {
   return call<void>('pull_image', { reference, onProgress: stream(onProgress).channel });
 }
+/** Builds an image from a folder; `onEvent` gets its steps as they run. Resolves to the image ID. */
+export function buildImage(request: BuildRequest, onEvent: (e: BuildEvent) => void): Promise<string> {
+  return call<string>('build_image', { request, onEvent: stream(onEvent).channel });
+}
+export const prepareBuildSample = (lang: string) => call<string>('prepare_build_sample', { lang });
 export const removeImage = (id: string, force: boolean) => call<void>('remove_image', { id, force });
 export const pruneImages = () => call<PruneResult>('prune_images');
 export const inspectImage = (id: string) => call<unknown>('inspect_image', { id });

@@ -4,6 +4,8 @@
 import type { CommandError as ShellCommandError, PortItem, RunRequest, Settings } from './bindings';
 
 export type {
+  BuildEvent,
+  BuildRequest,
   ContainerItem,
   DeletedCount,
   DirListing,

@@ -45,6 +45,7 @@ describe('onboarding steps', () => {
       'run',
       'welcome',
       'open',
+      'build',
       'finish',
     ]);
     expect(STEPS.every((s) => s.cli)).toBe(true);
@@ -72,7 +73,7 @@ describe('onboarding steps', () => {
   });
 
   it('offers "open" only once the server runs, and marks it done after opening', () => {
-    expect(nextIndex(STEPS, idx('welcome'), state())).toBe(idx('finish'));
+    expect(nextIndex(STEPS, idx('welcome'), state())).toBe(idx('build'));
     const s = state({ containers: [welcomeRunning] });
     expect(nextIndex(STEPS, idx('welcome'), s)).toBe(idx('open'));
     expect(isDone(STEPS[idx('open')], s)).toBe(false);
@@ -87,6 +88,17 @@ describe('onboarding steps', () => {
     expect(welcomePort(s)).toBe(8081);
     expect(STEPS[idx('open')].cli!(s)).toBe('curl http://localhost:8081');
     expect(STEPS[idx('welcome')].cli!(state({ port: 8090 }))).toBe('docker run -d --name berth-welcome -p 8090:80 berth/welcome:latest');
+  });
+
+  it('offers the optional build once the welcome image is there, done when the image exists', () => {
+    const build = STEPS[idx('build')];
+    expect(build.gate).toBeFalsy();
+    expect(build.when!(state())).toBe(true);
+    expect(build.when!(state({ images: [] }))).toBe(false);
+    expect(build.done!(state())).toBe(false);
+    const built: ImageItem = { ...welcomeImage, id: 'sha256:b', repository: 'my-welcome', tag: '1' };
+    expect(build.done!(state({ images: [welcomeImage, built] }))).toBe(true);
+    expect(build.cli!(state())).toBe('docker build -t my-welcome:1 .');
   });
 
   it('counts only the steps shown', () => {

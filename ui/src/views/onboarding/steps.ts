@@ -6,6 +6,8 @@ import type { ContainerItem, EngineStatus, ImageItem } from '../../lib/types';
 export const WELCOME_IMAGE = 'berth/welcome:latest';
 export const WELCOME_NAME = 'berth-welcome';
 export const WELCOME_CONTAINER_PORT = 80;
+/** The image the tour's optional build step makes. */
+export const BUILT_IMAGE = 'my-welcome:1';
 
 /** What the steps look at. */
 export interface TourState {
@@ -18,7 +20,7 @@ export interface TourState {
   opened: boolean;
 }
 
-export type StepAction = 'startEngine' | 'pullWelcome' | 'runWelcome' | 'openWelcome';
+export type StepAction = 'startEngine' | 'pullWelcome' | 'runWelcome' | 'openWelcome' | 'buildWelcome';
 
 export interface StepPoint {
   textKey: string;
@@ -137,6 +139,16 @@ export const STEPS: Step[] = [
     action: { kind: 'openWelcome', labelKey: 'onboarding.open.action' },
     done: (s) => s.opened,
     when: (s) => welcomeContainer(s) !== undefined,
+  },
+  {
+    // Optional: Next is never held back; it needs the welcome image as its base.
+    id: 'build',
+    titleKey: 'onboarding.build.title',
+    bodyKey: 'onboarding.build.body',
+    cli: () => `docker build -t ${BUILT_IMAGE} .`,
+    action: { kind: 'buildWelcome', labelKey: 'onboarding.build.action' },
+    done: (s) => s.images.some((i) => `${i.repository}:${i.tag}` === BUILT_IMAGE),
+    when: (s) => engineRunning(s) && hasWelcomeImage(s),
   },
   {
     id: 'finish',
