@@ -716,7 +716,6 @@ fn unimplemented_options_are_refused_not_dropped() {
         (vec!["--device", "/dev/null:/dev/other"], "--device"),
         (vec!["--oom-score-adj", "500"], "--oom-score-adj"),
         (vec!["--cgroup-parent", "mine"], "--cgroup-parent"),
-        (vec!["--link", "peer:db"], "--link"),
         (vec!["--network", "refusals", "--link", "peer:db"], "--link"),
     ] {
         let mut args = vec!["run", "--rm"];
@@ -791,4 +790,101 @@ fn unimplemented_options_are_refused_not_dropped() {
     );
     d.docker_ok(&["rm", "peer"]);
     d.docker_ok(&["network", "rm", "refusals", "second"]);
+}
+
+/// Legacy links on the default bridge, as dockerd: the linked container's address in
+/// /etc/hosts and its variables in the environment; the link is stored as /NAME:/PARENT/ALIAS,
+/// needs a running target at start, and `rm --link` removes it.
+#[test]
+fn legacy_links_on_the_default_bridge() {
+    let (d, img) = started();
+    d.docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "db",
+        "-e",
+        "PASSWORD=secret",
+        "--expose",
+        "5432",
+        &img,
+        "sleep",
+        "1000",
+    ]);
+    let ip = d.inspect_format("db", "{{.NetworkSettings.IPAddress}}");
+    let ip = ip.trim();
+    let host = d.inspect_format("db", "{{.Config.Hostname}}");
+    let out = d.docker_ok(&[
+        "run",
+        "--rm",
+        "--name",
+        "web",
+        "--link",
+        "db:database",
+        &img,
+        "sh",
+        "-c",
+        "env | grep ^DATABASE_ | sort; grep database /etc/hosts; ping -c1 -W5 database >/dev/null && echo reached",
+    ]);
+    for want in [
+        format!("DATABASE_PORT=tcp://{ip}:5432"),
+        format!("DATABASE_PORT_5432_TCP={ip}").replace(ip, &format!("tcp://{ip}:5432")),
+        format!("DATABASE_PORT_5432_TCP_ADDR={ip}"),
+        "DATABASE_PORT_5432_TCP_PORT=5432".to_string(),
+        "DATABASE_PORT_5432_TCP_PROTO=tcp".to_string(),
+        "DATABASE_NAME=/web/database".to_string(),
+        "DATABASE_ENV_PASSWORD=secret".to_string(),
+        format!("{ip}\tdatabase {} db", host.trim()),
+        "reached".to_string(),
+    ] {
+        assert!(
+            out.lines().any(|l| l == want),
+            "{want:?} missing from:\n{out}"
+        );
+    }
+    assert!(!out.contains("DATABASE_ENV_PATH"), "{out}");
+
+    d.docker_ok(&[
+        "create",
+        "--name",
+        "web2",
+        "--link",
+        "db:database",
+        &img,
+        "true",
+    ]);
+    assert_eq!(
+        d.inspect_format("web2", "{{json .HostConfig.Links}}")
+            .trim(),
+        "[\"/db:/web2/database\"]"
+    );
+    d.docker_ok(&["stop", "-t", "0", "db"]);
+    let out = d.docker(&["start", "web2"]);
+    assert_ne!(out.status, 0, "{out}");
+    assert!(
+        out.stderr
+            .contains("Cannot link to a non running container: /db AS /web2/database"),
+        "{out}"
+    );
+    d.docker_ok(&["rm", "--link", "/web2/database"]);
+    assert_eq!(
+        d.inspect_format("web2", "{{json .HostConfig.Links}}")
+            .trim(),
+        "[]"
+    );
+    d.docker_ok(&["start", "web2"]);
+
+    let out = d.docker(&["create", "--link", "nope:x", &img, "true"]);
+    assert_eq!(out.status, 1, "{out}");
+    assert!(
+        out.stderr.contains("could not get container for nope"),
+        "{out}"
+    );
+    let out = d.docker(&["create", "--network", "host", "--link", "db", &img, "true"]);
+    assert!(
+        out.stderr
+            .contains("host type networking can't be used with links"),
+        "{out}"
+    );
+    d.docker_ok(&["rm", "-f", "db", "web2"]);
 }

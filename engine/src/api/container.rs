@@ -357,6 +357,7 @@ pub async fn logs(
 pub struct RemoveQuery {
     force: Option<String>,
     v: Option<String>,
+    link: Option<String>,
 }
 
 pub async fn remove(
@@ -364,10 +365,30 @@ pub async fn remove(
     Path(id): Path<String>,
     Query(q): Query<RemoveQuery>,
 ) -> Result<StatusCode> {
+    if flag(q.link.as_deref()) {
+        // `docker rm --link /PARENT/ALIAS`: the link goes, both containers stay.
+        e.containers.remove_link(&id)?;
+        return Ok(StatusCode::NO_CONTENT);
+    }
     let c = e.containers.get(&id)?;
     e.containers
         .remove(&c, flag(q.force.as_deref()), flag(q.v.as_deref()))
         .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `DELETE /containers/PARENT/ALIAS?link=1`: a link's name, which has a slash.
+pub async fn remove_link(
+    State(e): State<AppState>,
+    Path((parent, alias)): Path<(String, String)>,
+    Query(q): Query<RemoveQuery>,
+) -> Result<StatusCode> {
+    if !flag(q.link.as_deref()) {
+        return Err(EngineError::NotFound(format!(
+            "page not found: /containers/{parent}/{alias}"
+        )));
+    }
+    e.containers.remove_link(&format!("/{parent}/{alias}"))?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -71,6 +71,8 @@ pub fn router(engine: Arc<Engine>) -> Router {
             delete(container::remove).post(container::post_bare),
         )
         .route("/containers/{id}/exec", post(exec::create))
+        // `docker rm --link /PARENT/ALIAS` sends the link's name unescaped.
+        .route("/containers/{id}/{alias}", delete(container::remove_link))
         .route("/networks", get(network::list))
         .route("/networks/create", post(network::create))
         .route("/networks/prune", post(network::prune))

@@ -168,6 +168,10 @@ impl ContainerService {
                 }
             }
         };
+        if let Err(e) = self.check_links(&mut host_config, &name) {
+            self.release_name(&name);
+            return Err(e);
+        }
         if config.hostname.is_empty() {
             config.hostname = if host_config.network_mode == "host" {
                 nix::unistd::gethostname()

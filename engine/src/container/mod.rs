@@ -11,6 +11,7 @@ pub mod health;
 pub mod inspect;
 pub mod io;
 pub mod lifecycle;
+pub mod links;
 pub mod list;
 pub mod log_driver;
 pub mod logs;

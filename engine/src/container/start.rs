@@ -32,8 +32,16 @@ impl ContainerService {
 
     pub(crate) fn env_for(&self, d: &super::ContainerData, home: &str) -> Vec<String> {
         let cfg = &d.rec.config;
-        let mut env = cfg.env.clone();
         let has = |env: &Vec<String>, k: &str| env.iter().any(|e| e.split('=').next() == Some(k));
+        // Links' variables first, so the container's own settings win (dockerd's order).
+        let mut env: Vec<String> = self
+            .linked(d, false)
+            .unwrap_or_default()
+            .iter()
+            .flat_map(|l| l.env())
+            .filter(|e| !has(&cfg.env, e.split('=').next().unwrap_or_default()))
+            .collect();
+        env.extend(cfg.env.iter().cloned());
         if !has(&env, "PATH") {
             env.insert(
                 0,
@@ -88,6 +96,8 @@ impl ContainerService {
                 .with_context(|| format!("creating working directory {cwd}"))?;
             let host_network = plan.host_network;
             let hc = &d.rec.host_config;
+            // Every linked container must run (dockerd's "Cannot link to a non running container").
+            let linked = self.linked(&d, true)?;
             let etc = match &plan.shared_etc_dir {
                 // `container:` mode sees the other container's names and resolvers.
                 Some(dir) => etc_files::EtcFiles {
@@ -102,10 +112,14 @@ impl ContainerService {
                         domainname: &d.rec.config.domainname,
                         host_network,
                         addresses: plan.addresses.clone(),
+                        // `--add-host` entries, then the links (dockerd's order).
                         extra_hosts: super::network::parse_extra_hosts(
                             &hc.extra_hosts,
                             self.net.host_gateway(),
-                        )?,
+                        )?
+                        .into_iter()
+                        .chain(linked.iter().map(|l| (l.host_names(), l.ip.to_string())))
+                        .collect(),
                         embedded_dns: plan.embedded_dns,
                         dns: &hc.dns,
                         dns_search: &hc.dns_search,

@@ -16,7 +16,6 @@ use crate::error::{EngineError, Result};
 /// `HostConfig` fields (by their JSON name), the flag that sets them, and the values that
 /// describe what berthd does anyway (accepted as such).
 const HOST_CONFIG: &[(&str, &str, &[&str])] = &[
-    ("Links", "--link", &[]),
     ("PidMode", "--pid", &["private"]),
     // Every container gets its own IPC namespace, dockerd's default ("private"); "shareable"
     // only differs once another container joins it, which `container:` refuses below.
@@ -135,7 +134,6 @@ mod tests {
     #[test]
     fn options_berthd_would_drop_are_refused_naming_the_flag() {
         for (body, flag) in [
-            (json!({"Links": ["db:db"]}), "--link"),
             (json!({"PidMode": "host"}), "--pid"),
             (json!({"IpcMode": "container:x"}), "--ipc"),
             (json!({"ShmSize": 1_073_741_824u64}), "--shm-size"),

@@ -89,6 +89,8 @@ pub struct HostConfig {
     pub runtime: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub init: Option<bool>,
+    /// Legacy links, stored as dockerd does: `/NAME:/PARENT/ALIAS` (`container/links.rs`).
+    pub links: Option<Vec<String>>,
     // Storage: volumes, binds and tmpfs.
     #[serde(deserialize_with = "null_as_default")]
     pub binds: Vec<String>,
