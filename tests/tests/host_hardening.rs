@@ -129,3 +129,56 @@ fn an_unreadable_record_is_set_aside_and_reported_not_deleted() {
     // The name is free again, as the damaged container is not loaded.
     d.docker_ok(&["create", "--name", "damaged", &img, "true"]);
 }
+
+/// `-u NAME` reads the container's /etc/passwd inside its root: a symlink within the container
+/// works, one aimed at a host path finds the container's file (not the host's), and a huge
+/// planted file is read only up to docker cp's small-file cap.
+#[test]
+fn user_names_resolve_inside_the_container_with_a_bounded_read() {
+    let (d, img) = engine_with_busybox();
+    d.docker_ok(&["run", "-d", "--name", "users", &img, "sleep", "1000"]);
+    d.docker_ok(&[
+        "exec",
+        "users",
+        "sh",
+        "-c",
+        "cp /etc/passwd /etc/passwd.real && echo 'inner:x:4242:4242::/:/bin/sh' >> /etc/passwd.real \
+         && rm /etc/passwd && ln -s /etc/passwd.real /etc/passwd",
+    ]);
+    assert_eq!(
+        d.docker_ok(&["exec", "-u", "inner", "users", "id", "-u"])
+            .trim(),
+        "4242"
+    );
+
+    // A link to a host path: resolved inside the container, where it does not exist.
+    let host_etc = d.dir().join("host-etc");
+    std::fs::create_dir_all(&host_etc).expect("host dir");
+    std::fs::write(host_etc.join("passwd"), "hostonly:x:4343:4343::/:/bin/sh\n").expect("passwd");
+    let link = format!(
+        "rm /etc/passwd && ln -s {}/passwd /etc/passwd",
+        host_etc.display()
+    );
+    d.docker_ok(&["exec", "users", "sh", "-c", &link]);
+    let out = d.docker(&["exec", "-u", "hostonly", "users", "id"]);
+    // dockerd's answer to an exec that cannot start: its error in the stream, exit code 126.
+    assert_eq!(out.status, 126, "{out}");
+    assert!(out.stdout.contains("unable to find user hostonly"), "{out}");
+
+    // A 4 GiB (sparse) passwd: the engine reads its first 4 MiB, finds no such user, and
+    // keeps answering (runc itself then refuses any exec in this container).
+    d.docker_ok(&[
+        "exec",
+        "users",
+        "sh",
+        "-c",
+        "rm /etc/passwd && dd if=/dev/zero of=/etc/passwd bs=1M count=0 seek=4096 2>/dev/null",
+    ]);
+    let out = d.docker(&["exec", "-u", "inner", "users", "id"]);
+    assert!(out.stdout.contains("unable to find user inner"), "{out}");
+    assert_eq!(
+        d.inspect_format("users", "{{.State.Running}}").trim(),
+        "true"
+    );
+    d.docker_ok(&["rm", "-f", "users"]);
+}

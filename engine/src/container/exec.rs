@@ -152,6 +152,19 @@ impl ExecService {
     pub async fn start(&self, exec: &Arc<Exec>) -> Result<()> {
         self.check_startable(exec)?;
         exec.set(|s| s.started = true);
+        let started = self.launch(exec).await;
+        if started.is_err() && exec.state().exit_code.is_none() {
+            // As dockerd: an exec that could not be started (no such user, …) exited 126.
+            exec.set(|s| {
+                s.running = false;
+                s.exit_code = Some(126);
+            });
+            exec.done.send_replace(true);
+        }
+        started
+    }
+
+    async fn launch(&self, exec: &Arc<Exec>) -> Result<()> {
         let c = &exec.container;
         let svc = &self.containers;
         let d = c.snapshot();

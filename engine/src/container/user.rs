@@ -11,16 +11,17 @@ pub struct ResolvedUser {
     pub home: String,
 }
 
+/// `/etc/<file>` of the container, resolved inside its root (a symlinked `/etc` or
+/// `/etc/passwd` never leads onto the host) and read up to `docker cp`'s small-file cap, so a
+/// huge planted file cannot exhaust the engine's memory.
 fn read_db(rootfs: &Path, file: &str) -> String {
-    // Read through the rootfs; a symlinked /etc/passwd pointing outside is not followed out.
-    let p = rootfs.join("etc").join(file);
-    let Ok(meta) = std::fs::symlink_metadata(&p) else {
+    let Ok(root) = crate::fs::rootpath::open_host_dir(rootfs) else {
         return String::new();
     };
-    if !meta.is_file() {
+    let Ok(fs) = crate::fs::rootpath::ContainerFs::open(root, Vec::new()) else {
         return String::new();
-    }
-    std::fs::read_to_string(&p).unwrap_or_default()
+    };
+    crate::container::archive::read_small_file(&fs, &format!("/etc/{file}"))
 }
 
 fn parse_db(text: &str) -> Vec<Vec<String>> {
