@@ -5,11 +5,12 @@ use std::convert::Infallible;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use axum::body::Body;
 use axum::http::{Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use tower::ServiceExt;
 
 use super::{MAX_API_VERSION, MIN_API_VERSION};
@@ -126,24 +127,82 @@ pub fn bind(socket: &Path) -> anyhow::Result<tokio::net::UnixListener> {
     Ok(listener)
 }
 
+/// Bounds on the API's connections.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// Connections served at once; more wait in the socket's backlog.
+    pub max_connections: usize,
+    /// A client must send a request's headers within this; it also ends idle keep-alive
+    /// connections. Streams (events, logs, attach) are not bound by it once their request is in.
+    pub header_timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_connections: 1024,
+            header_timeout: Duration::from_secs(60),
+        }
+    }
+}
+
 /// Serves the API on a bound socket until the process ends.
 pub async fn serve_on(
     engine: Arc<Engine>,
     listener: tokio::net::UnixListener,
 ) -> anyhow::Result<()> {
     let router = super::router(engine);
+    serve_with(listener, Limits::default(), move |req| {
+        handle(router.clone(), req)
+    })
+    .await
+}
+
+/// Whether an accept error means the process or system ran out of something (file descriptors,
+/// memory): retrying at once would only spin.
+fn is_resource_limit(e: &std::io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM)
+    )
+}
+
+/// The accept loop: at most `limits.max_connections` served at once, each with the header
+/// timeout; out of file descriptors, it backs off instead of spinning.
+async fn serve_with<F, Fut>(
+    listener: tokio::net::UnixListener,
+    limits: Limits,
+    service: F,
+) -> anyhow::Result<()>
+where
+    F: Fn(Request<hyper::body::Incoming>) -> Fut + Clone + Send + Sync + 'static,
+    Fut: std::future::Future<Output = Result<Response<Body>, Infallible>> + Send + 'static,
+{
+    let permits = Arc::new(tokio::sync::Semaphore::new(limits.max_connections));
     loop {
-        let (stream, _) = match listener.accept().await {
-            Ok(s) => s,
+        let permit = Arc::clone(&permits)
+            .acquire_owned()
+            .await
+            .context("connection limit")?;
+        let stream = match listener.accept().await {
+            Ok((s, _)) => s,
+            Err(e) if is_resource_limit(&e) => {
+                tracing::warn!(error = %e, "accept failed: out of resources; backing off");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
             Err(e) => {
                 tracing::warn!(error = %e, "accept failed");
                 continue;
             }
         };
-        let router = router.clone();
+        let service = service.clone();
         tokio::spawn(async move {
-            let svc = hyper::service::service_fn(move |req| handle(router.clone(), req));
+            let _permit = permit;
+            let svc = hyper::service::service_fn(service);
             let conn = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(limits.header_timeout)
                 .serve_connection(TokioIo::new(stream), svc)
                 .with_upgrades();
             if let Err(e) = conn.await {
@@ -156,6 +215,58 @@ pub async fn serve_on(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    async fn ok(_req: Request<hyper::body::Incoming>) -> Result<Response<Body>, Infallible> {
+        Ok(Response::new(Body::from("OK")))
+    }
+
+    /// Reads until the server closes the connection; returns what it sent.
+    async fn read_to_close(s: &mut tokio::net::UnixStream) -> String {
+        let mut buf = Vec::new();
+        let _ = s.read_to_end(&mut buf).await;
+        String::from_utf8_lossy(&buf).into_owned()
+    }
+
+    #[tokio::test]
+    async fn connections_are_capped_and_silent_ones_are_closed() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("api.sock");
+        let listener = tokio::net::UnixListener::bind(&path).expect("bind");
+        let limits = Limits {
+            max_connections: 2,
+            header_timeout: Duration::from_millis(300),
+        };
+        tokio::spawn(serve_with(listener, limits, ok));
+        // Two clients that never send a request take both slots...
+        let mut silent1 = tokio::net::UnixStream::connect(&path).await.expect("c1");
+        let mut silent2 = tokio::net::UnixStream::connect(&path).await.expect("c2");
+        // ...so a third is served only once the header timeout has closed one of them.
+        let mut third = tokio::net::UnixStream::connect(&path).await.expect("c3");
+        third
+            .write_all(b"GET /_ping HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .await
+            .expect("request");
+        let answer = read_to_close(&mut third).await;
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+        assert!(answer.ends_with("OK"), "{answer}");
+        // The silent ones were closed without an answer to a request they never sent.
+        assert!(!read_to_close(&mut silent1).await.contains("200"));
+        assert!(!read_to_close(&mut silent2).await.contains("200"));
+    }
+
+    #[test]
+    fn running_out_of_descriptors_is_a_resource_limit() {
+        assert!(is_resource_limit(&std::io::Error::from_raw_os_error(
+            libc::EMFILE
+        )));
+        assert!(is_resource_limit(&std::io::Error::from_raw_os_error(
+            libc::ENFILE
+        )));
+        assert!(!is_resource_limit(&std::io::Error::from_raw_os_error(
+            libc::ECONNABORTED
+        )));
+    }
 
     #[test]
     fn versions_split() {
