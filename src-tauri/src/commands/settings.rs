@@ -74,20 +74,30 @@ impl Settings {
                 "On this system the engine can only run in a VM",
             ));
         }
+        Ok(())
+    }
+
+    /// The VM's size, where it changed from `old` (a size saved on a bigger machine, or the
+    /// defaults on a small one, must not block saving anything else; the VM host clamps it).
+    pub fn validate_vm_size(&self, old: &Settings) -> CommandResult<()> {
         let (host_cpus, host_mib) = host_resources();
-        if !(1..=host_cpus).contains(&self.vm_cpus) {
+        if self.vm_cpus != old.vm_cpus && !(1..=host_cpus).contains(&self.vm_cpus) {
             return Err(CommandError::invalid(
                 "vmCpus",
                 format!("CPUs: between 1 and {host_cpus} (this computer's)"),
             ));
         }
-        if !(MIN_VM_MEMORY_MIB..=host_mib).contains(&self.vm_memory_mib) {
+        if self.vm_memory_mib != old.vm_memory_mib
+            && !(MIN_VM_MEMORY_MIB..=host_mib).contains(&self.vm_memory_mib)
+        {
             return Err(CommandError::invalid(
                 "vmMemoryMib",
                 format!("Memory: between {MIN_VM_MEMORY_MIB} and {host_mib} MiB"),
             ));
         }
-        if !(MIN_DISK_GIB..=MAX_DISK_GIB).contains(&self.vm_disk_gib) {
+        if self.vm_disk_gib != old.vm_disk_gib
+            && !(MIN_DISK_GIB..=MAX_DISK_GIB).contains(&self.vm_disk_gib)
+        {
             return Err(CommandError::invalid(
                 "vmDiskGib",
                 format!("Disk: between {MIN_DISK_GIB} and {MAX_DISK_GIB} GiB"),
@@ -171,6 +181,7 @@ impl SettingsStore {
     pub fn set(&self, new: Settings) -> CommandResult<Settings> {
         new.validate()?;
         let old = self.get();
+        new.validate_vm_size(&old)?;
         if new.start_at_login != old.start_at_login
             || new.start_at_login != self.autostart_path().exists()
         {

@@ -313,17 +313,17 @@ impl VmHost {
             view.ports = Some(vm.ports());
             view.accel = Some(accel);
         }
-        let ready = vm.wait_ready(START_TIMEOUT).await;
+        if let Err(e) = vm.wait_ready(START_TIMEOUT).await {
+            // Not left half up: QEMU goes, and the reason stays for the UI.
+            let _ = vm.stop(Duration::from_secs(10)).await;
+            lock(&self.view).state = None;
+            return Err(self.fail(VmProblem::Failed {
+                message: format!("The VM's engine did not start: {e}"),
+            }));
+        }
         *slot = Some(vm);
         drop(slot);
-        match ready {
-            Ok(()) => self.note("the engine answers"),
-            Err(e) => {
-                return Err(self.fail(VmProblem::Failed {
-                    message: format!("The VM's engine did not start: {e}"),
-                }))
-            }
-        }
+        self.note("the engine answers");
         Ok(self.to_status().await)
     }
 
