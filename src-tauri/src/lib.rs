@@ -115,6 +115,25 @@ pub fn run() {
                 supervisor::run(backend, out, stop_supervisor).await;
             });
 
+            // A session logout or system shutdown sends SIGTERM: quit as the tray's Quit does,
+            // so a VM powers off cleanly instead of dying with the app.
+            let quitter = app.handle().clone();
+            tauri::async_runtime::spawn(async move {
+                use tokio::signal::unix::{signal, SignalKind};
+                let (Ok(mut term), Ok(mut int)) = (
+                    signal(SignalKind::terminate()),
+                    signal(SignalKind::interrupt()),
+                ) else {
+                    warn!("cannot listen for SIGTERM/SIGINT");
+                    return;
+                };
+                tokio::select! {
+                    _ = term.recv() => info!("SIGTERM: quitting"),
+                    _ = int.recv() => info!("SIGINT: quitting"),
+                }
+                quitter.exit(0);
+            });
+
             // The window is created hidden (tauri.conf.json) so `--hidden` never flashes it.
             if !hidden {
                 tray::show_main_window(app.handle());

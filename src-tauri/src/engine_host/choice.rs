@@ -21,7 +21,8 @@ impl HostChoice {
     /// The VM host's config from the settings and the environment: `BERTH_VM_DIR` (default the
     /// user's Berth folder), `BERTH_VM_GUEST` (development: the dir `scripts/vm-guest.sh`
     /// prints), `BERTH_QEMU`, `BERTH_VM_ACCEL` (`kvm`/`hvf`/`whpx`/`tcg`; default: probe),
-    /// `PATH`, `HOME` (shared into the guest at the same path).
+    /// `BERTH_VM_NETWORK=restricted` (tests: the guest gets no route out), `PATH`, `HOME`
+    /// (shared into the guest at the same path).
     pub fn vm_config(&self, s: &Settings) -> VmHostConfig {
         let var = |k: &str| std::env::var(k).ok();
         let dir =
@@ -54,7 +55,15 @@ impl HostChoice {
                 host_mib,
             ),
             shares: vm_config::default_shares(std::env::var_os("HOME").as_deref()),
-            network: Network::Nat,
+            network: if var("BERTH_VM_NETWORK").as_deref() == Some("restricted") {
+                // No host ports: the relay QEMU would spawn is never needed.
+                Network::Restricted {
+                    host_ports: Vec::new(),
+                    relay: PathBuf::new(),
+                }
+            } else {
+                Network::Nat
+            },
             insecure_registries: Vec::new(),
             accel: var("BERTH_VM_ACCEL").as_deref().and_then(Accel::parse),
         }

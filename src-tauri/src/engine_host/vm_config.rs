@@ -200,26 +200,28 @@ pub fn find_qemu(
     (find(system), find(img))
 }
 
-/// The guest image dir: `$BERTH_VM_GUEST` (development), else the bundle's resources.
+/// The guest image dir: `$BERTH_VM_GUEST` when set (development; pointing nowhere is an
+/// error, never a silent fall back), else the bundle's resources.
 pub fn find_guest(
     env_guest: Option<&Path>,
     resource_dir: Option<&Path>,
 ) -> Result<PathBuf, VmProblem> {
-    let candidates: Vec<PathBuf> = env_guest
-        .map(Path::to_path_buf)
-        .into_iter()
-        .chain(resource_dir.map(|r| r.join(GUEST_RESOURCE_DIR)))
-        .collect();
-    let complete = |d: &Path| d.join(GUEST_KERNEL).is_file() && d.join(GUEST_INITRD).is_file();
-    if let Some(found) = candidates.iter().find(|d| complete(d)) {
-        return Ok(found.clone());
+    let dir = match (env_guest, resource_dir) {
+        (Some(d), _) => d.to_path_buf(),
+        (None, Some(r)) => r.join(GUEST_RESOURCE_DIR),
+        (None, None) => {
+            return Err(VmProblem::GuestMissing {
+                path: "no resource dir".into(),
+            })
+        }
+    };
+    if dir.join(GUEST_KERNEL).is_file() && dir.join(GUEST_INITRD).is_file() {
+        Ok(dir)
+    } else {
+        Err(VmProblem::GuestMissing {
+            path: dir.display().to_string(),
+        })
     }
-    Err(VmProblem::GuestMissing {
-        path: candidates
-            .first()
-            .map(|d| d.display().to_string())
-            .unwrap_or_else(|| "no resource dir".into()),
-    })
 }
 
 /// The VM's size from the settings, clamped to what this machine has (a setting made on a
@@ -387,7 +389,9 @@ mod tests {
         // Half an image is no image.
         assert!(find_guest(None, Some(&res)).is_err());
         std::fs::write(guest.join(GUEST_INITRD), "i").expect("write");
-        assert_eq!(find_guest(Some(&env), Some(&res)), Ok(guest.clone()));
+        assert_eq!(find_guest(None, Some(&res)), Ok(guest.clone()));
+        // An explicit dir that is not there is an error, not a fall back to the resources.
+        assert!(find_guest(Some(&env), Some(&res)).is_err());
         std::fs::create_dir_all(&env).expect("mkdir");
         std::fs::write(env.join(GUEST_KERNEL), "k").expect("write");
         std::fs::write(env.join(GUEST_INITRD), "i").expect("write");
