@@ -149,6 +149,36 @@ async fn the_desktop_runs_its_engine_in_a_vm() {
     assert!(host_changes.has_changed().expect("sender alive"));
     let info = b.vm_info().expect("a VM host now");
     assert_eq!(info.phase, VmPhase::Stopped);
+
+    // A stop while the VM boots does not wait for the boot: it cancels it.
+    let b = Arc::new(b);
+    let starting = tokio::spawn({
+        let b = b.clone();
+        async move { b.engine_start().await }
+    });
+    let qemu_up = Instant::now() + Duration::from_secs(60);
+    while processes_naming(&vm_dir).is_empty()
+        || b.vm_info().map(|i| i.phase) != Some(VmPhase::Starting)
+    {
+        assert!(
+            Instant::now() < qemu_up,
+            "QEMU never started: {:?}",
+            b.vm_info()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let status = b.engine_stop().await.expect("stop while booting");
+    assert_eq!(status.state, EngineState::Stopped, "{status:?}");
+    let start = starting.await.expect("start task");
+    let e = start.expect_err("the start was cancelled");
+    assert!(e.message.contains("cancelled"), "{e:?}");
+    assert!(
+        processes_naming(&vm_dir).is_empty(),
+        "{:?}",
+        processes_naming(&vm_dir)
+    );
+    assert!(!vm_dir.join("docker.sock").exists());
+
     let booted = Instant::now();
     b.start_if_stopped().await;
     eprintln!(

@@ -4,8 +4,9 @@
 //!
 //! The VM runs inside the app (no helper process): quitting the app powers the guest off
 //! cleanly, and QEMU dies with the app if the app is killed (QEMU's parent-death signal).
-//! Start/stop/restart/reset hold one lock, so they never overlap; [`VmHost::status`] never
-//! waits for them (it reads the VM's state channel).
+//! Start/stop/restart/reset hold one lock, so they never overlap; a stop cancels a boot that
+//! is under way instead of waiting for it; [`VmHost::status`] never waits for them (it reads
+//! the VM's state channel).
 
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -139,6 +140,8 @@ pub struct VmHost {
     /// Held by start/stop/reset for their whole run.
     vm: tokio::sync::Mutex<Option<Vm>>,
     view: Mutex<View>,
+    /// Cancels the boot under way (a stop or a switch of host does not wait for it).
+    boot: Mutex<Option<tokio_util::sync::CancellationToken>>,
     /// Probes the host socket like any engine socket (answers `/_ping`, its version).
     socket_probe: NativeHost,
 }
@@ -157,6 +160,7 @@ impl VmHost {
             config,
             vm: tokio::sync::Mutex::new(None),
             view: Mutex::new(View::default()),
+            boot: Mutex::new(None),
             socket_probe,
         }
     }
@@ -274,6 +278,8 @@ impl VmHost {
             let _ = old.stop(Duration::from_secs(5)).await;
         }
         let config = self.config.vm_config().map_err(|p| self.fail(p))?;
+        let cancel = tokio_util::sync::CancellationToken::new();
+        *lock(&self.boot) = Some(cancel.clone());
         {
             let mut view = lock(&self.view);
             *view = View {
@@ -313,13 +319,28 @@ impl VmHost {
             view.ports = Some(vm.ports());
             view.accel = Some(accel);
         }
-        if let Err(e) = vm.wait_ready(START_TIMEOUT).await {
-            // Not left half up: QEMU goes, and the reason stays for the UI.
-            let _ = vm.stop(Duration::from_secs(10)).await;
-            lock(&self.view).state = None;
-            return Err(self.fail(VmProblem::Failed {
-                message: format!("The VM's engine did not start: {e}"),
-            }));
+        let ready = tokio::select! {
+            r = vm.wait_ready(START_TIMEOUT) => Some(r),
+            _ = cancel.cancelled() => None,
+        };
+        lock(&self.boot).take();
+        match ready {
+            Some(Ok(())) => {}
+            Some(Err(e)) => {
+                // Not left half up: QEMU goes, and the reason stays for the UI.
+                let _ = vm.stop(Duration::from_secs(10)).await;
+                lock(&self.view).state = None;
+                return Err(self.fail(VmProblem::Failed {
+                    message: format!("The VM's engine did not start: {e}"),
+                }));
+            }
+            None => {
+                // A stop while booting: power off what has booted so far.
+                self.note("boot cancelled by a stop");
+                let _ = vm.stop(Duration::from_secs(10)).await;
+                lock(&self.view).state = None;
+                return Err(HostError::Failed("The VM's start was cancelled".into()));
+            }
         }
         *slot = Some(vm);
         drop(slot);
@@ -328,6 +349,9 @@ impl VmHost {
     }
 
     async fn do_stop(&self) -> Result<EngineStatus, HostError> {
+        if let Some(boot) = lock(&self.boot).take() {
+            boot.cancel();
+        }
         let mut slot = self.vm.lock().await;
         if let Some(vm) = slot.take() {
             self.note("stopping");
