@@ -262,6 +262,58 @@ async fn the_desktop_runs_its_engine_in_a_vm() {
         .expect("host log");
     assert!(host_log.contains("the engine answers"), "{host_log}");
 
+    // QEMU killed (a power loss for the guest): the app shows the VM failed and a restart
+    // brings the engine back with its containers. The guest's disk is synced first: container
+    // records are written without fsync by design (docs/vm.md).
+    let synced = Command::new(berth_tests::docker_bin())
+        .arg("-H")
+        .arg(format!("unix://{}", vm_dir.join("docker.sock").display()))
+        .args(["exec", "web", "busybox", "sync"])
+        .env("DOCKER_CONFIG", root.join("docker-config"))
+        .output()
+        .expect("docker exec");
+    assert!(synced.status.success(), "{synced:?}");
+    let qemu_pid: i32 = std::fs::read_to_string(vm_dir.join("qemu.pid"))
+        .expect("qemu.pid")
+        .trim()
+        .parse()
+        .expect("pid");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(qemu_pid),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .expect("kill -9 QEMU");
+    let failed_at = Instant::now() + Duration::from_secs(30);
+    while b.vm_info().map(|i| i.phase) != Some(VmPhase::Failed) {
+        assert!(Instant::now() < failed_at, "{:?}", b.vm_info());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let status = b.host().status().await;
+    assert_eq!(status.state, EngineState::Error, "{status:?}");
+    assert!(
+        status
+            .reason
+            .as_deref()
+            .unwrap_or("")
+            .contains("restart it"),
+        "{status:?}"
+    );
+    let booted = Instant::now();
+    let status = b.engine_restart().await.expect("restart after the kill");
+    eprintln!(
+        "[vm] restart after kill -9: engine answered after {:?}",
+        booted.elapsed()
+    );
+    assert_eq!(status.state, EngineState::Running, "{status:?}");
+    let list = b.list_containers().await.expect("list");
+    assert!(list.iter().any(|c| c.name == "web"), "{list:?}");
+    assert!(b
+        .list_images()
+        .await
+        .expect("images")
+        .iter()
+        .any(|i| i.repository == "berth/welcome"));
+
     // Reset: stop, a new empty disk, a fresh boot.
     let booted = Instant::now();
     let status = b.vm_reset().await.expect("reset");
