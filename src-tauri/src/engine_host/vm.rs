@@ -502,6 +502,23 @@ mod tests {
         assert!(r.unwrap_or_default().contains("apt install"));
     }
 
+    #[test]
+    fn the_ui_knows_these_reasons_word_for_word() {
+        // ui/src/lib/vm.ts `reasonText` translates them by their English text.
+        let en: serde_json::Value =
+            serde_json::from_str(include_str!("../../../ui/src/locales/en.json")).expect("json");
+        let reason = |phase| engine_state(phase, None, None, None).1.unwrap_or_default();
+        for (key, phase) in [
+            ("vm.reason.booting", VmPhase::Starting),
+            ("vm.reason.stopping", VmPhase::Stopping),
+            ("vm.reason.notRunning", VmPhase::Stopped),
+        ] {
+            assert_eq!(en[key].as_str(), Some(reason(phase).as_str()), "{key}");
+        }
+        let failed = engine_state(VmPhase::Failed, Some("{why}"), None, None).1;
+        assert_eq!(en["vm.reason.failed"].as_str(), failed.as_deref());
+    }
+
     #[tokio::test]
     async fn a_start_without_qemu_says_what_to_install_and_starts_nothing() {
         let dir = tempfile::tempdir().expect("tmp");

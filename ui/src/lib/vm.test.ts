@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { dictionaries } from './i18n';
 import type { Settings, VmPlatform, VmPort } from './types';
-import { VM_PHASE_KEYS, failedPorts, portAddress, portText, problemTexts, sizeChanged, sizeErrors } from './vm';
+import { VM_PHASE_KEYS, failedPorts, portAddress, portText, problemTexts, reasonText, sizeChanged, sizeErrors } from './vm';
 
 const linux: VmPlatform = { platform: 'linux', vmOnly: false, hostCpus: 4, hostMemoryMib: 8192 };
 
@@ -49,5 +49,18 @@ describe('vm', () => {
     const saved = { vmCpus: 2, vmMemoryMib: 2048, vmDiskGib: 64 } as Settings;
     expect(sizeChanged(saved, { vmCpus: 2, vmMemoryMib: 2048, vmDiskGib: 64 })).toBe(false);
     expect(sizeChanged(saved, { vmCpus: 1, vmMemoryMib: 2048, vmDiskGib: 64 })).toBe(true);
+  });
+
+  it("speaks the VM host's reasons in the user's language, and leaves others alone", () => {
+    for (const r of ['The VM is booting', 'The VM is stopping', 'The VM is not running']) {
+      const key = reasonText(r)?.key ?? '';
+      expect(dictionaries.es[key]).toBeTruthy();
+      expect(dictionaries.en[key]).toBe(r);
+    }
+    expect(reasonText('The VM stopped unexpectedly (QEMU exited (signal: 9)); restart it')).toEqual({
+      key: 'vm.reason.failed',
+      params: { why: 'QEMU exited (signal: 9)' },
+    });
+    expect(reasonText('No engine socket at /run/berth.sock')).toBeNull();
   });
 });

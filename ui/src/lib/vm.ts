@@ -83,3 +83,19 @@ export function sizeChanged(saved: Settings, size: VmSize): boolean {
 export function vmNeedsRestart(info: VmInfo | null): boolean {
   return info?.phase === 'failed';
 }
+
+/**
+ * The VM host's engine-status reasons (src-tauri/src/engine_host/vm.rs, `engine_state`) in the
+ * user's language; any other reason (a native engine's, an error's details) stays as the shell wrote it.
+ */
+export function reasonText(reason: string): Text | null {
+  const fixed: Record<string, string> = {
+    'The VM is booting': 'vm.reason.booting',
+    'The VM is stopping': 'vm.reason.stopping',
+    'The VM is not running': 'vm.reason.notRunning',
+  };
+  if (reason in fixed) return { key: fixed[reason], params: {} };
+  const failed = /^The VM stopped unexpectedly \((.*)\); restart it$/s.exec(reason);
+  if (failed) return { key: 'vm.reason.failed', params: { why: failed[1] } };
+  return null;
+}
