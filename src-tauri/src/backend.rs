@@ -118,7 +118,12 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 /// See the module docs.
 pub struct Backend {
-    host: Arc<dyn EngineHost>,
+    /// Replaced at runtime when the user switches between the native engine and the VM.
+    host: std::sync::RwLock<Arc<dyn EngineHost>>,
+    /// Bumped on each switch: the supervisor lets go of the old engine's event stream.
+    host_generation: tokio::sync::watch::Sender<u64>,
+    /// One switch at a time (each stops the old engine first).
+    switching: tokio::sync::Mutex<()>,
     client: tokio::sync::Mutex<Option<Docker>>,
     pub(crate) streams: Arc<StreamRegistry>,
     pub(crate) exec: Arc<crate::commands::exec::ExecSessions>,
@@ -131,7 +136,9 @@ pub struct Backend {
 impl Backend {
     pub fn new(host: Arc<dyn EngineHost>) -> Backend {
         Backend {
-            host,
+            host: std::sync::RwLock::new(host),
+            host_generation: tokio::sync::watch::Sender::new(0),
+            switching: tokio::sync::Mutex::new(()),
             client: tokio::sync::Mutex::new(None),
             streams: Arc::new(StreamRegistry::default()),
             exec: Default::default(),
@@ -163,8 +170,48 @@ impl Backend {
         let _ = tokio::time::timeout(limit, self.wake.notified()).await;
     }
 
-    pub fn host(&self) -> &Arc<dyn EngineHost> {
-        &self.host
+    /// The engine host in use now (a switch may replace it at any time: hold on to the `Arc`
+    /// only for one operation).
+    pub fn host(&self) -> Arc<dyn EngineHost> {
+        self.host
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+
+    /// Changes each time [`Backend::switch_host`] replaced the host.
+    pub fn host_changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.host_generation.subscribe()
+    }
+
+    /// Replaces the engine host (Settings: "Run the engine in a VM"): closes the UI's streams,
+    /// stops what the old host started (a VM powers off), then the supervisor follows the new
+    /// one. Does not start the new engine: [`Backend::start_if_stopped`] does.
+    pub async fn switch_host(&self, new: Arc<dyn EngineHost>) {
+        let _one_at_a_time = self.switching.lock().await;
+        let old = self.host();
+        tracing::info!(from = %old.host(), to = %new.host(), "switching the engine host");
+        self.streams.close_all();
+        old.shutdown().await;
+        *self
+            .host
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = new;
+        *lock(&self.status) = None;
+        self.host_generation.send_modify(|g| *g += 1);
+        self.engine_changed().await;
+    }
+
+    /// Starts the engine when nothing runs and this app may start it (app start, host switch).
+    pub async fn start_if_stopped(&self) {
+        let host = self.host();
+        let first = host.status().await;
+        if first.state == crate::engine_host::EngineState::Stopped && host.can_manage() {
+            tracing::info!(host = %host.host(), "no engine running; starting one");
+            if let Err(e) = self.engine_start().await {
+                tracing::warn!("could not start the engine: {}", e.message);
+            }
+        }
     }
 
     pub fn streams(&self) -> &Arc<StreamRegistry> {
@@ -178,7 +225,7 @@ impl Backend {
         if let Some(d) = slot.as_ref() {
             return Ok(d.clone());
         }
-        let socket = self.host.socket_path();
+        let socket = self.host().socket_path();
         let path = socket
             .to_str()
             .ok_or_else(|| CommandError::unavailable("The engine socket path is not UTF-8"))?;

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use ts_rs::{Config, TS};
 
-use crate::commands::{build, containers, files, images, networks, reset, settings, volumes};
+use crate::commands::{build, containers, files, images, networks, reset, settings, vm, volumes};
 use crate::engine_host::EngineStatus;
 use crate::error::CommandError;
 
@@ -45,6 +45,9 @@ fn export_bindings() {
         reset::ResetResult::export_all(&cfg),
         files::DirListing::export_all(&cfg),
         files::FilePreview::export_all(&cfg),
+        crate::engine_host::VmInfo::export_all(&cfg),
+        vm::VmPlatform::export_all(&cfg),
+        vm::VmLog::export_all(&cfg),
     ];
     for result in exports {
         result.expect("export bindings");

@@ -25,7 +25,10 @@ use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
 pub use backend::Backend;
-pub use engine_host::{EngineHost, EngineState, EngineStatus, NativeConfig, NativeHost};
+pub use engine_host::{
+    EngineHost, EngineState, EngineStatus, HostChoice, NativeConfig, NativeHost, VmHost,
+    VmHostConfig,
+};
 pub use error::{CommandError, ErrorKind};
 
 use commands::settings::SettingsStore;
@@ -85,15 +88,18 @@ pub fn run() {
         .setup(move |app| {
             let log_dir = app.path().app_log_dir()?;
             let config_dir = app.path().app_config_dir()?;
-            let host: Arc<dyn EngineHost> =
-                Arc::new(NativeHost::new(NativeConfig::from_env(&log_dir)));
-            info!(host = %host.host(), "Berth desktop starting");
-            let backend = Arc::new(Backend::new(host));
-            app.manage(backend.clone());
             let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("berth-desktop"));
             let autostart = SettingsStore::default_autostart_dir()
                 .unwrap_or_else(|| config_dir.join("autostart"));
-            app.manage(SettingsStore::new(&config_dir, &autostart, &exe));
+            let settings = SettingsStore::new(&config_dir, &autostart, &exe);
+            // The settings choose the engine: this machine's berthd, or the one in the VM.
+            let choice = HostChoice::new(&log_dir, app.path().resource_dir().ok().as_deref());
+            let host = choice.host_for(&settings.get());
+            info!(host = %host.host(), "Berth desktop starting");
+            let backend = Arc::new(Backend::new(host));
+            app.manage(backend.clone());
+            app.manage(settings);
+            app.manage(choice);
 
             if let Err(e) = tray::create(app.handle()) {
                 // No tray (no StatusNotifier host): the window still works.
@@ -104,14 +110,29 @@ pub fn run() {
                 app: app.handle().clone(),
             };
             tauri::async_runtime::spawn(async move {
-                let first = backend.host().status().await;
-                if first.state == EngineState::Stopped && backend.host().can_manage() {
-                    info!("no engine running; starting one");
-                    if let Err(e) = backend.engine_start().await {
-                        warn!("could not start the engine: {}", e.message);
-                    }
-                }
+                // The supervisor runs meanwhile: a VM's boot shows as "starting".
+                let starter = backend.clone();
+                tauri::async_runtime::spawn(async move { starter.start_if_stopped().await });
                 supervisor::run(backend, out, stop_supervisor).await;
+            });
+
+            // A session logout or system shutdown sends SIGTERM: quit as the tray's Quit does,
+            // so a VM powers off cleanly instead of dying with the app.
+            let quitter = app.handle().clone();
+            tauri::async_runtime::spawn(async move {
+                use tokio::signal::unix::{signal, SignalKind};
+                let (Ok(mut term), Ok(mut int)) = (
+                    signal(SignalKind::terminate()),
+                    signal(SignalKind::interrupt()),
+                ) else {
+                    warn!("cannot listen for SIGTERM/SIGINT");
+                    return;
+                };
+                tokio::select! {
+                    _ = term.recv() => info!("SIGTERM: quitting"),
+                    _ = int.recv() => info!("SIGINT: quitting"),
+                }
+                quitter.exit(0);
             });
 
             // The window is created hidden (tauri.conf.json) so `--hidden` never flashes it.
@@ -135,6 +156,10 @@ pub fn run() {
             commands::engine::engine_stop,
             commands::engine::engine_restart,
             commands::engine::engine_log,
+            commands::vm::vm_info,
+            commands::vm::vm_platform,
+            commands::vm::vm_reset,
+            commands::vm::vm_log,
             commands::containers::list_containers,
             commands::containers::container_action,
             commands::containers::inspect_container,
@@ -181,9 +206,14 @@ pub fn run() {
             std::process::exit(1);
         }
     };
-    app.run(move |_handle, event| {
+    app.run(move |handle, event| {
         if let RunEvent::Exit = event {
             stop.cancel();
+            // A VM powers off cleanly (QEMU would otherwise die with the app: a power loss).
+            if let Some(backend) = handle.try_state::<Arc<Backend>>() {
+                let host = backend.host();
+                tauri::async_runtime::block_on(host.shutdown());
+            }
         }
     });
 }

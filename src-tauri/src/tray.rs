@@ -16,7 +16,9 @@ use tracing::{info, warn};
 use crate::backend::{lock, Backend};
 use crate::commands::settings::{locale_from_env, SettingsStore};
 use crate::engine_host::EngineState;
-use crate::tray_model::{failure_notice, tray_model, Lang, TrayAction, TrayItem, TrayModel};
+use crate::tray_model::{
+    failure_notice, tray_model, EngineKind, Lang, TrayAction, TrayItem, TrayModel,
+};
 
 pub const TRAY_ID: &str = "berth";
 /// Events come in bursts (create, connect, start): wait this long before rebuilding.
@@ -81,7 +83,12 @@ async fn rebuild<R: Runtime>(app: &AppHandle<R>, state: &TrayState) {
     } else {
         Vec::new()
     };
-    let model = tray_model(&status, &containers, language(app));
+    let kind = if backend.vm_info().is_some() {
+        EngineKind::Vm
+    } else {
+        EngineKind::Native
+    };
+    let model = tray_model(&status, kind, &containers, language(app));
     if lock(&state.last).as_ref() == Some(&model) {
         return;
     }
@@ -191,12 +198,12 @@ fn perform<R: Runtime>(app: &AppHandle<R>, action: TrayAction) {
                 app.exit(0);
             });
         }
-        TrayAction::EngineStart | TrayAction::EngineStop => {
+        TrayAction::EngineStart | TrayAction::EngineStop | TrayAction::EngineRestart => {
             tauri::async_runtime::spawn(async move {
-                let r = if action == TrayAction::EngineStart {
-                    backend.engine_start().await
-                } else {
-                    backend.engine_stop().await
+                let r = match action {
+                    TrayAction::EngineStart => backend.engine_start().await,
+                    TrayAction::EngineStop => backend.engine_stop().await,
+                    _ => backend.engine_restart().await,
                 };
                 match r {
                     Err(e) => report(&app, &action, &e.message),

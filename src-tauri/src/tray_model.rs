@@ -30,6 +30,8 @@ pub enum TrayAction {
     Quit,
     EngineStart,
     EngineStop,
+    /// Offered for the VM engine (a reboot of the VM).
+    EngineRestart,
     ContainerStop(String),
     ContainerRestart(String),
     /// Open `http://localhost:PORT` (the container id keeps menu ids unique).
@@ -45,6 +47,7 @@ impl TrayAction {
             TrayAction::Quit => "quit".into(),
             TrayAction::EngineStart => "engine:start".into(),
             TrayAction::EngineStop => "engine:stop".into(),
+            TrayAction::EngineRestart => "engine:restart".into(),
             TrayAction::ContainerStop(id) => format!("container:stop:{id}"),
             TrayAction::ContainerRestart(id) => format!("container:restart:{id}"),
             TrayAction::OpenPort(id, port) => format!("container:open:{id}:{port}"),
@@ -60,6 +63,7 @@ impl TrayAction {
             ["quit"] => TrayAction::Quit,
             ["engine", "start"] => TrayAction::EngineStart,
             ["engine", "stop"] => TrayAction::EngineStop,
+            ["engine", "restart"] => TrayAction::EngineRestart,
             ["container", "stop", c] if !c.is_empty() => TrayAction::ContainerStop(c.to_string()),
             ["container", "restart", c] if !c.is_empty() => {
                 TrayAction::ContainerRestart(c.to_string())
@@ -138,6 +142,10 @@ struct Texts {
     quit: String,
     notify_title: String,
     failed: String,
+    engine_vm: String,
+    start_vm: String,
+    stop_vm: String,
+    restart_vm: String,
 }
 
 const LOCALE_EN: &str = include_str!("../../ui/src/locales/en.json");
@@ -178,6 +186,10 @@ fn load_texts(lang: Lang) -> Texts {
         quit: text("quit"),
         notify_title: text("notify_title"),
         failed: text("failed"),
+        engine_vm: text("engine_vm"),
+        start_vm: text("start_vm"),
+        stop_vm: text("stop_vm"),
+        restart_vm: text("restart_vm"),
     }
 }
 
@@ -202,8 +214,16 @@ fn action(action: TrayAction, text: impl Into<String>, enabled: bool) -> TrayIte
     }
 }
 
-/// The engine's state line, e.g. `Engine: running (0.1.0)`.
-pub fn engine_line(status: &EngineStatus, lang: Lang) -> String {
+/// Which engine the menu is about: this machine's, or the one in the VM (its own words and a
+/// restart item).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EngineKind {
+    Native,
+    Vm,
+}
+
+/// The engine's state line, e.g. `Engine: running (0.1.0)` or `Engine (VM): starting…`.
+pub fn engine_line(status: &EngineStatus, kind: EngineKind, lang: Lang) -> String {
     let t = texts(lang);
     let state = match status.state {
         EngineState::Starting => t.starting.as_str(),
@@ -211,7 +231,11 @@ pub fn engine_line(status: &EngineStatus, lang: Lang) -> String {
         EngineState::Stopped => t.stopped.as_str(),
         EngineState::Error => t.error.as_str(),
     };
-    let mut line = format!("{}: {state}", t.engine.as_str());
+    let name = match kind {
+        EngineKind::Native => t.engine.as_str(),
+        EngineKind::Vm => t.engine_vm.as_str(),
+    };
+    let mut line = format!("{name}: {state}");
     match (status.state, &status.version, &status.reason) {
         (EngineState::Running, Some(v), _) => line.push_str(&format!(" ({v})")),
         (EngineState::Error, _, Some(r)) => {
@@ -239,6 +263,7 @@ pub fn action_label(action: &TrayAction, lang: Lang) -> String {
         TrayAction::Quit => t.quit.clone(),
         TrayAction::EngineStart => t.start_engine.clone(),
         TrayAction::EngineStop => t.stop_engine.clone(),
+        TrayAction::EngineRestart => t.restart_vm.clone(),
         TrayAction::ContainerStop(id) => format!("{} {}", t.stop, short(id)),
         TrayAction::ContainerRestart(id) => format!("{} {}", t.restart, short(id)),
         TrayAction::OpenPort(_, port) => t.open_port.replace("{port}", &port.to_string()),
@@ -261,10 +286,21 @@ pub fn failure_notice(action: &TrayAction, reason: &str, lang: Lang) -> (String,
 }
 
 /// The whole tray menu. See the module docs.
-pub fn tray_model(status: &EngineStatus, containers: &[ContainerItem], lang: Lang) -> TrayModel {
+pub fn tray_model(
+    status: &EngineStatus,
+    kind: EngineKind,
+    containers: &[ContainerItem],
+    lang: Lang,
+) -> TrayModel {
     let t = texts(lang);
+    let vm = kind == EngineKind::Vm;
+    let (start_text, stop_text) = if vm {
+        (t.start_vm.as_str(), t.stop_vm.as_str())
+    } else {
+        (t.start_engine.as_str(), t.stop_engine.as_str())
+    };
     let mut items = vec![
-        TrayItem::Label(engine_line(status, lang)),
+        TrayItem::Label(engine_line(status, kind, lang)),
         TrayItem::Separator,
         action(TrayAction::OpenWindow, t.open.as_str(), true),
         TrayItem::Separator,
@@ -324,23 +360,25 @@ pub fn tray_model(status: &EngineStatus, containers: &[ContainerItem], lang: Lan
     }
 
     items.push(match status.state {
-        EngineState::Running => action(
-            TrayAction::EngineStop,
-            t.stop_engine.as_str(),
-            status.can_manage,
-        ),
+        EngineState::Running => action(TrayAction::EngineStop, stop_text, status.can_manage),
         EngineState::Starting => TrayItem::Label(t.engine_starting.as_str().into()),
-        EngineState::Stopped | EngineState::Error => action(
-            TrayAction::EngineStart,
-            t.start_engine.as_str(),
-            status.can_manage,
-        ),
+        EngineState::Stopped | EngineState::Error => {
+            action(TrayAction::EngineStart, start_text, status.can_manage)
+        }
     });
+    // A VM that runs (or failed) can be rebooted in one click.
+    if vm && matches!(status.state, EngineState::Running | EngineState::Error) {
+        items.push(action(
+            TrayAction::EngineRestart,
+            t.restart_vm.as_str(),
+            status.can_manage,
+        ));
+    }
     items.push(TrayItem::Separator);
     items.push(action(TrayAction::Quit, t.quit.as_str(), true));
 
     TrayModel {
-        tooltip: format!("Berth — {}", engine_line(status, lang)),
+        tooltip: format!("Berth — {}", engine_line(status, kind, lang)),
         items,
     }
 }
@@ -371,7 +409,7 @@ mod tests {
                 .keys()
                 .filter(|k| k.starts_with("tray."))
                 .count();
-            assert_eq!(keys, 18, "{name}");
+            assert_eq!(keys, 22, "{name}");
         }
     }
 
@@ -427,7 +465,12 @@ mod tests {
             container("aaa", "api", "running", &[]),
             container("ccc", "old", "exited", &[9000]),
         ];
-        let m = tray_model(&status(EngineState::Running), &cs, Lang::En);
+        let m = tray_model(
+            &status(EngineState::Running),
+            EngineKind::Native,
+            &cs,
+            Lang::En,
+        );
         assert_eq!(
             m.items[0],
             TrayItem::Label("Engine: running (0.1.0)".into())
@@ -462,7 +505,12 @@ mod tests {
     #[test]
     fn stopped_engine_offers_start_and_no_containers() {
         let cs = [container("bbb", "web", "running", &[8080])];
-        let m = tray_model(&status(EngineState::Stopped), &cs, Lang::En);
+        let m = tray_model(
+            &status(EngineState::Stopped),
+            EngineKind::Native,
+            &cs,
+            Lang::En,
+        );
         assert_eq!(
             m.actions(),
             vec![
@@ -471,12 +519,22 @@ mod tests {
                 TrayAction::Quit
             ]
         );
-        let m = tray_model(&status(EngineState::Error), &[], Lang::En);
+        let m = tray_model(
+            &status(EngineState::Error),
+            EngineKind::Native,
+            &[],
+            Lang::En,
+        );
         assert_eq!(
             m.items[0],
             TrayItem::Label("Engine: error — berthd exited (exit status: 1)".into())
         );
-        let m = tray_model(&status(EngineState::Starting), &[], Lang::En);
+        let m = tray_model(
+            &status(EngineState::Starting),
+            EngineKind::Native,
+            &[],
+            Lang::En,
+        );
         assert!(m
             .items
             .contains(&TrayItem::Label("Engine is starting…".into())));
@@ -487,7 +545,7 @@ mod tests {
     fn engine_actions_disabled_when_the_app_may_not_manage() {
         let mut s = status(EngineState::Stopped);
         s.can_manage = false;
-        let m = tray_model(&s, &[], Lang::En);
+        let m = tray_model(&s, EngineKind::Native, &[], Lang::En);
         assert!(m.items.contains(&TrayItem::Action {
             action: TrayAction::EngineStart,
             text: "Start engine".into(),
@@ -497,7 +555,12 @@ mod tests {
 
     #[test]
     fn spanish() {
-        let m = tray_model(&status(EngineState::Running), &[], Lang::Es);
+        let m = tray_model(
+            &status(EngineState::Running),
+            EngineKind::Native,
+            &[],
+            Lang::Es,
+        );
         assert_eq!(
             m.items[0],
             TrayItem::Label("Motor: en marcha (0.1.0)".into())
@@ -521,6 +584,7 @@ mod tests {
             TrayAction::Quit,
             TrayAction::EngineStart,
             TrayAction::EngineStop,
+            TrayAction::EngineRestart,
             TrayAction::ContainerStop("abc".into()),
             TrayAction::ContainerRestart("abc".into()),
             TrayAction::OpenPort("abc".into(), 8080),
@@ -539,8 +603,66 @@ mod tests {
     fn long_reasons_are_shortened() {
         let mut s = status(EngineState::Error);
         s.reason = Some("x".repeat(200));
-        let line = engine_line(&s, Lang::En);
+        let line = engine_line(&s, EngineKind::Native, Lang::En);
         assert!(line.chars().count() < 90, "{line}");
         assert!(line.ends_with('…'));
+    }
+
+    #[test]
+    fn the_vm_engine_has_start_stop_and_restart_in_its_own_words() {
+        let cs = [container("bbb", "web", "running", &[8080])];
+        let m = tray_model(&status(EngineState::Running), EngineKind::Vm, &cs, Lang::En);
+        assert_eq!(
+            m.items[0],
+            TrayItem::Label("Engine (VM): running (0.1.0)".into())
+        );
+        let engine_items: Vec<(TrayAction, String)> = m
+            .items
+            .iter()
+            .filter_map(|i| match i {
+                TrayItem::Action { action, text, .. }
+                    if matches!(
+                        action,
+                        TrayAction::EngineStart
+                            | TrayAction::EngineStop
+                            | TrayAction::EngineRestart
+                    ) =>
+                {
+                    Some((action.clone(), text.clone()))
+                }
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            engine_items,
+            vec![
+                (TrayAction::EngineStop, "Stop VM".to_string()),
+                (TrayAction::EngineRestart, "Restart VM".to_string()),
+            ]
+        );
+        // A VM that failed (QEMU killed): start it again, or restart it.
+        let m = tray_model(&status(EngineState::Error), EngineKind::Vm, &[], Lang::Es);
+        let actions = m.actions();
+        assert!(actions.contains(&TrayAction::EngineStart));
+        assert!(actions.contains(&TrayAction::EngineRestart));
+        assert!(m.items.contains(&TrayItem::Action {
+            action: TrayAction::EngineStart,
+            text: "Iniciar VM".into(),
+            enabled: true
+        }));
+        // Booting: nothing to click but the window and quit.
+        let m = tray_model(
+            &status(EngineState::Starting),
+            EngineKind::Vm,
+            &[],
+            Lang::En,
+        );
+        assert_eq!(m.actions(), vec![TrayAction::OpenWindow, TrayAction::Quit]);
+        let m = tray_model(&status(EngineState::Stopped), EngineKind::Vm, &[], Lang::En);
+        assert!(!m.actions().contains(&TrayAction::EngineRestart));
+        assert_eq!(
+            action_label(&TrayAction::EngineRestart, Lang::Es),
+            "Reiniciar VM"
+        );
     }
 }

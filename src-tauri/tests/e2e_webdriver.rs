@@ -594,6 +594,37 @@ async fn desktop_app_end_to_end() {
     ui.click("[data-testid=nav-settings]").await;
     ui.el("[data-testid=view-settings]").await;
     ui.shot("settings").await;
+    // The VM section: the engine switched into the VM says what it is missing (this test has
+    // no guest image, so nothing boots), then back on the native engine, still running.
+    ui.click("[data-testid=settings-engine-in-vm]").await;
+    let problem = ui
+        .wait_text(
+            "[data-testid=settings-vm-problem]",
+            Duration::from_secs(30),
+            |t| t.contains("system image is missing") || t.contains("QEMU is not installed"),
+        )
+        .await;
+    assert!(
+        problem.contains("no-vm-guest") || problem.contains("qemu"),
+        "{problem}"
+    );
+    if let Err(e) =
+        ui.c.execute(
+            "document.querySelector('[data-testid=settings-vm]').scrollIntoView()",
+            vec![],
+        )
+        .await
+    {
+        ui.fail(&format!("scroll to the VM settings: {e}")).await;
+    }
+    ui.shot("settings-vm").await;
+    ui.click("[data-testid=settings-engine-in-vm]").await;
+    ui.wait_text(
+        "[data-testid=settings-engine-state]",
+        Duration::from_secs(30),
+        |t| t == "Engine running",
+    )
+    .await;
     ui.set_language("es", "Contenedores").await;
     ui.shot("settings-es").await;
     // Errors speak the user's language too.

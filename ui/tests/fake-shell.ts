@@ -2,6 +2,7 @@
 // mockIPC (the invoke boundary) and records every call.
 import { mockIPC } from '@tauri-apps/api/mocks';
 import { vi } from 'vitest';
+import { DEFAULT_SETTINGS } from '../src/lib/settings';
 import type { ContainerItem, EngineStatus, ImageItem, Settings } from '../src/lib/types';
 
 export interface Call {
@@ -35,7 +36,7 @@ export function fakeShell(data: {
 }) {
   const calls: Call[] = [];
   const state = { containers: data.containers ?? [], images: data.images ?? [] };
-  let settings: Settings = { language: 'en', theme: 'light', startAtLogin: false, onboardingDone: true, ...data.settings };
+  let settings: Settings = { ...DEFAULT_SETTINGS, language: 'en', theme: 'light', onboardingDone: true, ...data.settings };
   mockIPC(
     (cmd, payload) => {
       const args = (payload ?? {}) as Record<string, unknown>;

@@ -10,10 +10,29 @@ use crate::error::{CommandError, CommandResult};
 /// Most lines `engine_log` returns.
 const MAX_LOG_LINES: usize = 5000;
 
-/// The last `lines` lines of `text`.
+/// The last `lines` lines of `text`, without terminal colour sequences (tracing writes them
+/// even into files and onto the VM's console).
 pub fn tail_lines(text: &str, lines: usize) -> String {
     let all: Vec<&str> = text.lines().collect();
-    all[all.len().saturating_sub(lines)..].join("\n")
+    without_ansi(&all[all.len().saturating_sub(lines)..].join("\n"))
+}
+
+/// Drops `ESC [ … letter` sequences.
+fn without_ansi(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for d in chars.by_ref() {
+                if d.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 impl Backend {
@@ -113,5 +132,12 @@ mod tests {
         assert_eq!(tail_lines("a\nb\nc\n", 2), "b\nc");
         assert_eq!(tail_lines("a", 10), "a");
         assert_eq!(tail_lines("", 3), "");
+        assert_eq!(
+            tail_lines(
+                "\u{1b}[2m2026\u{1b}[0m \u{1b}[32m INFO\u{1b}[0m up\nnext",
+                5
+            ),
+            "2026  INFO up\nnext"
+        );
     }
 }

@@ -11,4 +11,5 @@ pub mod images;
 pub mod networks;
 pub mod reset;
 pub mod settings;
+pub mod vm;
 pub mod volumes;

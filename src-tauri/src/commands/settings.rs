@@ -5,10 +5,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
-use tauri::State;
+use tauri::{Manager, State};
 use tracing::{info, warn};
 use ts_rs::TS;
 
+use crate::engine_host::vm_config::{host_resources, Platform, MAX_DISK_GIB, MIN_DISK_GIB};
 use crate::error::{CommandError, CommandResult};
 
 pub const AUTOSTART_FILE: &str = "berth.desktop";
@@ -24,6 +25,12 @@ pub struct Settings {
     pub theme: String,
     pub start_at_login: bool,
     pub onboarding_done: bool,
+    /// Run the engine in a Linux VM (always on macOS and Windows; an option on Linux).
+    pub engine_in_vm: bool,
+    pub vm_cpus: u32,
+    pub vm_memory_mib: u32,
+    /// The data disk's limit; it grows on demand up to this (an existing disk keeps its size).
+    pub vm_disk_gib: u32,
 }
 
 impl Default for Settings {
@@ -33,6 +40,10 @@ impl Default for Settings {
             theme: "system".into(),
             start_at_login: false,
             onboarding_done: false,
+            engine_in_vm: Platform::current().vm_only(),
+            vm_cpus: 2,
+            vm_memory_mib: 2048,
+            vm_disk_gib: 64,
         }
     }
 }
@@ -49,14 +60,64 @@ impl Settings {
             }
         }
         match self.theme.as_str() {
-            "light" | "dark" | "system" => Ok(()),
-            other => Err(CommandError::invalid(
-                "theme",
-                format!("Unknown theme: {other}"),
-            )),
+            "light" | "dark" | "system" => {}
+            other => {
+                return Err(CommandError::invalid(
+                    "theme",
+                    format!("Unknown theme: {other}"),
+                ))
+            }
         }
+        if !self.engine_in_vm && Platform::current().vm_only() {
+            return Err(CommandError::invalid(
+                "engineInVm",
+                "On this system the engine can only run in a VM",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The VM's size, where it changed from `old` (a size saved on a bigger machine, or the
+    /// defaults on a small one, must not block saving anything else; the VM host clamps it).
+    pub fn validate_vm_size(&self, old: &Settings) -> CommandResult<()> {
+        let (host_cpus, host_mib) = host_resources();
+        if self.vm_cpus != old.vm_cpus && !(1..=host_cpus).contains(&self.vm_cpus) {
+            return Err(CommandError::invalid(
+                "vmCpus",
+                format!("CPUs: between 1 and {host_cpus} (this computer's)"),
+            ));
+        }
+        if self.vm_memory_mib != old.vm_memory_mib
+            && !(MIN_VM_MEMORY_MIB..=host_mib).contains(&self.vm_memory_mib)
+        {
+            return Err(CommandError::invalid(
+                "vmMemoryMib",
+                format!("Memory: between {MIN_VM_MEMORY_MIB} and {host_mib} MiB"),
+            ));
+        }
+        if self.vm_disk_gib != old.vm_disk_gib
+            && !(MIN_DISK_GIB..=MAX_DISK_GIB).contains(&self.vm_disk_gib)
+        {
+            return Err(CommandError::invalid(
+                "vmDiskGib",
+                format!("Disk: between {MIN_DISK_GIB} and {MAX_DISK_GIB} GiB"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Whether going from `self` to `new` needs another engine host (the VM's size only
+    /// matters while the engine runs in the VM).
+    pub fn host_differs(&self, new: &Settings) -> bool {
+        self.engine_in_vm != new.engine_in_vm
+            || (new.engine_in_vm
+                && (self.vm_cpus, self.vm_memory_mib, self.vm_disk_gib)
+                    != (new.vm_cpus, new.vm_memory_mib, new.vm_disk_gib))
     }
 }
+
+/// The least memory the guest boots with.
+pub const MIN_VM_MEMORY_MIB: u32 = 512;
 
 /// Where settings live and what start-at-login launches.
 pub struct SettingsStore {
@@ -105,9 +166,11 @@ impl SettingsStore {
                 Settings::default()
             }
         };
-        // The autostart entry is the truth for start-at-login (the user may delete it).
+        // The autostart entry is the truth for start-at-login (the user may delete it); where
+        // the VM is the only mode, it is on whatever the file says.
         let s = Settings {
             start_at_login: self.autostart_path().exists(),
+            engine_in_vm: s.engine_in_vm || Platform::current().vm_only(),
             ..s
         };
         *crate::backend::lock(&self.current) = Some(s.clone());
@@ -118,6 +181,7 @@ impl SettingsStore {
     pub fn set(&self, new: Settings) -> CommandResult<Settings> {
         new.validate()?;
         let old = self.get();
+        new.validate_vm_size(&old)?;
         if new.start_at_login != old.start_at_login
             || new.start_at_login != self.autostart_path().exists()
         {
@@ -220,9 +284,25 @@ pub async fn set_settings(
     store: State<'_, SettingsStore>,
     settings: Settings,
 ) -> CommandResult<Settings> {
+    let before = store.get();
     let saved = store.set(settings)?;
     // The tray speaks the chosen language too.
     crate::tray::refresh(&app);
+    if before.host_differs(&saved) {
+        // The supervisor follows the new host; a VM boot takes a while, so this returns now
+        // and the engine's status tells the rest.
+        if let (Some(backend), Some(choice)) = (
+            app.try_state::<std::sync::Arc<crate::Backend>>(),
+            app.try_state::<crate::engine_host::HostChoice>(),
+        ) {
+            let backend = backend.inner().clone();
+            let new_host = choice.host_for(&saved);
+            tauri::async_runtime::spawn(async move {
+                backend.switch_host(new_host).await;
+                backend.start_if_stopped().await;
+            });
+        }
+    }
     Ok(saved)
 }
 
@@ -253,6 +333,10 @@ mod tests {
             theme: "dark".into(),
             start_at_login: true,
             onboarding_done: true,
+            engine_in_vm: true,
+            vm_cpus: 1,
+            vm_memory_mib: 1024,
+            vm_disk_gib: 20,
         };
         assert_eq!(s.set(wanted.clone()), Ok(wanted.clone()));
         let entry = std::fs::read_to_string(s.autostart_path()).expect("autostart entry");
@@ -268,6 +352,9 @@ mod tests {
         .expect("json");
         assert_eq!(json["startAtLogin"], true);
         assert_eq!(json["onboardingDone"], true);
+        assert_eq!(json["engineInVm"], true);
+        assert_eq!(json["vmMemoryMib"], 1024);
+        assert_eq!(json["vmDiskGib"], 20);
 
         let off = Settings {
             start_at_login: false,
@@ -295,6 +382,64 @@ mod tests {
             })
             .expect_err("neon");
         assert_eq!(e.field.as_deref(), Some("theme"));
+        for (bad, field) in [
+            (
+                Settings {
+                    vm_cpus: 0,
+                    ..Settings::default()
+                },
+                "vmCpus",
+            ),
+            (
+                Settings {
+                    vm_cpus: 100_000,
+                    ..Settings::default()
+                },
+                "vmCpus",
+            ),
+            (
+                Settings {
+                    vm_memory_mib: 100,
+                    ..Settings::default()
+                },
+                "vmMemoryMib",
+            ),
+            (
+                Settings {
+                    vm_disk_gib: 1,
+                    ..Settings::default()
+                },
+                "vmDiskGib",
+            ),
+        ] {
+            assert_eq!(s.set(bad).expect_err(field).field.as_deref(), Some(field));
+        }
+    }
+
+    #[test]
+    fn only_engine_settings_switch_the_host() {
+        let native = Settings {
+            engine_in_vm: false,
+            ..Settings::default()
+        };
+        let vm = Settings {
+            engine_in_vm: true,
+            ..Settings::default()
+        };
+        assert!(native.host_differs(&vm) && vm.host_differs(&native));
+        assert!(!vm.host_differs(&Settings {
+            theme: "dark".into(),
+            ..vm.clone()
+        }));
+        // The VM's size matters only while the engine is in the VM.
+        assert!(vm.host_differs(&Settings {
+            vm_cpus: 1,
+            ..vm.clone()
+        }));
+        assert!(!native.host_differs(&Settings {
+            vm_cpus: 1,
+            ..native.clone()
+        }));
     }
 
     #[test]

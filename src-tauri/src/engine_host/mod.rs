@@ -1,15 +1,19 @@
 //! Where the engine lives and how the app reaches it.
 //!
-//! One trait, [`EngineHost`], one implementation per platform: [`NativeHost`] on Linux talks to
-//! a `berthd` on this machine (connecting to a running one, or starting one when the app may).
-//! VM backends for macOS and Windows (boot the bundled VM, forward its engine socket to a host
-//! socket) implement the same trait later; nothing else in the app changes.
+//! One trait, [`EngineHost`], two implementations: [`NativeHost`] on Linux talks to a `berthd`
+//! on this machine (connecting to a running one, or starting one when the app may);
+//! [`VmHost`] boots the bundled Linux VM under QEMU and serves its engine on a host socket (the
+//! only mode on macOS and Windows, an option on Linux). Settings switch between them at runtime
+//! ([`crate::Backend::switch_host`]); nothing else in the app changes.
 //!
 //! The [`supervisor`] watches whichever host is in use: it pings, follows `/events`, reports
 //! `engine-status` changes and reconnects with backoff when the engine goes away.
 
+pub mod choice;
 pub mod native;
 pub mod supervisor;
+pub mod vm;
+pub mod vm_config;
 
 use std::path::PathBuf;
 
@@ -17,7 +21,10 @@ use futures_util::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
+pub use choice::HostChoice;
 pub use native::{NativeConfig, NativeHost};
+pub use vm::{VmHost, VmInfo};
+pub use vm_config::VmHostConfig;
 
 /// The engine's state as the UI shows it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
@@ -104,6 +111,19 @@ pub trait EngineHost: Send + Sync + 'static {
             self.stop().await?;
             self.start().await
         })
+    }
+    /// Deletes all the engine's data the hard way and starts afresh: only a VM can (its data
+    /// disk goes); other hosts refuse.
+    fn reset(&self) -> BoxFuture<'_, Result<EngineStatus, HostError>> {
+        Box::pin(async {
+            Err(HostError::NotPermitted(
+                "Only the engine in a VM can be reset this way".into(),
+            ))
+        })
+    }
+    /// The VM, when the engine runs in one.
+    fn vm_info(&self) -> Option<VmInfo> {
+        None
     }
     /// The app quits: stop what the app itself started (an engine it found running is left).
     fn shutdown(&self) -> BoxFuture<'_, ()>;

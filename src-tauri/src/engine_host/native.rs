@@ -150,7 +150,7 @@ pub fn find_berthd(
     find_on_path("berthd", path_var)
 }
 
-fn find_on_path(name: &str, path_var: Option<&std::ffi::OsStr>) -> Option<PathBuf> {
+pub(crate) fn find_on_path(name: &str, path_var: Option<&std::ffi::OsStr>) -> Option<PathBuf> {
     std::env::split_paths(path_var?)
         .map(|dir| dir.join(name))
         .find(|c| is_executable(c))

@@ -37,9 +37,10 @@ pub trait SupervisorOutput: Send + Sync + 'static {
 pub async fn run(backend: Arc<Backend>, out: impl SupervisorOutput, stop: CancellationToken) {
     let mut backoff = BACKOFF_START;
     while !stop.is_cancelled() {
+        let host = backend.host();
         let status = tokio::select! {
             _ = stop.cancelled() => return,
-            s = backend.host().status() => s,
+            s = host.status() => s,
         };
         if backend.set_cached_status(&status) {
             info!(state = ?status.state, reason = ?status.reason, "engine status");
@@ -73,6 +74,9 @@ async fn follow_engine(backend: &Backend, out: &impl SupervisorOutput, stop: &Ca
         }
     };
     let mut events = docker.events(None::<EventsOptions>);
+    // A switch of host (native ⇄ VM) ends this engine's turn even while it still runs.
+    let mut host_changes = backend.host_changes();
+    host_changes.mark_unchanged();
     let mut ping = tokio::time::interval(PING_EVERY);
     ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut failures = 0;
@@ -80,6 +84,10 @@ async fn follow_engine(backend: &Backend, out: &impl SupervisorOutput, stop: &Ca
     loop {
         tokio::select! {
             _ = stop.cancelled() => return,
+            _ = host_changes.changed() => {
+                info!("engine host switched");
+                return;
+            }
             ev = events.next() => match ev {
                 Some(Ok(e)) => out.event(&e),
                 Some(Err(e)) => {

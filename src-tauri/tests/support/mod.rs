@@ -120,6 +120,9 @@ impl Session {
             .env_remove("LC_ALL")
             .env_remove("LC_MESSAGES")
             .env_remove("DOCKER_HOST")
+            // No guest image: switching the engine into the VM shows what is missing and boots
+            // nothing (the VM itself is driven by tests/vm_commands.rs).
+            .env("BERTH_VM_GUEST", self.dir.join("no-vm-guest"))
             .env("RUST_LOG", "info");
     }
 }

@@ -22,6 +22,9 @@ import type {
   RunRequest,
   Settings,
   StatsSample,
+  VmInfo,
+  VmLog,
+  VmPlatform,
   VolumeItem,
 } from './types';
 
@@ -184,6 +187,13 @@ export const inspectNetwork = (id: string) => call<unknown>('inspect_network', {
 export const getSettings = () => call<Settings>('get_settings');
 export const setSettings = (settings: Settings) => call<Settings>('set_settings', { settings });
 export const systemLocale = () => call<string>('system_locale');
+
+// The engine's VM (none when the engine runs natively)
+export const vmInfo = () => call<VmInfo | null>('vm_info');
+export const vmPlatform = () => call<VmPlatform>('vm_platform');
+/** Stops the VM, deletes its disk and starts it fresh. */
+export const vmReset = () => call<EngineStatus>('vm_reset');
+export const vmLog = (which: VmLog, lines: number) => call<string>('vm_log', { which, lines });
 
 // Events
 export const onEngineStatus = (cb: (s: EngineStatus) => void): Promise<UnlistenFn> =>

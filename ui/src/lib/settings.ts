@@ -5,7 +5,16 @@ import { resolveLanguage, setLanguage } from './i18n';
 import { applyTheme } from './theme';
 import type { Settings } from './types';
 
-export const DEFAULT_SETTINGS: Settings = { language: null, theme: 'system', startAtLogin: false, onboardingDone: false };
+export const DEFAULT_SETTINGS: Settings = {
+  language: null,
+  theme: 'system',
+  startAtLogin: false,
+  onboardingDone: false,
+  engineInVm: false,
+  vmCpus: 2,
+  vmMemoryMib: 2048,
+  vmDiskGib: 64,
+};
 
 export const settings = writable<Settings>(DEFAULT_SETTINGS);
 let systemLang = '';

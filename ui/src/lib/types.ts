@@ -26,6 +26,12 @@ export type {
   RunRequest,
   Settings,
   StatsSample,
+  VmInfo,
+  VmLog,
+  VmPhase,
+  VmPlatform,
+  VmPort,
+  VmProblem,
   VolumeItem,
 } from './bindings';
 

@@ -8,4 +8,12 @@ language: "es" | "en" | null,
 /**
  * `light`, `dark` or `system`.
  */
-theme: "light" | "dark" | "system", startAtLogin: boolean, onboardingDone: boolean, };
+theme: "light" | "dark" | "system", startAtLogin: boolean, onboardingDone: boolean, 
+/**
+ * Run the engine in a Linux VM (always on macOS and Windows; an option on Linux).
+ */
+engineInVm: boolean, vmCpus: number, vmMemoryMib: number, 
+/**
+ * The data disk's limit; it grows on demand up to this (an existing disk keeps its size).
+ */
+vmDiskGib: number, };
