@@ -9,17 +9,16 @@
 //! Its own test binary, so its one VM never shares the 2 cores with the other WebDriver test.
 //! The guest's network is restricted (no route out).
 
-use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use berth_tests::{
-    berthd_bin, cleanup_dir, docker_bin, free_port, make_temp_dir, spawn_tied, workspace_root,
-};
-use fantoccini::{Client, ClientBuilder, Locator};
+use berth_tests::engine_vm::{guest_image, processes_naming};
+use berth_tests::{cleanup_dir, docker_bin, free_port, make_temp_dir, spawn_tied, workspace_root};
+use fantoccini::ClientBuilder;
+use support::ui::{http_get, tauri_driver_bin, Ui};
 use support::{wait_for, Session};
 
 mod support;
@@ -27,134 +26,6 @@ mod support;
 /// Booting under TCG takes 15–40 s; the first boot also formats the disk and loads the
 /// welcome image.
 const BOOT_LIMIT: Duration = Duration::from_secs(300);
-
-struct Ui {
-    c: Client,
-    log: PathBuf,
-}
-
-impl Ui {
-    async fn shot(&self, name: &str) {
-        // Let the last change reach the screen (WebKitGTK without animation frames unexposed).
-        tokio::time::sleep(Duration::from_millis(150)).await;
-        let dir = workspace_root().join("tests/artifacts/desktop");
-        let _ = std::fs::create_dir_all(&dir);
-        match self.c.screenshot().await {
-            Ok(png) => {
-                let _ = std::fs::write(dir.join(format!("{name}.png")), png);
-            }
-            Err(e) => eprintln!("screenshot {name}: {e}"),
-        }
-    }
-
-    async fn fail(&self, what: &str) -> ! {
-        self.shot("vm-failure").await;
-        let log = std::fs::read_to_string(&self.log).unwrap_or_default();
-        let tail: Vec<&str> = log.lines().rev().take(60).collect();
-        let tail: Vec<&str> = tail.into_iter().rev().collect();
-        panic!("{what}\n--- app log (tail) ---\n{}", tail.join("\n"));
-    }
-
-    async fn click(&self, css: &str) {
-        let found = self
-            .c
-            .wait()
-            .at_most(Duration::from_secs(30))
-            .for_element(Locator::Css(css))
-            .await;
-        match found {
-            Ok(e) => {
-                if let Err(err) = e.click().await {
-                    self.fail(&format!("click {css}: {err}")).await;
-                }
-            }
-            Err(e) => self.fail(&format!("no element {css}: {e}")).await,
-        }
-    }
-
-    async fn text(&self, css: &str) -> String {
-        match self.c.find(Locator::Css(css)).await {
-            Ok(e) => e.text().await.unwrap_or_default(),
-            Err(_) => String::new(),
-        }
-    }
-
-    async fn wait_text(&self, css: &str, limit: Duration, ok: impl Fn(&str) -> bool) -> String {
-        let deadline = Instant::now() + limit;
-        loop {
-            let t = self.text(css).await;
-            if ok(&t) {
-                return t;
-            }
-            if Instant::now() > deadline {
-                self.fail(&format!("text of {css} never matched; last: {t:?}"))
-                    .await;
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-    }
-}
-
-/// A binary cargo built beside this test (`target/<profile>/NAME`).
-fn sibling_bin(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("test exe");
-    let profile = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("target/<profile>/deps/<test>");
-    profile.join(name)
-}
-
-fn guest_image() -> PathBuf {
-    let script = workspace_root().join("scripts/vm-guest.sh");
-    let out = Command::new(&script)
-        .arg(berthd_bin())
-        .arg(sibling_bin("berth-vm-agent"))
-        .stderr(Stdio::inherit())
-        .output()
-        .unwrap_or_else(|e| panic!("run {}: {e}", script.display()));
-    assert!(out.status.success(), "{} failed", script.display());
-    PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
-}
-
-fn tauri_driver_bin() -> PathBuf {
-    let mut dirs: Vec<PathBuf> = std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).collect())
-        .unwrap_or_default();
-    if let Some(home) = std::env::var_os("HOME") {
-        dirs.push(PathBuf::from(home).join(".cargo/bin"));
-    }
-    dirs.into_iter()
-        .map(|d| d.join("tauri-driver"))
-        .find(|p| p.is_file())
-        .expect("tauri-driver not found: `cargo install tauri-driver --locked`")
-}
-
-fn http_get(port: u16) -> Option<String> {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(20))).ok()?;
-    s.write_all(b"GET / HTTP/1.0\r\nHost: localhost\r\n\r\n")
-        .ok()?;
-    let mut out = String::new();
-    s.read_to_string(&mut out).ok()?;
-    out.contains(" 200 ").then_some(out)
-}
-
-/// Processes whose command line names `dir` (QEMU).
-fn processes_naming(dir: &Path) -> Vec<String> {
-    let needle = dir.to_string_lossy();
-    let mut found = Vec::new();
-    for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-        let Ok(cmdline) = std::fs::read(e.path().join("cmdline")) else {
-            continue;
-        };
-        let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
-        if cmdline.contains(needle.as_ref()) {
-            found.push(format!("{}: {cmdline}", e.file_name().to_string_lossy()));
-        }
-    }
-    found
-}
 
 struct Cleanup(PathBuf);
 
@@ -224,7 +95,9 @@ async fn the_app_runs_its_engine_in_a_vm() {
         .connect(&format!("http://127.0.0.1:{port}"))
         .await
         .expect("a WebDriver session with the app");
-    let ui = Ui { c, log };
+    let shots = workspace_root().join("tests/artifacts/desktop");
+    let _ = std::fs::create_dir_all(&shots);
+    let ui = Ui { c, shots, log };
 
     // The app boots its VM by itself; the badge says so, then the engine answers.
     let launched = Instant::now();

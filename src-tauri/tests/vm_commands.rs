@@ -9,8 +9,8 @@
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::path::PathBuf;
+use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -18,53 +18,9 @@ use berth_desktop::commands::containers::RunRequest;
 use berth_desktop::engine_host::vm::VmPhase;
 use berth_desktop::engine_host::vm_config::{find_qemu, Platform, VmSize};
 use berth_desktop::{Backend, EngineState, NativeConfig, NativeHost, VmHost, VmHostConfig};
-use berth_tests::{berthd_bin, cleanup_dir, free_port, make_temp_dir, wait_until, workspace_root};
+use berth_tests::engine_vm::{guest_image, processes_naming};
+use berth_tests::{cleanup_dir, free_port, make_temp_dir, wait_until};
 use berth_vm::qemu::Network;
-
-/// A binary cargo built beside this test (`target/<profile>/NAME`).
-fn sibling_bin(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("test exe");
-    let profile = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("target/<profile>/deps/<test>");
-    let bin = profile.join(name);
-    assert!(
-        bin.exists(),
-        "{} missing: cargo build -j2 --workspace --bins",
-        bin.display()
-    );
-    bin
-}
-
-/// The guest image dir, built or reused by scripts/vm-guest.sh (shared with tests/vm_engine.rs).
-fn guest_image() -> PathBuf {
-    let script = workspace_root().join("scripts/vm-guest.sh");
-    let out = Command::new(&script)
-        .arg(berthd_bin())
-        .arg(sibling_bin("berth-vm-agent"))
-        .stderr(Stdio::inherit())
-        .output()
-        .unwrap_or_else(|e| panic!("run {}: {e}", script.display()));
-    assert!(out.status.success(), "{} failed", script.display());
-    PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
-}
-
-/// Processes whose command line names `dir` (QEMU).
-fn processes_naming(dir: &Path) -> Vec<String> {
-    let needle = dir.to_string_lossy();
-    let mut found = Vec::new();
-    for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-        let Ok(cmdline) = std::fs::read(e.path().join("cmdline")) else {
-            continue;
-        };
-        let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
-        if cmdline.contains(needle.as_ref()) {
-            found.push(format!("{}: {cmdline}", e.file_name().to_string_lossy()));
-        }
-    }
-    found
-}
 
 /// GET / on 127.0.0.1:port: the response, or why not.
 fn http_get(port: u16) -> Result<String, String> {

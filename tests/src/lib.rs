@@ -16,6 +16,7 @@
 //! (use a registry already running at that address instead of starting one).
 
 mod berthd;
+pub mod engine_vm;
 mod http;
 pub mod netenv;
 mod process;

@@ -7,43 +7,15 @@
 //! registry's port on the host's loopback, as `host.docker.internal:PORT`.
 
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use berth_tests::engine_vm::{guest_image, processes_naming, sibling_bin};
 use berth_tests::*;
 
 /// Boot under TCG takes 10-20 s; the engine's first start unpacks its welcome image too.
 const START_TIMEOUT_SECS: &str = "300";
-
-/// A binary cargo built beside this test (`target/<profile>/NAME`).
-fn sibling_bin(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("test exe");
-    let profile = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("target/<profile>/deps/<test>");
-    let bin = profile.join(name);
-    assert!(
-        bin.exists(),
-        "{} missing: cargo build -j2 --workspace --bins",
-        bin.display()
-    );
-    bin
-}
-
-/// The guest image dir (`vmlinuz`, `initramfs.img`), built or reused by scripts/vm-guest.sh.
-fn guest_image() -> PathBuf {
-    let script = workspace_root().join("scripts/vm-guest.sh");
-    let out = Command::new(&script)
-        .arg(berthd_bin())
-        .arg(sibling_bin("berth-vm-agent"))
-        .stderr(Stdio::inherit())
-        .output()
-        .unwrap_or_else(|e| panic!("run {}: {e}", script.display()));
-    assert!(out.status.success(), "{} failed", script.display());
-    PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
-}
 
 /// One VM dir, its shared dir and the CLI pointed at it; stops the VM and removes everything
 /// (processes referring to the dir included) on drop.
@@ -157,19 +129,7 @@ impl TestVm {
 
     /// Processes whose command line names this VM's dir (QEMU, the supervisor).
     fn processes(&self) -> Vec<String> {
-        let dir = self.dir();
-        let needle = dir.to_string_lossy();
-        let mut found = Vec::new();
-        for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-            let Ok(cmdline) = std::fs::read(e.path().join("cmdline")) else {
-                continue;
-            };
-            let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
-            if cmdline.contains(needle.as_ref()) {
-                found.push(format!("{}: {cmdline}", e.file_name().to_string_lossy()));
-            }
-        }
-        found
+        processes_naming(&self.dir())
     }
 }
 

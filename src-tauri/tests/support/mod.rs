@@ -3,6 +3,8 @@
 //! the test's engine). Each test file uses the parts it needs.
 #![allow(dead_code)]
 
+pub mod ui;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
