@@ -43,7 +43,9 @@ fn default_seccomp_profile_confines_containers_and_execs() {
     // Without a namespace flag clone(2) is allowed: processes are created as ever.
     assert_eq!(run_sh_ok(&d, &img, &[], "echo $(echo sub)"), "sub\n");
     // The argument-conditional personality rules: PER_LINUX32 (linux32) is one of the allowed.
-    assert_eq!(run_sh_ok(&d, &img, &[], "linux32 uname -m").trim(), "i686");
+    if cfg!(target_arch = "x86_64") {
+        assert_eq!(run_sh_ok(&d, &img, &[], "linux32 uname -m").trim(), "i686");
+    }
 
     // unconfined and --privileged lift the filter.
     for flags in [
@@ -313,7 +315,11 @@ fn masked_paths_proc_sys_and_devices() {
     // The device allowlist: a node the container makes for a disk (loop0) cannot be opened.
     let dev = "mknod /tmp/loop b 7 0 && (exec 3</tmp/loop) && echo opened";
     let out = run_sh(&d, &img, &[], dev);
-    assert!(out.stderr.contains("Operation not permitted"), "{out}");
+    assert!(
+        out.stderr
+            .contains("can't open /tmp/loop: Operation not permitted"),
+        "{out}"
+    );
 
     // --privileged: nothing masked, /sys and the cgroup tree writable, all devices allowed.
     let out = run_sh_ok(&d, &img, &["--privileged"], MASK_CHECK);

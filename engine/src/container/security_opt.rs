@@ -165,7 +165,15 @@ impl SecurityOptions {
         host: HostSupport,
         caps: &[String],
     ) -> Result<Option<oci_spec::runtime::LinuxSeccomp>, String> {
-        if privileged || !host.seccomp {
+        if privileged || self.seccomp == Seccomp::Unconfined {
+            return Ok(None);
+        }
+        if !host.seccomp {
+            // As dockerd: the default profile is skipped with a warning (a custom one was
+            // refused at create).
+            tracing::warn!(
+                "seccomp is not enabled in your kernel, running container without default profile"
+            );
             return Ok(None);
         }
         let target = seccomp::Target::host(caps);
