@@ -391,4 +391,33 @@ fn non_root_users_have_no_capabilities_in_containers_and_execs() {
         "CapPrm: 00000000a80425fb CapEff: 00000000a80425fb"
     );
     d.docker_ok(&["rm", "-f", "capc"]);
+
+    // `USER` in the image, from a classic `docker build` whose RUN step also ran under the
+    // default seccomp profile (as dockerd's builder).
+    let ctx = d.dir().join("user-ctx");
+    std::fs::create_dir_all(&ctx).unwrap();
+    std::fs::write(
+        ctx.join("Dockerfile"),
+        format!("FROM {img}\nRUN grep '^Seccomp:' /proc/self/status > /seccomp\nUSER berth\n"),
+    )
+    .unwrap();
+    let out = d
+        .docker_command(&["build", "-q", "-t", "confined-user", ctx.to_str().unwrap()])
+        .env("DOCKER_BUILDKIT", "0")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let out = d.docker_ok(&[
+        "run",
+        "--rm",
+        "confined-user",
+        "sh",
+        "-c",
+        "cat /seccomp; id -u; grep -E '^Cap(Eff|Prm):' /proc/self/status",
+    ]);
+    assert_eq!(
+        out.split_whitespace().collect::<Vec<_>>().join(" "),
+        "Seccomp: 2 1000 CapPrm: 0000000000000000 CapEff: 0000000000000000"
+    );
+    d.docker_ok(&["rmi", "confined-user"]);
 }
