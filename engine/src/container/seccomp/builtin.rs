@@ -512,7 +512,7 @@ pub fn profile() -> Profile {
     }
 }
 
-/// A filter for Rule's builders.
+/// Owned strings of a static list, for the builders below.
 fn list(items: &[&str]) -> Vec<String> {
     items.iter().map(|s| s.to_string()).collect()
 }

@@ -159,3 +159,15 @@ fn kernel_releases() {
     assert_eq!(parse_kernel("5.10"), Some((5, 10)));
     assert_eq!(parse_kernel("garbage"), None);
 }
+
+#[test]
+fn every_arch_of_the_map_converts() {
+    for arch in ["amd64", "arm64", "s390x", "riscv64", "x86", "arm"] {
+        let f = builtin().to_oci(&Target {
+            arch,
+            kernel: (6, 1),
+            caps: &[],
+        });
+        assert!(f.is_ok(), "{arch}: {f:?}");
+    }
+}
