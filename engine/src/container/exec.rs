@@ -202,7 +202,7 @@ impl ExecService {
             exec.cfg.tty,
             caps,
         );
-        spec::confine_process(&mut process, &security, privileged);
+        spec::confine_process(&mut process, &security, exec.cfg.privileged);
         super::resources::oci::set_rlimits(&mut process, &d.rec.host_config.resources)
             .map_err(EngineError::invalid)?;
         if let Some(size) = exec.cfg.console_size.as_ref().filter(|s| s.len() == 2) {

@@ -66,9 +66,9 @@ pub fn cap_names(caps: &[Capability]) -> Vec<String> {
 /// The security options on a process: the container's, or an exec's in the container (dockerd
 /// gives an exec the container's no-new-privileges and AppArmor profile; `exec --privileged`
 /// runs it unconfined by AppArmor).
-pub fn confine_process(p: &mut Process, sec: &SecurityOptions, privileged: bool) {
+pub fn confine_process(p: &mut Process, sec: &SecurityOptions, privileged_exec: bool) {
     p.set_no_new_privileges(Some(sec.no_new_privileges));
-    p.set_apparmor_profile(if privileged {
+    p.set_apparmor_profile(if privileged_exec {
         None
     } else {
         sec.apparmor.clone()
@@ -283,7 +283,8 @@ pub fn build(input: &SpecInput) -> Result<Spec, String> {
         input.tty,
         caps,
     );
-    confine_process(&mut p, &input.security, input.privileged);
+    // A privileged container keeps an AppArmor profile given explicitly, as dockerd.
+    confine_process(&mut p, &input.security, false);
     spec.set_process(Some(p));
     let mut root = oci_spec::runtime::Root::default();
     root.set_path(input.rootfs.to_path_buf());
