@@ -31,16 +31,27 @@ fn guest_tests(exe: &str) -> Vec<String> {
 /// Tests of other files that read or write cgroup files, run in the guest as well: resource
 /// limits (`memory.max`, `cpu.max`, `pids.max`, `docker update` through crun), OOM kills
 /// (`memory.events`) and `docker info`'s cgroup flags.
-const OTHER_SUITES: &[(&str, &[&str])] = &[(
-    "cli_resources",
-    &[
-        "limits_reach_the_container_its_cgroup_inspect_and_stats",
-        "update_changes_live_limits_and_survives_restart",
-        "pids_limit_stops_forks",
-        "oom_kill_is_reported",
-        "info_reports_what_the_cgroups_offer",
-    ],
-)];
+const OTHER_SUITES: &[(&str, &[&str])] = &[
+    (
+        "cli_resources",
+        &[
+            "limits_reach_the_container_its_cgroup_inspect_and_stats",
+            "update_changes_live_limits_and_survives_restart",
+            "pids_limit_stops_forks",
+            "oom_kill_is_reported",
+            "info_reports_what_the_cgroups_offer",
+        ],
+    ),
+    // Confinement under crun (the default runtime on v2: its own seccomp and eBPF device
+    // code) with a private cgroup namespace (`name=cgroupns` in /info).
+    (
+        "confinement",
+        &[
+            "default_seccomp_profile_confines_containers_and_execs",
+            "masked_paths_proc_sys_and_devices",
+        ],
+    ),
+];
 
 /// The test binary `name` that cargo built beside this one (`deps/<name>-<hash>`; the newest if
 /// old builds left several).

@@ -175,9 +175,24 @@ pub async fn info(State(engine): State<AppState>) -> Json<Value> {
                   "ControlAvailable": false, "Error": "", "RemoteManagers": Value::Null},
         "Isolation": "",
         "InitBinary": "",
-        "SecurityOptions": ["name=seccomp,profile=builtin"],
+        "SecurityOptions": security_options(engine.runtimes.cgroup == crate::container::runtime::CgroupMode::V2),
         "Warnings": if warnings.is_empty() { Value::Null } else { json!(warnings) },
     }))
+}
+
+/// `SecurityOptions` of `/info`, in dockerd's order, listing only what containers really get:
+/// the default seccomp profile when the kernel can apply it, a private cgroup namespace on
+/// cgroup v2. (No AppArmor profile is applied by default, so `name=apparmor` is not listed.)
+fn security_options(cgroup_v2: bool) -> Vec<&'static str> {
+    let host = crate::container::security_opt::HostSupport::probe();
+    let mut out = Vec::new();
+    if host.seccomp {
+        out.push("name=seccomp,profile=builtin");
+    }
+    if cgroup_v2 {
+        out.push("name=cgroupns");
+    }
+    out
 }
 
 /// `docker login`: checks the credentials against the registry's `/v2/` endpoint.

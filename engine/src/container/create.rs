@@ -134,6 +134,29 @@ impl ContainerService {
                 super::spec::parse_capability(c).map_err(EngineError::invalid)?;
             }
         }
+        let security =
+            super::security_opt::parse(host_config.security_opt.as_deref().unwrap_or_default())
+                .map_err(EngineError::invalid)?;
+        let caps = super::spec::capabilities(
+            host_config.privileged,
+            &host_config.cap_add,
+            &host_config.cap_drop,
+        )
+        .map_err(EngineError::invalid)?;
+        security
+            .check(
+                super::security_opt::HostSupport::probe(),
+                &super::spec::cap_names(&caps),
+            )
+            .map_err(EngineError::invalid)?;
+        // dockerd records that a privileged container runs without an SELinux label.
+        let opts = host_config.security_opt.get_or_insert_with(Vec::new);
+        if host_config.privileged && !opts.iter().any(|o| o.split('=').next() == Some("label")) {
+            opts.push("label=disable".into());
+        }
+        if opts.is_empty() {
+            host_config.security_opt = None;
+        }
         // Checked before anything is reserved or written: bad limits leave nothing behind.
         let warnings = super::resources::validate::for_create(
             &mut host_config.resources,

@@ -195,10 +195,21 @@ impl ExecService {
         } else {
             "/".into()
         };
+        let privileged = exec.cfg.privileged || d.rec.host_config.privileged;
         let caps = spec::capabilities(
-            exec.cfg.privileged || d.rec.host_config.privileged,
+            privileged,
             &d.rec.host_config.cap_add,
             &d.rec.host_config.cap_drop,
+        )
+        .map_err(EngineError::invalid)?;
+        // The seccomp filter is the container's: runc installs it on every process it
+        // starts in the container, the exec's included.
+        let security = super::security_opt::parse(
+            d.rec
+                .host_config
+                .security_opt
+                .as_deref()
+                .unwrap_or_default(),
         )
         .map_err(EngineError::invalid)?;
         let mut process = spec::process(
@@ -209,6 +220,7 @@ impl ExecService {
             exec.cfg.tty,
             caps,
         );
+        spec::confine_process(&mut process, &security, exec.cfg.privileged);
         super::resources::oci::set_rlimits(&mut process, &d.rec.host_config.resources)
             .map_err(EngineError::invalid)?;
         if let Some(size) = exec.cfg.console_size.as_ref().filter(|s| s.len() == 2) {

@@ -1,11 +1,79 @@
 //! The OCI runtime bundle of a container, built with oci-spec from Docker's defaults: the default
-//! capability set, masked and read-only paths, /dev and the /etc files dockerd bind-mounts.
+//! capability set, seccomp filter, masked and read-only paths, the device allowlist, /dev and the
+//! /etc files dockerd bind-mounts.
 
 use std::path::Path;
 
 use oci_spec::runtime::{
     Capability, LinuxCapabilities, LinuxNamespace, LinuxNamespaceType, Mount, Process, Spec, User,
 };
+
+use super::security_opt::{HostSupport, SecurityOptions};
+
+/// dockerd's masked paths (moby `oci.DefaultLinuxSpec`): host information and interfaces a
+/// container must not read, hidden under an empty read-only file or directory.
+const MASKED_PATHS: &[&str] = &[
+    "/proc/acpi",
+    "/proc/asound",
+    "/proc/interrupts",
+    "/proc/kcore",
+    "/proc/keys",
+    "/proc/latency_stats",
+    "/proc/sched_debug",
+    "/proc/scsi",
+    "/proc/timer_list",
+    "/proc/timer_stats",
+    "/sys/devices/virtual/powercap",
+    "/sys/firmware",
+];
+
+/// dockerd's read-only paths.
+const READONLY_PATHS: &[&str] = &[
+    "/proc/bus",
+    "/proc/fs",
+    "/proc/irq",
+    "/proc/sys",
+    "/proc/sysrq-trigger",
+];
+
+/// The masked paths, with each CPU's `thermal_throttle` the host has (as dockerd adds them).
+fn masked_paths() -> Vec<String> {
+    let mut out: Vec<String> = MASKED_PATHS.iter().map(|p| p.to_string()).collect();
+    if let Ok(entries) = std::fs::read_dir("/sys/devices/system/cpu") {
+        let mut extra: Vec<String> = entries
+            .flatten()
+            .filter(|e| {
+                let n = e.file_name();
+                let n = n.to_string_lossy();
+                n.strip_prefix("cpu")
+                    .is_some_and(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()))
+            })
+            .map(|e| e.path().join("thermal_throttle"))
+            .filter(|p| p.exists())
+            .map(|p| p.to_string_lossy().into_owned())
+            .collect();
+        extra.sort();
+        out.extend(extra);
+    }
+    out
+}
+
+/// `CAP_*` names of a capability set, as seccomp profiles name them.
+pub fn cap_names(caps: &[Capability]) -> Vec<String> {
+    caps.iter().map(|c| format!("CAP_{c}")).collect()
+}
+
+/// The security options on a process: the container's, or an exec's in the container (dockerd
+/// gives an exec the container's no-new-privileges and AppArmor profile; `exec --privileged`
+/// runs it unconfined by AppArmor).
+pub fn confine_process(p: &mut Process, sec: &SecurityOptions, privileged_exec: bool) {
+    p.set_no_new_privileges(Some(sec.no_new_privileges));
+    p.set_apparmor_profile(if privileged_exec {
+        None
+    } else {
+        sec.apparmor.clone()
+    });
+}
 
 /// dockerd's default capabilities (moby `oci/caps/defaults.go`).
 pub const DEFAULT_CAPS: &[Capability] = &[
@@ -49,6 +117,9 @@ pub struct SpecInput<'a> {
     pub mounts: Vec<Mount>,
     /// A network namespace prepared by the engine (bridge) or shared (`container:`), by path.
     pub netns_path: Option<std::path::PathBuf>,
+    /// `--security-opt`, checked at create.
+    pub security: SecurityOptions,
+    pub host_support: HostSupport,
 }
 
 pub fn parse_capability(name: &str) -> Result<Capability, String> {
@@ -59,7 +130,8 @@ pub fn parse_capability(name: &str) -> Result<Capability, String> {
         .map_err(|_| format!("unknown capability: \"{name}\""))
 }
 
-/// Every capability the kernel defines (for `--privileged` and `--cap-add ALL`).
+/// Every capability the kernel defines, in the kernel's bit order (for `--privileged` and
+/// `--cap-add ALL`).
 const ALL_CAP_NAMES: &[&str] = &[
     "CHOWN",
     "DAC_OVERRIDE",
@@ -104,11 +176,28 @@ const ALL_CAP_NAMES: &[&str] = &[
     "CHECKPOINT_RESTORE",
 ];
 
+/// Every capability the engine itself holds in its bounding set (as moby's
+/// `GetAllCapabilities`): asking runc for one beyond it fails the start ("unable to apply caps").
 fn all_caps() -> Vec<Capability> {
+    let bounding = own_bounding_set();
     ALL_CAP_NAMES
         .iter()
-        .filter_map(|n| parse_capability(n).ok())
+        .enumerate()
+        .filter(|(bit, _)| bounding & (1u64 << bit) != 0)
+        .filter_map(|(_, n)| parse_capability(n).ok())
         .collect()
+}
+
+/// `CapBnd` of /proc/self/status; all bits set when it cannot be read.
+fn own_bounding_set() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("CapBnd:"))
+                .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+        })
+        .unwrap_or(u64::MAX)
 }
 
 pub fn capabilities(
@@ -158,7 +247,6 @@ pub fn process(
         cwd.into()
     });
     p.set_terminal(Some(tty));
-    p.set_no_new_privileges(Some(false));
     let mut u = User::default();
     u.set_uid(user.0);
     u.set_gid(user.1);
@@ -182,15 +270,22 @@ pub fn process(
 
 pub fn build(input: &SpecInput) -> Result<Spec, String> {
     let caps = capabilities(input.privileged, &input.cap_add, &input.cap_drop)?;
+    let seccomp =
+        input
+            .security
+            .seccomp_filter(input.privileged, input.host_support, &cap_names(&caps))?;
     let mut spec = Spec::default();
-    spec.set_process(Some(process(
+    let mut p = process(
         input.args.clone(),
         input.env.clone(),
         &input.cwd,
         (input.uid, input.gid, input.additional_gids.clone()),
         input.tty,
         caps,
-    )));
+    );
+    // A privileged container keeps an AppArmor profile given explicitly, as dockerd.
+    confine_process(&mut p, &input.security, false);
+    spec.set_process(Some(p));
     let mut root = oci_spec::runtime::Root::default();
     root.set_path(input.rootfs.to_path_buf());
     root.set_readonly(Some(input.readonly_rootfs));
@@ -202,9 +297,20 @@ pub fn build(input: &SpecInput) -> Result<Spec, String> {
     });
 
     let mut mounts = spec.mounts().clone().unwrap_or_default();
-    // Docker mounts /sys read-only and /dev/shm at 64 MiB.
+    // `--privileged` (or `writable-cgroups`) makes the cgroup tree writable; dockerd's default.
+    let writable_cgroups = input.security.writable_cgroups.unwrap_or(input.privileged);
+    // Docker mounts /sys read-only (read-write when privileged), /proc without suid, exec or
+    // device files, and /dev/shm at 64 MiB.
     for m in mounts.iter_mut() {
-        if m.destination() == Path::new("/dev/shm") {
+        let dst = m.destination().clone();
+        if dst == Path::new("/proc") {
+            m.set_options(Some(vec!["nosuid".into(), "noexec".into(), "nodev".into()]));
+        } else if (dst == Path::new("/sys") && input.privileged)
+            || (dst == Path::new("/sys/fs/cgroup") && writable_cgroups)
+        {
+            let opts = m.options().clone().unwrap_or_default();
+            m.set_options(Some(opts.into_iter().filter(|o| o != "ro").collect()));
+        } else if dst == Path::new("/dev/shm") {
             m.set_options(Some(vec![
                 "nosuid".into(),
                 "noexec".into(),
@@ -248,9 +354,17 @@ pub fn build(input: &SpecInput) -> Result<Spec, String> {
     }
     linux.set_namespaces(Some(namespaces));
     linux.set_cgroups_path(Some(input.cgroups_path.clone().into()));
+    linux.set_seccomp(seccomp);
+    let resources = linux.resources_mut().get_or_insert_with(Default::default);
     if input.privileged {
+        resources.set_devices(Some(super::devices::privileged_cgroup_rules()));
+        linux.set_devices(Some(super::devices::host_devices()));
         linux.set_masked_paths(None);
         linux.set_readonly_paths(None);
+    } else {
+        resources.set_devices(Some(super::devices::default_cgroup_rules()));
+        linux.set_masked_paths(Some(masked_paths()));
+        linux.set_readonly_paths(Some(READONLY_PATHS.iter().map(|p| p.to_string()).collect()));
     }
     Ok(spec)
 }
@@ -292,6 +406,12 @@ mod tests {
             cgroup_ns: false,
             mounts: vec![],
             netns_path: None,
+            security: SecurityOptions::default(),
+            host_support: HostSupport {
+                seccomp: true,
+                apparmor: false,
+                selinux: false,
+            },
         }
     }
 
@@ -303,6 +423,47 @@ mod tests {
         assert!(!caps.contains(&Capability::Chown));
         assert!(caps.contains(&Capability::Kill));
         assert!(capabilities(false, &["NOPE".into()], &[]).is_err());
+    }
+
+    #[test]
+    fn defaults_confine_and_privileged_lifts() {
+        let spec = build(&input()).unwrap();
+        let linux = spec.linux().as_ref().unwrap();
+        assert!(linux.seccomp().is_some());
+        let masked = linux.masked_paths().clone().unwrap();
+        for p in MASKED_PATHS {
+            assert!(masked.iter().any(|m| m == p), "{p}");
+        }
+        let devices = linux.resources().as_ref().unwrap().devices().clone();
+        assert!(!devices.unwrap()[0].allow());
+        let proc = spec.mounts().as_ref().unwrap();
+        let proc = proc.iter().find(|m| m.destination() == Path::new("/proc"));
+        assert_eq!(
+            proc.unwrap().options().clone().unwrap(),
+            vec!["nosuid", "noexec", "nodev"]
+        );
+        let p = spec.process().as_ref().unwrap();
+        assert_eq!(p.no_new_privileges(), Some(false));
+
+        let mut i = input();
+        i.privileged = true;
+        i.security.no_new_privileges = true;
+        let spec = build(&i).unwrap();
+        let linux = spec.linux().as_ref().unwrap();
+        assert!(linux.seccomp().is_none());
+        assert!(linux.masked_paths().is_none() && linux.readonly_paths().is_none());
+        let devices = linux.resources().as_ref().unwrap().devices().clone();
+        assert!(devices.unwrap()[0].allow());
+        let sys = spec.mounts().as_ref().unwrap();
+        let sys = sys.iter().find(|m| m.destination() == Path::new("/sys"));
+        assert!(!sys
+            .unwrap()
+            .options()
+            .clone()
+            .unwrap()
+            .contains(&"ro".into()));
+        let p = spec.process().as_ref().unwrap();
+        assert_eq!(p.no_new_privileges(), Some(true));
     }
 
     #[test]

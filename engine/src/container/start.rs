@@ -153,6 +153,11 @@ impl ContainerService {
                 cgroup_ns: self.cfg.runtimes.cgroup == super::runtime::CgroupMode::V2,
                 mounts: self.setup_mounts(c, &rootfs)?,
                 netns_path: plan.netns.clone(),
+                security: super::security_opt::parse(
+                    hc.security_opt.as_deref().unwrap_or_default(),
+                )
+                .map_err(EngineError::invalid)?,
+                host_support: super::security_opt::HostSupport::probe(),
             };
             let mut oci = spec::build(&input).map_err(EngineError::invalid)?;
             super::resources::oci::apply(&mut oci, &hc.resources).map_err(EngineError::invalid)?;

@@ -37,7 +37,6 @@ const HOST_CONFIG: &[(&str, &str, &[&str])] = &[
     ("VolumeDriver", "--volume-driver", &["local"]),
     ("Isolation", "--isolation", &["default"]),
     ("Annotations", "--annotation", &[]),
-    ("SecurityOpt", "--security-opt", &[]),
 ];
 
 /// Whether `v` is the zero value a client sends for an option it was not given.

@@ -80,6 +80,8 @@ pub struct HostConfig {
     pub cap_add: Vec<String>,
     #[serde(deserialize_with = "null_as_default")]
     pub cap_drop: Vec<String>,
+    /// `--security-opt`; `null` when none, as dockerd shows it.
+    pub security_opt: Option<Vec<String>>,
     pub restart_policy: RestartPolicy,
     pub log_config: LogConfig,
     /// Extra groups of the container's processes (`--group-add`: IDs or names); `null` unset.

@@ -1,0 +1,580 @@
+//! Docker's default seccomp profile, as data: moby's `profiles/seccomp/default.json` (the
+//! syscall lists are facts of that profile; the rules are transcribed here, not loaded).
+
+use super::{Filter, Profile, Rule};
+
+/// Syscalls every container may make, whatever its capabilities.
+const ALLOWED: &[&str] = &[
+    "accept",
+    "accept4",
+    "access",
+    "adjtimex",
+    "alarm",
+    "bind",
+    "brk",
+    "cachestat",
+    "capget",
+    "capset",
+    "chdir",
+    "chmod",
+    "chown",
+    "chown32",
+    "clock_adjtime",
+    "clock_adjtime64",
+    "clock_getres",
+    "clock_getres_time64",
+    "clock_gettime",
+    "clock_gettime64",
+    "clock_nanosleep",
+    "clock_nanosleep_time64",
+    "close",
+    "close_range",
+    "connect",
+    "copy_file_range",
+    "creat",
+    "dup",
+    "dup2",
+    "dup3",
+    "epoll_create",
+    "epoll_create1",
+    "epoll_ctl",
+    "epoll_ctl_old",
+    "epoll_pwait",
+    "epoll_pwait2",
+    "epoll_wait",
+    "epoll_wait_old",
+    "eventfd",
+    "eventfd2",
+    "execve",
+    "execveat",
+    "exit",
+    "exit_group",
+    "faccessat",
+    "faccessat2",
+    "fadvise64",
+    "fadvise64_64",
+    "fallocate",
+    "fanotify_mark",
+    "fchdir",
+    "fchmod",
+    "fchmodat",
+    "fchmodat2",
+    "fchown",
+    "fchown32",
+    "fchownat",
+    "fcntl",
+    "fcntl64",
+    "fdatasync",
+    "fgetxattr",
+    "flistxattr",
+    "flock",
+    "fork",
+    "fremovexattr",
+    "fsetxattr",
+    "fstat",
+    "fstat64",
+    "fstatat64",
+    "fstatfs",
+    "fstatfs64",
+    "fsync",
+    "ftruncate",
+    "ftruncate64",
+    "futex",
+    "futex_requeue",
+    "futex_time64",
+    "futex_wait",
+    "futex_waitv",
+    "futex_wake",
+    "futimesat",
+    "getcpu",
+    "getcwd",
+    "getdents",
+    "getdents64",
+    "getegid",
+    "getegid32",
+    "geteuid",
+    "geteuid32",
+    "getgid",
+    "getgid32",
+    "getgroups",
+    "getgroups32",
+    "getitimer",
+    "getpeername",
+    "getpgid",
+    "getpgrp",
+    "getpid",
+    "getppid",
+    "getpriority",
+    "getrandom",
+    "getresgid",
+    "getresgid32",
+    "getresuid",
+    "getresuid32",
+    "getrlimit",
+    "get_robust_list",
+    "getrusage",
+    "getsid",
+    "getsockname",
+    "getsockopt",
+    "get_thread_area",
+    "gettid",
+    "gettimeofday",
+    "getuid",
+    "getuid32",
+    "getxattr",
+    "getxattrat",
+    "inotify_add_watch",
+    "inotify_init",
+    "inotify_init1",
+    "inotify_rm_watch",
+    "io_cancel",
+    "ioctl",
+    "io_destroy",
+    "io_getevents",
+    "io_pgetevents",
+    "io_pgetevents_time64",
+    "ioprio_get",
+    "ioprio_set",
+    "io_setup",
+    "io_submit",
+    "ipc",
+    "kill",
+    "landlock_add_rule",
+    "landlock_create_ruleset",
+    "landlock_restrict_self",
+    "lchown",
+    "lchown32",
+    "lgetxattr",
+    "link",
+    "linkat",
+    "listen",
+    "listmount",
+    "listxattr",
+    "listxattrat",
+    "llistxattr",
+    "_llseek",
+    "lremovexattr",
+    "lseek",
+    "lsetxattr",
+    "lstat",
+    "lstat64",
+    "madvise",
+    "map_shadow_stack",
+    "membarrier",
+    "memfd_create",
+    "memfd_secret",
+    "mincore",
+    "mkdir",
+    "mkdirat",
+    "mknod",
+    "mknodat",
+    "mlock",
+    "mlock2",
+    "mlockall",
+    "mmap",
+    "mmap2",
+    "mprotect",
+    "mq_getsetattr",
+    "mq_notify",
+    "mq_open",
+    "mq_timedreceive",
+    "mq_timedreceive_time64",
+    "mq_timedsend",
+    "mq_timedsend_time64",
+    "mq_unlink",
+    "mremap",
+    "mseal",
+    "msgctl",
+    "msgget",
+    "msgrcv",
+    "msgsnd",
+    "msync",
+    "munlock",
+    "munlockall",
+    "munmap",
+    "name_to_handle_at",
+    "nanosleep",
+    "newfstatat",
+    "_newselect",
+    "open",
+    "openat",
+    "openat2",
+    "pause",
+    "pidfd_open",
+    "pidfd_send_signal",
+    "pipe",
+    "pipe2",
+    "pkey_alloc",
+    "pkey_free",
+    "pkey_mprotect",
+    "poll",
+    "ppoll",
+    "ppoll_time64",
+    "prctl",
+    "pread64",
+    "preadv",
+    "preadv2",
+    "prlimit64",
+    "process_mrelease",
+    "pselect6",
+    "pselect6_time64",
+    "pwrite64",
+    "pwritev",
+    "pwritev2",
+    "read",
+    "readahead",
+    "readlink",
+    "readlinkat",
+    "readv",
+    "recv",
+    "recvfrom",
+    "recvmmsg",
+    "recvmmsg_time64",
+    "recvmsg",
+    "remap_file_pages",
+    "removexattr",
+    "removexattrat",
+    "rename",
+    "renameat",
+    "renameat2",
+    "restart_syscall",
+    "riscv_hwprobe",
+    "rmdir",
+    "rseq",
+    "rt_sigaction",
+    "rt_sigpending",
+    "rt_sigprocmask",
+    "rt_sigqueueinfo",
+    "rt_sigreturn",
+    "rt_sigsuspend",
+    "rt_sigtimedwait",
+    "rt_sigtimedwait_time64",
+    "rt_tgsigqueueinfo",
+    "sched_getaffinity",
+    "sched_getattr",
+    "sched_getparam",
+    "sched_get_priority_max",
+    "sched_get_priority_min",
+    "sched_getscheduler",
+    "sched_rr_get_interval",
+    "sched_rr_get_interval_time64",
+    "sched_setaffinity",
+    "sched_setattr",
+    "sched_setparam",
+    "sched_setscheduler",
+    "sched_yield",
+    "seccomp",
+    "select",
+    "semctl",
+    "semget",
+    "semop",
+    "semtimedop",
+    "semtimedop_time64",
+    "send",
+    "sendfile",
+    "sendfile64",
+    "sendmmsg",
+    "sendmsg",
+    "sendto",
+    "setfsgid",
+    "setfsgid32",
+    "setfsuid",
+    "setfsuid32",
+    "setgid",
+    "setgid32",
+    "setgroups",
+    "setgroups32",
+    "setitimer",
+    "setpgid",
+    "setpriority",
+    "setregid",
+    "setregid32",
+    "setresgid",
+    "setresgid32",
+    "setresuid",
+    "setresuid32",
+    "setreuid",
+    "setreuid32",
+    "setrlimit",
+    "set_robust_list",
+    "setsid",
+    "setsockopt",
+    "set_thread_area",
+    "set_tid_address",
+    "setuid",
+    "setuid32",
+    "setxattr",
+    "setxattrat",
+    "shmat",
+    "shmctl",
+    "shmdt",
+    "shmget",
+    "shutdown",
+    "sigaltstack",
+    "signalfd",
+    "signalfd4",
+    "sigprocmask",
+    "sigreturn",
+    "socketcall",
+    "socketpair",
+    "splice",
+    "stat",
+    "stat64",
+    "statfs",
+    "statfs64",
+    "statmount",
+    "statx",
+    "symlink",
+    "symlinkat",
+    "sync",
+    "sync_file_range",
+    "syncfs",
+    "sysinfo",
+    "tee",
+    "tgkill",
+    "time",
+    "timer_create",
+    "timer_delete",
+    "timer_getoverrun",
+    "timer_gettime",
+    "timer_gettime64",
+    "timer_settime",
+    "timer_settime64",
+    "timerfd_create",
+    "timerfd_gettime",
+    "timerfd_gettime64",
+    "timerfd_settime",
+    "timerfd_settime64",
+    "times",
+    "tkill",
+    "truncate",
+    "truncate64",
+    "ugetrlimit",
+    "umask",
+    "uname",
+    "unlink",
+    "unlinkat",
+    "uretprobe",
+    "utime",
+    "utimensat",
+    "utimensat_time64",
+    "utimes",
+    "vfork",
+    "vmsplice",
+    "wait4",
+    "waitid",
+    "waitpid",
+    "write",
+    "writev",
+];
+
+/// Rules in the order of moby's profile (order matters only for readability: the runtime
+/// merges them per syscall).
+fn rules() -> Vec<Rule> {
+    let mut r = vec![
+        Rule::allow(ALLOWED),
+        Rule::allow(&["process_vm_readv", "process_vm_writev", "ptrace"]).min_kernel("4.8"),
+        // Every socket family but AF_VSOCK (40): a vsock reaches the host or other VMs.
+        Rule::allow(&["socket"]).arg(0, 38, "SCMP_CMP_LT"),
+        Rule::allow(&["socket"]).arg(0, 39, "SCMP_CMP_EQ"),
+        Rule::allow(&["socket"]).arg(0, 40, "SCMP_CMP_GT"),
+    ];
+    // personality(2): only the harmless personas (PER_LINUX, PER_LINUX32, UNAME26 variants, query).
+    for persona in [0, 8, 131072, 131080, 4294967295] {
+        r.push(Rule::allow(&["personality"]).arg(0, persona, "SCMP_CMP_EQ"));
+    }
+    r.extend([
+        Rule::allow(&["sync_file_range2", "swapcontext"]).arches(&["ppc64le"]),
+        Rule::allow(&[
+            "arm_fadvise64_64",
+            "arm_sync_file_range",
+            "sync_file_range2",
+            "breakpoint",
+            "cacheflush",
+            "set_tls",
+        ])
+        .arches(&["arm", "arm64"]),
+        Rule::allow(&["arch_prctl"]).arches(&["amd64", "x32"]),
+        Rule::allow(&["modify_ldt"]).arches(&["amd64", "x32", "x86"]),
+        Rule::allow(&[
+            "s390_pci_mmio_read",
+            "s390_pci_mmio_write",
+            "s390_runtime_instr",
+        ])
+        .arches(&["s390", "s390x"]),
+        Rule::allow(&["riscv_flush_icache"]).arches(&["riscv64"]),
+        Rule::allow(&["open_by_handle_at"]).caps(&["CAP_DAC_READ_SEARCH"]),
+        Rule::allow(&[
+            "bpf",
+            "clone",
+            "clone3",
+            "fanotify_init",
+            "fsconfig",
+            "fsmount",
+            "fsopen",
+            "fspick",
+            "lookup_dcookie",
+            "lsm_get_self_attr",
+            "lsm_list_modules",
+            "lsm_set_self_attr",
+            "mount",
+            "mount_setattr",
+            "move_mount",
+            "open_tree",
+            "perf_event_open",
+            "quotactl",
+            "quotactl_fd",
+            "setdomainname",
+            "sethostname",
+            "setns",
+            "syslog",
+            "umount",
+            "umount2",
+            "unshare",
+        ])
+        .caps(&["CAP_SYS_ADMIN"]),
+        // Without CAP_SYS_ADMIN, clone(2) only without the namespace flags (0x7E020000).
+        Rule::allow(&["clone"])
+            .arg(0, 2114060288, "SCMP_CMP_MASKED_EQ")
+            .except_caps(&["CAP_SYS_ADMIN"])
+            .except_arches(&["s390", "s390x"]),
+        Rule::allow(&["clone"])
+            .arg(1, 2114060288, "SCMP_CMP_MASKED_EQ")
+            .arches(&["s390", "s390x"])
+            .except_caps(&["CAP_SYS_ADMIN"]),
+        // clone3 passes its flags in a struct the filter cannot read: ENOSYS makes libc fall
+        // back to clone(2), which the rule above checks.
+        Rule::errno(&["clone3"], 38).except_caps(&["CAP_SYS_ADMIN"]),
+        Rule::allow(&["reboot"]).caps(&["CAP_SYS_BOOT"]),
+        Rule::allow(&["chroot"]).caps(&["CAP_SYS_CHROOT"]),
+        Rule::allow(&["delete_module", "init_module", "finit_module"]).caps(&["CAP_SYS_MODULE"]),
+        Rule::allow(&["acct"]).caps(&["CAP_SYS_PACCT"]),
+        Rule::allow(&[
+            "kcmp",
+            "pidfd_getfd",
+            "process_madvise",
+            "process_vm_readv",
+            "process_vm_writev",
+            "ptrace",
+        ])
+        .caps(&["CAP_SYS_PTRACE"]),
+        Rule::allow(&["iopl", "ioperm"]).caps(&["CAP_SYS_RAWIO"]),
+        Rule::allow(&["settimeofday", "stime", "clock_settime", "clock_settime64"])
+            .caps(&["CAP_SYS_TIME"]),
+        Rule::allow(&["vhangup"]).caps(&["CAP_SYS_TTY_CONFIG"]),
+        Rule::allow(&[
+            "get_mempolicy",
+            "mbind",
+            "set_mempolicy",
+            "set_mempolicy_home_node",
+        ])
+        .caps(&["CAP_SYS_NICE"]),
+        Rule::allow(&["syslog"]).caps(&["CAP_SYSLOG"]),
+        Rule::allow(&["bpf"]).caps(&["CAP_BPF"]),
+        Rule::allow(&["perf_event_open"]).caps(&["CAP_PERFMON"]),
+    ]);
+    r
+}
+
+/// The profile `seccomp=builtin` and the default name.
+pub fn profile() -> Profile {
+    let arch = |a: &str, subs: &[&str]| super::ArchMap {
+        architecture: a.into(),
+        sub_architectures: subs.iter().map(|s| s.to_string()).collect(),
+    };
+    Profile {
+        default_action: "SCMP_ACT_ERRNO".into(),
+        default_errno_ret: Some(1),
+        arch_map: vec![
+            arch("SCMP_ARCH_X86_64", &["SCMP_ARCH_X86", "SCMP_ARCH_X32"]),
+            arch("SCMP_ARCH_AARCH64", &["SCMP_ARCH_ARM"]),
+            arch(
+                "SCMP_ARCH_MIPS64",
+                &["SCMP_ARCH_MIPS", "SCMP_ARCH_MIPS64N32"],
+            ),
+            arch(
+                "SCMP_ARCH_MIPS64N32",
+                &["SCMP_ARCH_MIPS", "SCMP_ARCH_MIPS64"],
+            ),
+            arch(
+                "SCMP_ARCH_MIPSEL64",
+                &["SCMP_ARCH_MIPSEL", "SCMP_ARCH_MIPSEL64N32"],
+            ),
+            arch(
+                "SCMP_ARCH_MIPSEL64N32",
+                &["SCMP_ARCH_MIPSEL", "SCMP_ARCH_MIPSEL64"],
+            ),
+            arch("SCMP_ARCH_S390X", &["SCMP_ARCH_S390"]),
+            arch("SCMP_ARCH_RISCV64", &[]),
+        ],
+        syscalls: rules(),
+        ..Default::default()
+    }
+}
+
+/// Owned strings of a static list, for the builders below.
+fn list(items: &[&str]) -> Vec<String> {
+    items.iter().map(|s| s.to_string()).collect()
+}
+
+impl Rule {
+    fn allow(names: &[&str]) -> Rule {
+        Rule {
+            names: list(names),
+            action: "SCMP_ACT_ALLOW".into(),
+            ..Default::default()
+        }
+    }
+
+    fn errno(names: &[&str], errno: u32) -> Rule {
+        Rule {
+            names: list(names),
+            action: "SCMP_ACT_ERRNO".into(),
+            errno_ret: Some(errno),
+            ..Default::default()
+        }
+    }
+
+    fn arg(mut self, index: u32, value: u64, op: &str) -> Rule {
+        self.args.push(super::Arg {
+            index,
+            value,
+            value_two: 0,
+            op: op.into(),
+        });
+        self
+    }
+
+    fn includes(&mut self) -> &mut Filter {
+        self.includes.get_or_insert_with(Default::default)
+    }
+
+    fn excludes(&mut self) -> &mut Filter {
+        self.excludes.get_or_insert_with(Default::default)
+    }
+
+    fn caps(mut self, caps: &[&str]) -> Rule {
+        self.includes().caps = list(caps);
+        self
+    }
+
+    fn arches(mut self, arches: &[&str]) -> Rule {
+        self.includes().arches = list(arches);
+        self
+    }
+
+    fn min_kernel(mut self, v: &str) -> Rule {
+        self.includes().min_kernel = Some(v.into());
+        self
+    }
+
+    fn except_caps(mut self, caps: &[&str]) -> Rule {
+        self.excludes().caps = list(caps);
+        self
+    }
+
+    fn except_arches(mut self, arches: &[&str]) -> Rule {
+        self.excludes().arches = list(arches);
+        self
+    }
+}
