@@ -1109,3 +1109,100 @@ fn login_pull_push_and_logout_share_docker_credentials() {
     let refused = d.docker(&["push", &mine]);
     assert_ne!(refused.status, 0, "{refused}");
 }
+
+/// The confinement, health and networking flags of `run`/`create` do what docker's do.
+#[test]
+fn confinement_health_and_network_flags_match_docker() {
+    let (d, img) = engine_with_busybox();
+    let run = |flags: &[&str], script: &str| -> Vec<String> {
+        let mut args: Vec<String> = vec!["run".into(), "--rm".into()];
+        args.extend(flags.iter().map(|s| s.to_string()));
+        args.extend([img.clone(), "sh".into(), "-c".into(), script.into()]);
+        args
+    };
+    let seccomp = "grep Seccomp: /proc/self/status";
+    let caps = "grep CapEff /proc/self/status";
+    let profile = d.dir().join("allow.json");
+    std::fs::write(&profile, "{\n  \"defaultAction\": \"SCMP_ACT_ALLOW\"\n}\n").expect("profile");
+    let profile_opt = format!("seccomp={}", profile.display());
+    for (flags, script) in [
+        (vec![], seccomp),
+        (vec!["--security-opt", "seccomp=unconfined"], seccomp),
+        (vec!["--security-opt", profile_opt.as_str()], seccomp),
+        (vec!["--privileged"], caps),
+        (vec!["--cap-drop", "ALL"], caps),
+        (vec!["--cap-add", "SYS_ADMIN"], caps),
+        (
+            vec!["--read-only"],
+            "touch /x 2>/dev/null || echo read-only",
+        ),
+        (
+            vec!["--add-host", "db.local:10.1.2.3"],
+            "grep db.local /etc/hosts",
+        ),
+        (
+            vec!["--mac-address", "02:42:ac:11:00:77"],
+            "cat /sys/class/net/eth0/address",
+        ),
+    ] {
+        let args = run(&flags, script);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = same_output(&d, &args);
+        assert!(!out.trim().is_empty(), "{flags:?}: nothing printed");
+    }
+
+    d.docker_ok(&["run", "-d", "--name", "linked-db", &img, "sleep", "1000"]);
+    // Named, so that both runs (one after the other, each removed) get the same link name.
+    let args = run(
+        &["--name", "linker", "--link", "linked-db:db"],
+        "env | grep ^DB_NAME",
+    );
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    assert_eq!(same_output(&d, &args).trim(), "DB_NAME=/linker/db");
+
+    // The health check each CLI sends is the same.
+    let health = [
+        "--health-cmd",
+        "test -e /tmp",
+        "--health-interval",
+        "1m30s",
+        "--health-timeout",
+        "200ms",
+        "--health-retries",
+        "2",
+    ];
+    let mut ours = vec!["create", "--name", "hc-berth"];
+    ours.extend(health);
+    ours.extend([img.as_str(), "true"]);
+    berth_ok(&d, &ours);
+    let mut theirs = vec!["create", "--name", "hc-docker"];
+    theirs.extend(health);
+    theirs.extend([img.as_str(), "true"]);
+    d.docker_ok(&theirs);
+    let hc = |name: &str| d.inspect_format(name, "{{json .Config.Healthcheck}}");
+    assert_eq!(hc("hc-berth"), hc("hc-docker"));
+    berth_ok(
+        &d,
+        &[
+            "create",
+            "--name",
+            "hc-off",
+            "--no-healthcheck",
+            &img,
+            "true",
+        ],
+    );
+    assert_eq!(hc("hc-off").trim(), "{\"Test\":[\"NONE\"]}");
+    same_failure(
+        &d,
+        &[
+            "create",
+            "--no-healthcheck",
+            "--health-cmd",
+            "true",
+            &img,
+            "true",
+        ],
+    );
+    d.docker_ok(&["rm", "-f", "linked-db", "hc-berth", "hc-docker", "hc-off"]);
+}

@@ -4,8 +4,8 @@ use std::collections::HashMap;
 
 use anyhow::{Context, Result};
 use bollard::models::{
-    ContainerCreateBody, HostConfig, Mount, MountTmpfsOptions, MountType, PortBinding,
-    RestartPolicy, RestartPolicyNameEnum,
+    ContainerCreateBody, EndpointSettings, HostConfig, Mount, MountTmpfsOptions, MountType,
+    NetworkingConfig, PortBinding, RestartPolicy, RestartPolicyNameEnum,
 };
 use bollard::query_parameters::CreateContainerOptions;
 use bollard::Docker;
@@ -73,6 +73,19 @@ pub struct ContainerOpts {
     /// Automatically remove the container and its anonymous volumes when it exits
     #[arg(long)]
     pub rm: bool,
+    /// Add a custom host-to-IP mapping (host:ip)
+    #[arg(long = "add-host")]
+    pub add_host: Vec<String>,
+    /// Add link to another container (name[:alias])
+    #[arg(long = "link")]
+    pub links: Vec<String>,
+    /// Container MAC address (e.g., 92:d0:c6:0a:29:33)
+    #[arg(long = "mac-address")]
+    pub mac_address: Option<String>,
+    #[command(flatten)]
+    pub confine: super::confine::ConfineOpts,
+    #[command(flatten)]
+    pub health: super::health::HealthOpts,
     /// The image, then the command and its arguments
     #[arg(
         required = true,
@@ -110,7 +123,13 @@ impl ContainerOpts {
             .collect();
         // docker: an empty --entrypoint clears the image's.
         let entrypoint = self.entrypoint.as_ref().map(|e| vec![e.clone()]);
-        let host_config = HostConfig {
+        // As the docker CLI: on a user-defined network, links and the MAC address belong to
+        // the network's endpoint; on the default bridge, links are the legacy HostConfig.Links.
+        let network = self.network.clone().unwrap_or_else(|| "default".into());
+        let user_network = !matches!(network.as_str(), "default" | "bridge" | "host" | "none")
+            && !network.starts_with("container:");
+        let endpoint_links = user_network && !self.links.is_empty();
+        let mut host_config = HostConfig {
             binds: (!self.volumes.is_empty()).then(|| self.volumes.clone()),
             mounts: (!self.mounts.is_empty())
                 .then(|| {
@@ -122,13 +141,28 @@ impl ContainerOpts {
                 .transpose()?,
             port_bindings: (!bindings.is_empty()).then_some(bindings),
             publish_all_ports: self.publish_all.then_some(true),
-            network_mode: self.network.clone(),
+            // As the docker CLI: "default" when not given (the engine's default bridge).
+            network_mode: Some(network.clone()),
             restart_policy: Some(parse_restart(&self.restart)?),
             auto_remove: self.rm.then_some(true),
             memory: self.memory.as_deref().map(parse_bytes).transpose()?,
             nano_cpus: self.cpus.map(|c| (c * 1e9) as i64),
+            extra_hosts: (!self.add_host.is_empty()).then(|| self.add_host.clone()),
+            links: (!self.links.is_empty() && !endpoint_links).then(|| self.links.clone()),
             ..Default::default()
         };
+        self.confine.apply(&mut host_config)?;
+        let networking_config =
+            (endpoint_links || self.mac_address.is_some()).then(|| NetworkingConfig {
+                endpoints_config: Some(HashMap::from([(
+                    network.clone(),
+                    EndpointSettings {
+                        links: endpoint_links.then(|| self.links.clone()),
+                        mac_address: self.mac_address.clone(),
+                        ..Default::default()
+                    },
+                )])),
+            });
         Ok(ContainerCreateBody {
             image: Some(self.image().to_string()),
             cmd: (!command.is_empty()).then_some(command),
@@ -146,6 +180,8 @@ impl ContainerOpts {
             attach_stderr: Some(attach),
             exposed_ports: (!exposed.is_empty()).then_some(exposed),
             host_config: Some(host_config),
+            networking_config,
+            healthcheck: self.health.config()?,
             ..Default::default()
         })
     }

@@ -1,9 +1,11 @@
 //! Containers: listing (`ps`) and the lifecycle verbs; `run`/`create`, `logs`, `cp`, `stats`
 //! and `top` live in the submodules.
 
+pub mod confine;
 pub mod cp;
 pub mod create;
 pub mod files;
+pub mod health;
 pub mod logs;
 pub mod more;
 pub mod run;
