@@ -19,7 +19,10 @@ use berth_desktop::engine_host::vm::VmPhase;
 use berth_desktop::engine_host::vm_config::{find_qemu, Platform, VmSize};
 use berth_desktop::{Backend, EngineState, NativeConfig, NativeHost, VmHost, VmHostConfig};
 use berth_tests::engine_vm::{guest_image, processes_naming};
-use berth_tests::{cleanup_dir, free_port, make_temp_dir, wait_until};
+use berth_tests::{cleanup_dir, free_port, make_temp_dir};
+use support::wait_until_async;
+
+mod support;
 use berth_vm::qemu::Network;
 
 /// GET / on 127.0.0.1:port: the response, or why not.
@@ -168,11 +171,12 @@ async fn the_desktop_runs_its_engine_in_a_vm() {
     b.run_container(&httpd_req("web", port, "hola-vm"))
         .await
         .expect("run web");
-    let page = wait_until(
+    let page = wait_until_async(
         "the published port answers on the host",
         Duration::from_secs(120),
         || http_get(port),
-    );
+    )
+    .await;
     assert!(page.contains("hola-vm"), "{page}");
     // … and a host port already taken leaves the container running and is reported.
     let taken = TcpListener::bind("127.0.0.1:0").expect("bind");
@@ -180,7 +184,7 @@ async fn the_desktop_runs_its_engine_in_a_vm() {
     b.run_container(&httpd_req("clash", taken_port, "never"))
         .await
         .expect("the container runs though its host port is taken");
-    let failed = wait_until(
+    let failed = wait_until_async(
         "the taken port is reported",
         Duration::from_secs(60),
         || {
@@ -191,7 +195,8 @@ async fn the_desktop_runs_its_engine_in_a_vm() {
                 .cloned()
                 .ok_or_else(|| format!("{ports:?}"))
         },
-    );
+    )
+    .await;
     assert!(!failed.error.unwrap_or_default().is_empty());
     let list = b.list_containers().await.expect("list");
     assert!(

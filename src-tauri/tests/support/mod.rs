@@ -45,6 +45,27 @@ impl Drop for Procs {
     }
 }
 
+/// Polls `probe` every 100 ms until it gives a value, sleeping with tokio: a test whose engine
+/// host runs on the test's own runtime (the VM's port forwarder, the supervisor) must not block
+/// a worker, or a task parked in that worker's LIFO slot never runs. Panics after `limit` with
+/// what the last probe saw.
+pub async fn wait_until_async<T>(
+    what: &str,
+    limit: Duration,
+    mut probe: impl FnMut() -> Result<T, String>,
+) -> T {
+    let deadline = Instant::now() + limit;
+    loop {
+        match probe() {
+            Ok(v) => return v,
+            Err(seen) if Instant::now() >= deadline => {
+                panic!("{what}: not after {limit:?} (last seen: {seen})")
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    }
+}
+
 /// Polls `f` every 100 ms until it holds; panics after `limit`.
 pub fn wait_for(what: &str, limit: Duration, mut f: impl FnMut() -> bool) {
     let deadline = Instant::now() + limit;
