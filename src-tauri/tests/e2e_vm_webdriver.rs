@@ -180,15 +180,7 @@ async fn the_app_runs_its_engine_in_a_vm() {
     .await;
     assert!(!ui.text("[data-testid=vm-accel]").await.is_empty());
     ui.shot("vm-troubleshoot").await;
-    if let Err(e) =
-        ui.c.execute(
-            "document.querySelector('[data-testid=vm-ports]').scrollIntoView()",
-            vec![],
-        )
-        .await
-    {
-        ui.fail(&format!("scroll to the VM's ports: {e}")).await;
-    }
+    ui.scroll_to("[data-testid=vm-ports]").await;
     ui.shot("vm-troubleshoot-ports").await;
     ui.click("[data-testid=nav-settings]").await;
     ui.wait_text(

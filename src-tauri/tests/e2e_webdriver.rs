@@ -453,15 +453,7 @@ async fn desktop_app_end_to_end() {
         problem.contains("no-vm-guest") || problem.contains("qemu"),
         "{problem}"
     );
-    if let Err(e) =
-        ui.c.execute(
-            "document.querySelector('[data-testid=settings-vm]').scrollIntoView()",
-            vec![],
-        )
-        .await
-    {
-        ui.fail(&format!("scroll to the VM settings: {e}")).await;
-    }
+    ui.scroll_to("[data-testid=settings-vm]").await;
     ui.shot("settings-vm").await;
     ui.click("[data-testid=settings-engine-in-vm]").await;
     ui.wait_text(

@@ -17,6 +17,14 @@ pub struct Ui {
 }
 
 impl Ui {
+    /// Scrolls the first element matching `css` into view (before a screenshot of it).
+    pub async fn scroll_to(&self, css: &str) {
+        let script = format!("document.querySelector('{css}').scrollIntoView()");
+        if let Err(e) = self.c.execute(&script, vec![]).await {
+            self.fail(&format!("scroll to {css}: {e}")).await;
+        }
+    }
+
     /// Saves the window as `<name>.png` among the artifacts.
     pub async fn shot(&self, name: &str) {
         // Let what the last input changed reach the screen. A timer, not requestAnimationFrame:
