@@ -110,6 +110,18 @@ fn dangling_filter_save_and_load() {
     // The loaded image runs.
     let hello = d.docker_ok(&["run", "--rm", &img, "echo", "loaded"]);
     assert_eq!(hello.trim(), "loaded");
+    // A broken archive: Go's archive/tar words as dockerd answers, nothing loaded.
+    let data = std::fs::read(&archive).expect("archive");
+    let mut garbage = data[..1024].to_vec();
+    garbage[148..156].copy_from_slice(b"zzzzzzzz"); // the header's checksum field
+    let out = d.docker_with_stdin(&["load"], &garbage);
+    assert_eq!(out.status, 1, "{out}");
+    assert!(
+        out.stderr.contains("archive/tar: invalid tar header"),
+        "{out}"
+    );
+    let out = d.docker_with_stdin(&["load"], &data[..data.len() / 2]);
+    assert!(out.stderr.contains("unexpected EOF"), "{out}");
     d.docker_ok(&["tag", &img, "again:1"]);
     d.docker_ok(&["rmi", &img]);
     d.docker_ok(&["rmi", "again:1"]);

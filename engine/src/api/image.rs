@@ -175,8 +175,13 @@ pub async fn load(
             let input = std::fs::File::open(dir.join("archive.tar"))?;
             let blobs = dir.join("blobs");
             std::fs::create_dir_all(&blobs)?;
-            crate::image::archive::read_archive(std::io::BufReader::new(input), &blobs)
-                .map_err(|err| EngineError::invalid(format!("invalid image archive: {err}")))
+            crate::image::archive::read_archive(std::io::BufReader::new(input), &blobs).map_err(
+                |err| match err {
+                    // A broken tar stream: Go's archive/tar words, as dockerd answers.
+                    crate::image::archive::ArchiveError::Tar(m) => EngineError::invalid(m),
+                    other => EngineError::invalid(format!("invalid image archive: {other}")),
+                },
+            )
         })
         .await
         .map_err(|err| EngineError::internal(format!("load task: {err}")))??;

@@ -32,6 +32,9 @@ pub enum ArchiveError {
     Image { image: String, reason: String },
     #[error("invalid archive: {0}")]
     Invalid(String),
+    /// The tar stream itself is broken (Go's archive/tar wording).
+    #[error("{0}")]
+    Tar(&'static str),
     #[error("invalid archive: no manifest.json (nor an OCI index.json) found")]
     MissingManifest,
     #[error("invalid archive: {file} is not valid JSON: {source}")]
@@ -56,6 +59,29 @@ pub enum ArchiveError {
         #[source]
         source: UnpackError,
     },
+}
+
+/// A tar reading error in the words of Go's archive/tar (what dockerd answers), instead of the
+/// tar crate's, which can quote the garbage bytes of a broken header.
+fn tar_err(e: io::Error) -> ArchiveError {
+    let text = e.to_string();
+    let go = if e.kind() == io::ErrorKind::UnexpectedEof
+        || text.contains("failed to read entire block")
+    {
+        "unexpected EOF"
+    } else if text.contains("numeric field")
+        || text.contains("cksum")
+        || text.contains("checksum")
+        || text.contains("invalid")
+    {
+        "archive/tar: invalid tar header"
+    } else {
+        return ArchiveError::Io {
+            context: "reading archive".into(),
+            source: e,
+        };
+    };
+    ArchiveError::Tar(go)
 }
 
 fn io_err(context: impl Into<String>) -> impl FnOnce(io::Error) -> ArchiveError {
@@ -706,10 +732,10 @@ fn extract<R: Read>(input: R, scratch: &Path) -> Result<Contents, ArchiveError> 
         links: HashMap::new(),
     };
     let mut archive = tar::Archive::new(input);
-    let entries = archive.entries().map_err(io_err("reading archive"))?;
+    let entries = archive.entries().map_err(tar_err)?;
     let res = (|| {
         for entry in entries {
-            let mut entry = entry.map_err(io_err("reading archive"))?;
+            let mut entry = entry.map_err(tar_err)?;
             let raw = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
             let name = clean_components(&raw)
                 .ok_or_else(|| ArchiveError::Escape(raw.clone()))?
