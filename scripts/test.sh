@@ -16,21 +16,7 @@ if ! command -v cargo >/dev/null && [[ -x $HOME/.cargo/bin/cargo ]]; then
     export PATH="$HOME/.cargo/bin:$PATH"
 fi
 
-mapfile -t packages < <(grep -v '^\s*\(#\|$\)' scripts/apt-packages)
-missing=()
-for p in "${packages[@]}"; do
-    dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$' || missing+=("$p")
-done
-# The docker CLI (the machine ships docker 28 in /usr/local/bin; Debian's docker.io otherwise).
-command -v docker >/dev/null || missing+=(docker.io)
-if ((${#missing[@]})); then
-    echo "scripts/test.sh: installing ${missing[*]}" >&2
-    sudo=()
-    [[ $(id -u) -eq 0 ]] || sudo=(sudo)
-    export DEBIAN_FRONTEND=noninteractive
-    "${sudo[@]}" apt-get update -qq
-    "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+./scripts/apt-install.sh
 
 echo "--- toolchain and test dependencies" >&2
 {
