@@ -16,7 +16,7 @@ struct Args {
     /// Root directory of persistent state.
     #[arg(long = "data-root", default_value = "/var/lib/berth")]
     data_root: PathBuf,
-    /// Daemon socket to listen on (unix:///path).
+    /// Daemon socket to listen on: unix:///path, or fd:// for the socket systemd passes.
     #[arg(short = 'H', long = "host", default_value = "unix:///run/berth.sock")]
     host: Vec<String>,
     /// Default OCI runtime for containers (default: the fastest one that works here).
@@ -88,10 +88,7 @@ fn run(args: Args) -> anyhow::Result<()> {
         .last()
         .cloned()
         .unwrap_or_else(|| "unix:///run/berth.sock".into());
-    let socket = PathBuf::from(
-        host.strip_prefix("unix://")
-            .with_context(|| format!("only unix:// hosts are supported, got {host}"))?,
-    );
+    let listen = Listen::parse(&host)?;
     let mut add = Vec::new();
     for r in &args.add_runtime {
         let (name, path) = r
@@ -119,11 +116,8 @@ fn run(args: Args) -> anyhow::Result<()> {
         })
         .await?;
         // "ready" only once the socket is bound: scripts and the desktop wait for this line.
-        let listener = berth_engine::bind(&socket)?;
-        println!(
-            "berthd is ready: export DOCKER_HOST=unix://{}",
-            socket.display()
-        );
+        let (listener, socket) = listen.open()?;
+        println!("berthd is ready: export DOCKER_HOST=unix://{socket}");
         let serve = berth_engine::serve_on(Arc::clone(&engine), listener);
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
         tokio::select! {
@@ -134,4 +128,90 @@ fn run(args: Args) -> anyhow::Result<()> {
         engine.shutdown().await;
         Ok(())
     })
+}
+
+/// Where the API listens (`-H`).
+enum Listen {
+    /// `unix:///path`: berthd binds it (0660, group `berth`).
+    Unix(PathBuf),
+    /// `fd://`: the first socket passed by systemd socket activation (`LISTEN_FDS`), whose mode
+    /// and group the socket unit set.
+    Systemd,
+}
+
+impl Listen {
+    fn parse(host: &str) -> anyhow::Result<Listen> {
+        if host == "fd://" {
+            return Ok(Listen::Systemd);
+        }
+        if let Some(fd) = host.strip_prefix("fd://") {
+            // dockerd's fd://N picks one of several sockets; berthd is given exactly one.
+            anyhow::bail!("fd://{fd}: only fd:// (the first socket systemd passes) is supported");
+        }
+        let path = host
+            .strip_prefix("unix://")
+            .with_context(|| format!("only unix:// and fd:// hosts are supported, got {host}"))?;
+        Ok(Listen::Unix(PathBuf::from(path)))
+    }
+
+    /// The listener and the socket's path (for the ready line).
+    fn open(self) -> anyhow::Result<(tokio::net::UnixListener, String)> {
+        match self {
+            Listen::Unix(path) => {
+                let l = berth_engine::bind(&path)?;
+                Ok((l, path.display().to_string()))
+            }
+            Listen::Systemd => {
+                let mut fds = listenfd::ListenFd::from_env();
+                let std = fds
+                    .take_unix_listener(0)
+                    .context("fd://: the socket systemd passed is not a unix stream socket")?
+                    .context(
+                        "no sockets found via socket activation: make sure the service was \
+                         started by systemd",
+                    )?;
+                std.set_nonblocking(true)?;
+                // systemd hands the fd over without CLOEXEC: monitors and runtimes must not
+                // inherit the API socket.
+                nix::fcntl::fcntl(
+                    &std,
+                    nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
+                )
+                .context("fd://: setting close-on-exec")?;
+                let path = std
+                    .local_addr()
+                    .ok()
+                    .and_then(|a| a.as_pathname().map(|p| p.display().to_string()))
+                    .unwrap_or_else(|| "(socket from systemd)".into());
+                tracing::info!(socket = %path, "API listening on the socket from systemd");
+                Ok((tokio::net::UnixListener::from_std(std)?, path))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hosts_are_unix_paths_or_the_systemd_socket() {
+        assert!(
+            matches!(Listen::parse("unix:///run/berth.sock"), Ok(Listen::Unix(p)) if p == PathBuf::from("/run/berth.sock"))
+        );
+        assert!(matches!(Listen::parse("fd://"), Ok(Listen::Systemd)));
+        let e = Listen::parse("fd://3").err().map(|e| e.to_string());
+        assert!(e.is_some_and(|e| e.contains("only fd://")));
+        let e = Listen::parse("tcp://0.0.0.0:2375")
+            .err()
+            .map(|e| e.to_string());
+        assert!(e.is_some_and(|e| e.contains("only unix:// and fd://")));
+    }
+
+    #[test]
+    fn fd_host_without_systemd_says_so() {
+        // No LISTEN_FDS in a test process: dockerd's words.
+        let e = Listen::Systemd.open().err().map(|e| format!("{e:#}"));
+        assert!(e.is_some_and(|e| e.contains("no sockets found via socket activation")));
+    }
 }
