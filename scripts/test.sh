@@ -84,6 +84,11 @@ echo "--- cargo fmt --check, cargo clippy -D warnings" >&2
 cargo fmt --all -- --check
 cargo clippy -j2 --workspace --all-targets -- -D warnings
 cargo build -j2 --workspace --bins
+# The Linux package (Tauri's .deb with berthd, berth, the systemd units and the VM guest):
+# tests/tests/deb_package.rs installs it with dpkg, runs a container through it and purges it.
+echo "--- scripts/package.sh --debug" >&2
+BERTH_DEB=$(scripts/package.sh --debug)
+export BERTH_DEB
 export BERTHD_BIN=${BERTHD_BIN:-${CARGO_TARGET_DIR:-$PWD/target}/debug/berthd}
 export BERTH_CLI_BIN=${BERTH_CLI_BIN:-${CARGO_TARGET_DIR:-$PWD/target}/debug/berth}
 export RUST_TEST_THREADS=${RUST_TEST_THREADS:-2}

@@ -84,6 +84,7 @@ const TEMP_PREFIXES: &[&str] = &[
     "berth-registry-",
     "berth-harness-selftest-",
     "berth-vm-",
+    "berth-deb-",
 ];
 
 fn temp_base() -> PathBuf {
