@@ -60,6 +60,18 @@ impl EngineError {
     pub fn internal(msg: impl std::fmt::Display) -> Self {
         EngineError::Internal(anyhow::anyhow!("{msg}"))
     }
+
+    /// Whether the filesystem under the engine was full (ENOSPC, EDQUOT).
+    pub fn is_no_space(&self) -> bool {
+        let EngineError::Internal(e) = self else {
+            return false;
+        };
+        e.chain().any(|c| {
+            c.downcast_ref::<std::io::Error>()
+                .and_then(std::io::Error::raw_os_error)
+                .is_some_and(|n| n == libc::ENOSPC || n == libc::EDQUOT)
+        })
+    }
 }
 
 impl From<std::io::Error> for EngineError {
@@ -82,5 +94,24 @@ impl IntoResponse for EngineError {
         }
         let body = serde_json::json!({ "message": self.to_string() });
         (status, axum::Json(body)).into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use anyhow::Context;
+
+    #[test]
+    fn no_space_is_found_under_context() {
+        let full: anyhow::Result<()> =
+            Err(std::io::Error::from_raw_os_error(libc::ENOSPC)).context("writing state.json");
+        let e = EngineError::from(full.unwrap_err());
+        assert!(e.is_no_space());
+        assert!(e.to_string().contains("writing state.json"));
+        let other: anyhow::Result<()> =
+            Err(std::io::Error::from_raw_os_error(libc::EACCES)).context("writing state.json");
+        assert!(!EngineError::from(other.unwrap_err()).is_no_space());
+        assert!(!EngineError::Conflict("no space left on device".into()).is_no_space());
     }
 }

@@ -58,6 +58,26 @@ impl Berthd {
 
     /// Like [`Berthd::start`], with extra daemon flags (kept for [`Berthd::restart`]).
     pub fn start_with_args(extra_args: &[&str]) -> Berthd {
+        Self::start_prepared(extra_args, |_| {})
+    }
+
+    /// Like [`Berthd::start_with_args`], with the data root on a tmpfs of `size` (e.g. `64m`):
+    /// an engine whose disk can be filled. Drop unmounts it with the rest.
+    pub fn start_with_small_root(size: &str, extra_args: &[&str]) -> Berthd {
+        Self::start_prepared(extra_args, |root| {
+            std::fs::create_dir_all(root).expect("create data root");
+            let st = Command::new("mount")
+                .args(["-t", "tmpfs", "-o", &format!("size={size},mode=0710")])
+                .arg("berth-test-root")
+                .arg(root)
+                .status()
+                .expect("run mount");
+            assert!(st.success(), "mount a tmpfs on {}", root.display());
+        })
+    }
+
+    /// Starts the engine after `prepare` has been given its data root.
+    fn start_prepared(extra_args: &[&str], prepare: impl FnOnce(&Path)) -> Berthd {
         let dir = crate::make_temp_dir("berth-e2e-");
         let net = crate::netenv::NetIdentity::new();
         let mut args: Vec<String> = extra_args.iter().map(|s| s.to_string()).collect();
@@ -85,6 +105,7 @@ impl Berthd {
             net,
         };
         std::fs::create_dir_all(berthd.docker_config_dir()).expect("create docker config dir");
+        prepare(&berthd.data_root());
         berthd.launch();
         berthd
     }

@@ -212,8 +212,13 @@ impl ContainerService {
             )));
         }
         if force {
-            // No restart policy may bring it back while it goes.
-            super::restart::stop_by_hand(c)?;
+            // No restart policy may bring it back while it goes (held in memory when a full
+            // disk cannot take it: the removal below needs no more).
+            if let Err(e) = super::restart::stop_by_hand(c) {
+                if !e.is_no_space() {
+                    return Err(e);
+                }
+            }
         }
         // A forced removal kills what runs; a start racing it (a policy restart already under
         // way, a client's start) can make it run again, so it tries a few times.
@@ -254,7 +259,17 @@ impl ContainerService {
             }
         };
         // Marked first, so a crash before the files are gone is finished by the next start.
-        c.transition(|d| d.st.state.set_removing())?;
+        if let Err(e) = c.transition(|d| d.st.state.set_removing()) {
+            // A full disk cannot take the mark, and removing is how users free space: the
+            // record goes at once instead (which needs none), and a directory left without one
+            // by a crash is dropped at the next start just the same.
+            if !e.is_no_space() {
+                return Err(e);
+            }
+            tracing::warn!(id = %c.id, "disk full: removing the record first instead of marking it");
+            ignore_missing(std::fs::remove_file(c.dir.join("config.json")))
+                .map_err(|e| EngineError::internal(format!("removing container record: {e}")))?;
+        }
         self.forget(c);
         let mounts = c.lock().rec.mount_points.clone();
         self.drop_volume_refs(&c.id, &mounts, volumes);

@@ -233,8 +233,19 @@ impl ContainerService {
             let dir = e.path();
             let record = dir.join("config.json");
             if !record.exists() {
-                // A create interrupted before its record was written: nothing to keep.
+                // A create interrupted before its record was written, or a removal after its
+                // record went: nothing to keep, its writable layer included.
                 tracing::warn!(dir = %dir.display(), "removing incomplete container");
+                let id = dir.file_name().and_then(|n| n.to_str());
+                // Only a container ID names a container's snapshot.
+                if let Some(id) =
+                    id.filter(|i| i.len() == 64 && i.bytes().all(|b| b.is_ascii_hexdigit()))
+                {
+                    let _ = crate::snapshot::unmount(&dir.join("rootfs"));
+                    if let Err(e) = self.images.snapshots.remove(id) {
+                        tracing::warn!(id, error = %e, "removing its writable layer");
+                    }
+                }
                 let _ = std::fs::remove_dir_all(&dir);
                 continue;
             }

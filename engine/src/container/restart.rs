@@ -54,15 +54,16 @@ pub(super) fn drop_pending(d: &mut ContainerData) -> bool {
 /// pending restart is dropped, in one state write. True if a restart was pending.
 pub(super) fn stop_by_hand(c: &Container) -> crate::error::Result<bool> {
     let mut pending = false;
-    c.update(|d| {
+    // In memory even when the write fails (a full disk), so waiters are released either way.
+    let saved = c.update(|d| {
         d.st.manually_stopped = true;
         pending = drop_pending(d);
-    })?;
+    });
     if pending {
         // It stops for good without another exit: release `docker wait` as dockerd does.
         c.exits.send_modify(|n| *n += 1);
     }
-    Ok(pending)
+    saved.map(|()| pending)
 }
 
 impl ContainerService {
