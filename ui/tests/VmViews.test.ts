@@ -24,8 +24,8 @@ const failedVm: VmInfo = {
   consoleLog: '/home/ana/.local/share/berth/vm/console.log',
   hostLog: '/home/ana/.local/share/berth/vm/desktop-vm.log',
   ports: [
-    { container: 'aaaaaaaaaaaaaaaa', hostIp: '127.0.0.1', hostPort: 8080, error: null },
-    { container: 'bbbbbbbbbbbbbbbb', hostIp: '127.0.0.1', hostPort: 5432, error: 'Address already in use (os error 98)' },
+    { container: 'aaaaaaaaaaaaaaaa', hostIp: '127.0.0.1', hostPort: 8080, proto: 'tcp', error: null },
+    { container: 'bbbbbbbbbbbbbbbb', hostIp: '127.0.0.1', hostPort: 5432, proto: 'tcp', error: 'Address already in use (os error 98)' },
   ],
 };
 

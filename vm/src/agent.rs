@@ -2,7 +2,7 @@
 //! (the engine's API socket, or a TCP port on the guest's loopback), splicing bytes both ways
 //! with half-close.
 
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -17,7 +17,7 @@ use crate::mux::{self, MuxStream, Side};
 pub struct AgentConfig {
     /// The guest engine's API socket.
     pub engine_socket: PathBuf,
-    /// Where `Tcp(port)` streams connect: the guest's loopback (127.0.0.1), where the engine's
+    /// Where `Tcp(port)` and `Udp(port)` streams go: the guest's loopback (127.0.0.1), where the engine's
     /// NAT publishes container ports.
     pub tcp_host: Ipv4Addr,
 }
@@ -84,6 +84,9 @@ async fn handle(mut stream: MuxStream, cfg: Arc<AgentConfig>, control: mpsc::Sen
             }
             Err(e) => Err(e),
         },
+        Target::Udp(port) => {
+            crate::udp::relay_guest(stream, SocketAddr::from((cfg.tcp_host, port))).await
+        }
         Target::Control(c) => answer_control(stream, c, &control).await,
     };
     if let Err(e) = result {

@@ -1,7 +1,8 @@
 //! The first bytes the host writes on each stream it opens: what the stream is for.
 //!
 //! `E` the guest engine's API socket · `T` + port (u16, big-endian): TCP to `127.0.0.1:port`
-//! inside the guest (where the engine's NAT publishes container ports) · `C` + command: a
+//! inside the guest (where the engine's NAT publishes container ports) · `U` + port: UDP
+//! datagrams to `127.0.0.1:port`, framed ([`crate::udp`]) · `C` + command: a
 //! control request, answered with one byte ([`CONTROL_OK`]).
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -15,6 +16,8 @@ pub enum Target {
     Engine,
     /// TCP to this port on the guest's loopback.
     Tcp(u16),
+    /// UDP datagrams (one host client's flow) to this port on the guest's loopback.
+    Udp(u16),
     Control(Control),
 }
 
@@ -42,6 +45,10 @@ impl Target {
                 let p = port.to_be_bytes();
                 vec![b'T', p[0], p[1]]
             }
+            Target::Udp(port) => {
+                let p = port.to_be_bytes();
+                vec![b'U', p[0], p[1]]
+            }
             Target::Control(Control::Poweroff) => vec![b'C', b'P'],
         }
     }
@@ -54,6 +61,7 @@ impl Target {
         match r.read_u8().await? {
             b'E' => Ok(Target::Engine),
             b'T' => Ok(Target::Tcp(r.read_u16().await?)),
+            b'U' => Ok(Target::Udp(r.read_u16().await?)),
             b'C' => match r.read_u8().await? {
                 b'P' => Ok(Target::Control(Control::Poweroff)),
                 other => Err(HeaderError::UnknownControl(other)),
@@ -74,6 +82,7 @@ mod tests {
             Target::Tcp(0),
             Target::Tcp(8080),
             Target::Tcp(u16::MAX),
+            Target::Udp(53),
             Target::Control(Control::Poweroff),
         ] {
             let bytes = t.encode();

@@ -5,6 +5,7 @@
 //! - [`agent`] (guest): connects each stream to the guest engine's socket or a guest port.
 //! - [`forwarder`] (host): the host engine socket; [`ports`]: published ports followed from
 //!   the guest engine's events; [`engine_api`]: the few API calls that takes.
+//!   [`udp`]: published UDP ports' datagram flows.
 //! - [`qemu`]: QEMU's command line, the acceleration probe, the data disk; [`vm`]: one VM's
 //!   lifecycle and state; [`vport`]: the guest's end of the port.
 
@@ -15,6 +16,7 @@ pub mod header;
 pub mod mux;
 pub mod ports;
 pub mod qemu;
+pub mod udp;
 pub mod vm;
 pub mod vport;
 

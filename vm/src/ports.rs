@@ -1,6 +1,7 @@
-//! Published ports: while a guest container runs, each of its published TCP ports gets a host
-//! listener on the same port, whose connections are mux streams to that port on the guest's
-//! loopback (where the guest engine's NAT sends them on to the container).
+//! Published ports: while a guest container runs, each of its published ports gets a host
+//! listener on the same port and protocol. A TCP connection is a mux stream to that port on the
+//! guest's loopback (where the guest engine's NAT sends it on to the container); UDP datagrams
+//! travel as flows, one stream per host client ([`crate::udp`]).
 //!
 //! The guest engine is followed through its own API: `/events` for starts and stops, and
 //! `/containers/{id}/json` for the bindings. A published `0.0.0.0`/`::`/empty host IP binds the
@@ -12,7 +13,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use serde::Serialize;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -20,12 +21,31 @@ use crate::engine_api::{self, ApiError, JsonLines};
 use crate::forwarder::forward;
 use crate::header::Target;
 use crate::mux::MuxHandle;
+use crate::udp;
+
+/// The protocol of a published port.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Proto {
+    Tcp,
+    Udp,
+}
+
+impl std::fmt::Display for Proto {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Proto::Tcp => "tcp",
+            Proto::Udp => "udp",
+        })
+    }
+}
 
 /// One published port of a container, as the host should offer it.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 pub struct Binding {
     pub host_ip: IpAddr,
     pub host_port: u16,
+    pub proto: Proto,
 }
 
 /// What became of one binding: the desktop shows `Failed` ones.
@@ -34,12 +54,13 @@ pub struct PortStatus {
     pub container: String,
     pub host_ip: IpAddr,
     pub host_port: u16,
+    pub proto: Proto,
     /// None while forwarding; why not otherwise (e.g. the port is taken on the host).
     pub error: Option<String>,
 }
 
-/// The TCP bindings in a `/containers/{id}/json` document (`NetworkSettings.Ports`), mapped to
-/// host addresses. UDP is not forwarded (noted in the log).
+/// The TCP and UDP bindings in a `/containers/{id}/json` document (`NetworkSettings.Ports`),
+/// mapped to host addresses. SCTP is not forwarded (noted in the log).
 pub fn bindings_of(inspect: &serde_json::Value) -> Vec<Binding> {
     let mut out = Vec::new();
     let Some(ports) = inspect
@@ -52,12 +73,18 @@ pub fn bindings_of(inspect: &serde_json::Value) -> Vec<Binding> {
         let Some(list) = binds.as_array() else {
             continue;
         };
-        if !spec.ends_with("/tcp") {
-            if !list.is_empty() {
-                tracing::warn!("published {spec} is not forwarded to the host (TCP only)");
+        let proto = match spec.rsplit_once('/').map(|(_, p)| p) {
+            Some("tcp") => Proto::Tcp,
+            Some("udp") => Proto::Udp,
+            _ => {
+                if !list.is_empty() {
+                    tracing::warn!(
+                        "published {spec} is not forwarded to the host (TCP and UDP only)"
+                    );
+                }
+                continue;
             }
-            continue;
-        }
+        };
         for b in list {
             let port = b
                 .get("HostPort")
@@ -71,7 +98,11 @@ pub fn bindings_of(inspect: &serde_json::Value) -> Vec<Binding> {
                 Ok(ip) if !ip.is_unspecified() => ip,
                 _ => IpAddr::V4(Ipv4Addr::LOCALHOST),
             };
-            out.push(Binding { host_ip, host_port });
+            out.push(Binding {
+                host_ip,
+                host_port,
+                proto,
+            });
         }
     }
     out.sort();
@@ -147,23 +178,32 @@ impl PortForwards {
 
     async fn listen(&self, container: &str, binding: Binding) -> Forwarding {
         let addr = SocketAddr::new(binding.host_ip, binding.host_port);
-        match TcpListener::bind(addr).await {
-            Ok(listener) => {
-                tracing::info!("forwarding {addr} to container {container}");
-                let mux = self.mux.clone();
-                let port = binding.host_port;
+        let port = binding.host_port;
+        let mux = self.mux.clone();
+        let task = match binding.proto {
+            Proto::Tcp => TcpListener::bind(addr)
+                .await
+                .map(|l| tokio::spawn(accept_loop(l, mux, port))),
+            Proto::Udp => UdpSocket::bind(addr)
+                .await
+                .map(|s| tokio::spawn(udp::serve_host(s, mux, port, udp::IDLE))),
+        };
+        let proto = binding.proto;
+        match task {
+            Ok(task) => {
+                tracing::info!("forwarding {addr}/{proto} to container {container}");
                 Forwarding {
                     binding,
                     error: None,
-                    task: Some(tokio::spawn(accept_loop(listener, mux, port))),
+                    task: Some(task),
                 }
             }
             Err(e) => {
                 // The container keeps running; the port is reported as not forwarded.
-                tracing::warn!("cannot forward {addr} to container {container}: {e}");
+                tracing::warn!("cannot forward {addr}/{proto} to container {container}: {e}");
                 Forwarding {
                     binding,
-                    error: Some(format!("{addr}: {e}")),
+                    error: Some(format!("{addr}/{proto}: {e}")),
                     task: None,
                 }
             }
@@ -178,6 +218,7 @@ impl PortForwards {
                     container: id.clone(),
                     host_ip: f.binding.host_ip,
                     host_port: f.binding.host_port,
+                    proto: f.binding.proto,
                     error: f.error.clone(),
                 });
             }
@@ -327,32 +368,34 @@ mod tests {
     use crate::mux::{self, Side};
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+    fn tcp(host_port: u16) -> Binding {
+        Binding {
+            host_ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            host_port,
+            proto: Proto::Tcp,
+        }
+    }
+
+    fn udp(host_port: u16) -> Binding {
+        Binding {
+            proto: Proto::Udp,
+            ..tcp(host_port)
+        }
+    }
+
     #[test]
-    fn bindings_map_wildcards_to_loopback_and_skip_udp_and_unbound() {
+    fn bindings_map_wildcards_to_loopback_and_skip_sctp_and_unbound() {
         let inspect = serde_json::json!({"NetworkSettings": {"Ports": {
             "80/tcp": [{"HostIp": "0.0.0.0", "HostPort": "8080"}, {"HostIp": "::", "HostPort": "8080"}],
             "443/tcp": [{"HostIp": "127.0.0.1", "HostPort": "8443"}],
             "53/udp": [{"HostIp": "", "HostPort": "5353"}],
+            "7/sctp": [{"HostIp": "", "HostPort": "7007"}],
             "9000/tcp": null,
             "22/tcp": [{"HostIp": "", "HostPort": "2222"}]
         }}});
-        let lo = IpAddr::V4(Ipv4Addr::LOCALHOST);
         assert_eq!(
             bindings_of(&inspect),
-            vec![
-                Binding {
-                    host_ip: lo,
-                    host_port: 2222
-                },
-                Binding {
-                    host_ip: lo,
-                    host_port: 8080
-                },
-                Binding {
-                    host_ip: lo,
-                    host_port: 8443
-                },
-            ]
+            vec![tcp(2222), udp(5353), tcp(8080), tcp(8443)]
         );
         assert!(bindings_of(&serde_json::json!({})).is_empty());
     }
@@ -389,21 +432,7 @@ mod tests {
         let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind taken");
         let taken_port = taken.local_addr().expect("addr").port();
         let free = free_port();
-        let lo = IpAddr::V4(Ipv4Addr::LOCALHOST);
-        fwds.set(
-            "c1",
-            vec![
-                Binding {
-                    host_ip: lo,
-                    host_port: free,
-                },
-                Binding {
-                    host_ip: lo,
-                    host_port: taken_port,
-                },
-            ],
-        )
-        .await;
+        fwds.set("c1", vec![tcp(free), tcp(taken_port)]).await;
         let st = status.borrow().clone();
         assert_eq!(st.len(), 2);
         let ok = st.iter().find(|s| s.host_port == free).expect("free port");
@@ -442,15 +471,7 @@ mod tests {
             }
         });
         let mut fwds = PortForwards::new(mux);
-        let lo = IpAddr::V4(Ipv4Addr::LOCALHOST);
-        fwds.set(
-            "web",
-            vec![Binding {
-                host_ip: lo,
-                host_port: port,
-            }],
-        )
-        .await;
+        fwds.set("web", vec![tcp(port)]).await;
         for msg in ["hello guest", "again"] {
             let mut c = tokio::net::TcpStream::connect(("127.0.0.1", port))
                 .await
@@ -463,19 +484,64 @@ mod tests {
             assert_eq!(back, want);
         }
         // Setting the same bindings again keeps the listener; clearing closes it.
-        fwds.set(
-            "web",
-            vec![Binding {
-                host_ip: lo,
-                host_port: port,
-            }],
-        )
-        .await;
+        fwds.set("web", vec![tcp(port)]).await;
         assert_eq!(fwds.status().borrow().len(), 1);
         fwds.clear().await;
         assert!(tokio::net::TcpStream::connect(("127.0.0.1", port))
             .await
             .is_err());
+    }
+
+    #[tokio::test]
+    async fn udp_clients_reach_the_guest_port_and_get_their_own_replies() {
+        let (mux, _dir) = guest();
+        // A UDP service in the "guest" that answers each datagram reversed, to its sender.
+        let service = UdpSocket::bind((GUEST_LO, 0)).await.expect("bind service");
+        let port = service.local_addr().expect("addr").port();
+        tokio::spawn(async move {
+            let mut buf = [0u8; 2048];
+            while let Ok((n, from)) = service.recv_from(&mut buf).await {
+                let mut d = buf[..n].to_vec();
+                d.reverse();
+                let _ = service.send_to(&d, from).await;
+            }
+        });
+        let mut fwds = PortForwards::new(mux);
+        // TCP and UDP on the same port number are two bindings.
+        fwds.set("dns", vec![tcp(port), udp(port)]).await;
+        let st = fwds.status().borrow().clone();
+        assert_eq!(st.len(), 2);
+        assert!(st.iter().all(|s| s.error.is_none()), "{st:?}");
+        assert!(std::net::UdpSocket::bind(("127.0.0.1", port)).is_err());
+
+        // Two clients at once, several datagrams each: every reply goes to its own sender.
+        // UDP may drop a datagram, so each one is resent until its reply is in.
+        let mut clients = Vec::new();
+        for name in ["alpha", "beta"] {
+            clients.push(tokio::spawn(async move {
+                let c = UdpSocket::bind("127.0.0.1:0").await.expect("client");
+                c.connect(("127.0.0.1", port)).await.expect("connect");
+                for i in 0..5 {
+                    let msg = format!("{name}-{i}");
+                    let want: String = msg.chars().rev().collect();
+                    let mut buf = [0u8; 64];
+                    loop {
+                        c.send(msg.as_bytes()).await.expect("send");
+                        let r = tokio::time::timeout(Duration::from_secs(2), c.recv(&mut buf));
+                        if let Ok(Ok(n)) = r.await {
+                            assert_eq!(std::str::from_utf8(&buf[..n]), Ok(want.as_str()));
+                            break;
+                        }
+                    }
+                }
+            }));
+        }
+        for c in clients {
+            c.await.expect("client task");
+        }
+
+        fwds.remove("dns").await;
+        std::net::UdpSocket::bind(("127.0.0.1", port)).expect("UDP port released");
     }
 
     #[test]

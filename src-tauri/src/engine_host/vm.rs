@@ -50,6 +50,8 @@ pub struct VmPort {
     pub container: String,
     pub host_ip: String,
     pub host_port: u16,
+    /// `tcp` or `udp`.
+    pub proto: String,
     /// Why it is not forwarded (e.g. the port is taken on the host); None when it is.
     pub error: Option<String>,
 }
@@ -213,6 +215,7 @@ impl VmHost {
                         container: p.container.clone(),
                         host_ip: p.host_ip.to_string(),
                         host_port: p.host_port,
+                        proto: p.proto.to_string(),
                         error: p.error.clone(),
                     })
                     .collect()

@@ -28,12 +28,14 @@ describe('vm', () => {
 
   it('lists the ports the host could not open, by port', () => {
     const ports: VmPort[] = [
-      { container: 'b', hostIp: '127.0.0.1', hostPort: 9000, error: 'address in use' },
-      { container: 'a', hostIp: '127.0.0.1', hostPort: 8080, error: null },
-      { container: 'c', hostIp: '::1', hostPort: 80, error: 'address in use' },
+      { container: 'b', hostIp: '127.0.0.1', hostPort: 9000, proto: 'tcp', error: 'address in use' },
+      { container: 'a', hostIp: '127.0.0.1', hostPort: 8080, proto: 'tcp', error: null },
+      { container: 'c', hostIp: '::1', hostPort: 80, proto: 'tcp', error: 'address in use' },
+      { container: 'd', hostIp: '127.0.0.1', hostPort: 5353, proto: 'udp', error: null },
     ];
     expect(failedPorts(ports).map((p) => p.hostPort)).toEqual([80, 9000]);
     expect(portAddress(ports[2])).toBe('[::1]:80');
+    expect(portAddress(ports[3])).toBe('127.0.0.1:5353/udp');
     expect(portText(ports[1])).toEqual({ key: 'vm.portForwarded', params: { address: '127.0.0.1:8080' } });
     expect(portText(ports[0]).key).toBe('vm.portFailed');
   });

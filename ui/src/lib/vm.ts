@@ -30,9 +30,10 @@ export function problemTexts(p: VmProblem | null | undefined): Text[] {
   }
 }
 
-/** `127.0.0.1:8080`, `[::1]:8080`. */
+/** `127.0.0.1:8080`, `[::1]:8080`, `127.0.0.1:5353/udp` (TCP is the default, as in `docker port`). */
 export function portAddress(p: VmPort): string {
-  return p.hostIp.includes(':') ? `[${p.hostIp}]:${p.hostPort}` : `${p.hostIp}:${p.hostPort}`;
+  const addr = p.hostIp.includes(':') ? `[${p.hostIp}]:${p.hostPort}` : `${p.hostIp}:${p.hostPort}`;
+  return p.proto === 'tcp' ? addr : `${addr}/${p.proto}`;
 }
 
 /** Ports the host could not open (taken by another program), sorted by port. */

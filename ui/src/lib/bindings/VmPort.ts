@@ -5,6 +5,10 @@
  */
 export type VmPort = { container: string, hostIp: string, hostPort: number, 
 /**
+ * `tcp` or `udp`.
+ */
+proto: string, 
+/**
  * Why it is not forwarded (e.g. the port is taken on the host); None when it is.
  */
 error: string | null, };
