@@ -22,6 +22,8 @@ pub struct Options {
     pub network: NetworkOptions,
     /// Load the built-in `berth/welcome` image on the first start of a data root.
     pub welcome_image: bool,
+    /// `--init-path`: the init binary of `docker run --init`.
+    pub init_path: Option<PathBuf>,
 }
 
 /// dockerd's networking flags, as given on the command line.
@@ -169,6 +171,7 @@ impl Engine {
                 data_root: root.clone(),
                 self_exe,
                 runtimes: runtimes.clone(),
+                init_path: opts.init_path.clone(),
             },
             Arc::clone(&images),
             Arc::clone(&events),

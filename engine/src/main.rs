@@ -47,6 +47,10 @@ struct Args {
     /// Load the built-in berth/welcome image on the first start of a data root.
     #[arg(long = "welcome-image", default_value_t = true, action = clap::ArgAction::Set)]
     welcome_image: bool,
+    /// Path to the docker-init binary `--init` runs (default: docker-init, tini-static or tini,
+    /// looked up as dockerd does).
+    #[arg(long = "init-path")]
+    init_path: Option<PathBuf>,
     /// Log level (debug, info, warn, error).
     #[arg(short = 'l', long = "log-level", default_value = "info")]
     log_level: String,
@@ -113,6 +117,7 @@ fn run(args: Args) -> anyhow::Result<()> {
                 firewall_backend: args.firewall_backend,
             },
             welcome_image: args.welcome_image,
+            init_path: args.init_path,
         })
         .await?;
         // "ready" only once the socket is bound: scripts and the desktop wait for this line.

@@ -707,14 +707,8 @@ fn unimplemented_options_are_refused_not_dropped() {
         "true",
     ]);
     for (flags, flag) in [
-        (vec!["--pid", "host"], "--pid"),
-        (vec!["--ipc", "host"], "--ipc"),
         (vec!["--uts", "host"], "--uts"),
-        (vec!["--shm-size", "128m"], "--shm-size"),
-        (vec!["--init"], "--init"),
-        (vec!["--sysctl", "net.ipv4.ip_forward=1"], "--sysctl"),
         (vec!["--device", "/dev/null:/dev/other"], "--device"),
-        (vec!["--oom-score-adj", "500"], "--oom-score-adj"),
         (vec!["--cgroup-parent", "mine"], "--cgroup-parent"),
         (vec!["--network", "refusals", "--link", "peer:db"], "--link"),
     ] {

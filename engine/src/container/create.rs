@@ -74,6 +74,35 @@ pub fn merge_image_config(user: &mut ContainerConfig, image: &ContainerConfig) {
 }
 
 impl ContainerService {
+    /// `--pid`, `--ipc`, `--shm-size`, `--sysctl`, `--oom-score-adj` and `--init`, checked (in
+    /// dockerd's words) and given their defaults before anything is made.
+    fn check_host_options(&self, hc: &mut crate::api::types::HostConfig) -> Result<()> {
+        if !(-1000..=1000).contains(&hc.oom_score_adj) {
+            return Err(EngineError::invalid(format!(
+                "Invalid value {}, range for oom score adj is [-1000, 1000]",
+                hc.oom_score_adj
+            )));
+        }
+        // A missing `container:` target is a bad request here (dockerd's 400), not a 404 on
+        // which the docker CLI would go and pull the image.
+        self.settle_namespace_modes(hc).map_err(|e| match e {
+            EngineError::NotFound(m) => EngineError::InvalidParameter(m),
+            e => e,
+        })?;
+        super::sysctl::validate(
+            &hc.sysctls,
+            hc.network_mode == "host",
+            hc.ipc_mode == "host",
+        )
+        .map_err(EngineError::invalid)?;
+        let own_pid_ns = hc.pid_mode.is_empty();
+        if hc.init == Some(true) && own_pid_ns {
+            super::init_binary::lookup(self.cfg.init_path.as_deref())
+                .map_err(EngineError::invalid)?;
+        }
+        Ok(())
+    }
+
     pub async fn create(
         self: &Arc<Self>,
         name: Option<&str>,
@@ -98,6 +127,7 @@ impl ContainerService {
         }
         // Before the image lookup: the docker CLI pulls on a 404, which would be wasted.
         super::unsupported::check_create(&host_config)?;
+        self.check_host_options(&mut host_config)?;
         super::health::validate(config.healthcheck.as_ref())?;
         let image = self.images.store.resolve(&config.image)?;
         super::restart_policy::validate(&host_config.restart_policy)?;
@@ -149,9 +179,13 @@ impl ContainerService {
                 &super::spec::cap_names(&caps),
             )
             .map_err(EngineError::invalid)?;
-        // dockerd records that a privileged container runs without an SELinux label.
+        // dockerd records that a privileged container, or one in the host's PID or IPC
+        // namespace, runs without an SELinux label.
+        let unlabeled = host_config.privileged
+            || host_config.pid_mode == "host"
+            || host_config.ipc_mode == "host";
         let opts = host_config.security_opt.get_or_insert_with(Vec::new);
-        if host_config.privileged && !opts.iter().any(|o| o.split('=').next() == Some("label")) {
+        if unlabeled && !opts.iter().any(|o| o.split('=').next() == Some("label")) {
             opts.push("label=disable".into());
         }
         if opts.is_empty() {

@@ -294,6 +294,8 @@ impl ContainerService {
     fn remove_files(&self, c: &Container) -> Result<()> {
         // Never descend into a mounted rootfs: an unmount failure stops here.
         snapshot::unmount(&c.rootfs())?;
+        // Released at exit already; again here so that a leftover is unmounted, not emptied.
+        super::namespaces::release_shm(c);
         self.images.snapshots.remove(&c.id)?;
         let _ = std::fs::remove_file(self.monitor_socket(&c.id));
         // The record goes first: a directory left without one by a crash is dropped at load.

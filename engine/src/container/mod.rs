@@ -9,6 +9,7 @@ pub mod etc_files;
 pub mod exec;
 pub mod export;
 pub mod health;
+pub mod init_binary;
 pub mod inspect;
 pub mod io;
 pub mod lifecycle;
@@ -19,6 +20,7 @@ pub mod logs;
 pub mod model;
 pub mod mounts;
 pub mod names;
+pub mod namespaces;
 pub mod network;
 pub mod prune;
 pub mod resources;
@@ -31,6 +33,7 @@ pub mod spec;
 pub mod start;
 pub mod state;
 pub mod stats;
+pub mod sysctl;
 pub mod top;
 pub mod unsupported;
 pub mod update;
@@ -181,6 +184,8 @@ pub struct EngineConfig {
     /// berthd's own binary, re-executed as the monitor.
     pub self_exe: PathBuf,
     pub runtimes: runtime::Runtimes,
+    /// `--init-path`: the init binary `--init` runs (looked up as dockerd does when unset).
+    pub init_path: Option<PathBuf>,
 }
 
 pub struct ContainerService {

@@ -120,6 +120,14 @@ pub struct SpecInput<'a> {
     /// `--security-opt`, checked at create.
     pub security: SecurityOptions,
     pub host_support: HostSupport,
+    /// PID and IPC namespaces and /dev/shm (`--pid`, `--ipc`, `--shm-size`).
+    pub namespaces: super::namespaces::NamespacePlan,
+    /// `--sysctl`, checked at create.
+    pub sysctls: std::collections::BTreeMap<String, String>,
+    /// `--oom-score-adj`, checked at create.
+    pub oom_score_adj: i32,
+    /// `--init`: the host's init binary, run as PID 1 with the command as its child.
+    pub init: Option<std::path::PathBuf>,
 }
 
 pub fn parse_capability(name: &str) -> Result<Capability, String> {
@@ -275,8 +283,12 @@ pub fn build(input: &SpecInput) -> Result<Spec, String> {
             .security
             .seccomp_filter(input.privileged, input.host_support, &cap_names(&caps))?;
     let mut spec = Spec::default();
+    let args = match &input.init {
+        Some(_) => super::init_binary::wrap(input.args.clone()),
+        None => input.args.clone(),
+    };
     let mut p = process(
-        input.args.clone(),
+        args,
         input.env.clone(),
         &input.cwd,
         (input.uid, input.gid, input.additional_gids.clone()),
@@ -285,6 +297,8 @@ pub fn build(input: &SpecInput) -> Result<Spec, String> {
     );
     // A privileged container keeps an AppArmor profile given explicitly, as dockerd.
     confine_process(&mut p, &input.security, false);
+    // Always set, as dockerd: 0 unless asked, rather than whatever the engine runs with.
+    p.set_oom_score_adj(Some(input.oom_score_adj));
     spec.set_process(Some(p));
     let mut root = oci_spec::runtime::Root::default();
     root.set_path(input.rootfs.to_path_buf());
@@ -296,11 +310,12 @@ pub fn build(input: &SpecInput) -> Result<Spec, String> {
         Some(input.hostname.clone())
     });
 
+    super::namespaces::apply(&mut spec, &input.namespaces);
     let mut mounts = spec.mounts().clone().unwrap_or_default();
     // `--privileged` (or `writable-cgroups`) makes the cgroup tree writable; dockerd's default.
     let writable_cgroups = input.security.writable_cgroups.unwrap_or(input.privileged);
     // Docker mounts /sys read-only (read-write when privileged), /proc without suid, exec or
-    // device files, and /dev/shm at 64 MiB.
+    // device files (/dev/shm is the IPC mode's: `namespaces::apply`).
     for m in mounts.iter_mut() {
         let dst = m.destination().clone();
         if dst == Path::new("/proc") {
@@ -310,14 +325,6 @@ pub fn build(input: &SpecInput) -> Result<Spec, String> {
         {
             let opts = m.options().clone().unwrap_or_default();
             m.set_options(Some(opts.into_iter().filter(|o| o != "ro").collect()));
-        } else if dst == Path::new("/dev/shm") {
-            m.set_options(Some(vec![
-                "nosuid".into(),
-                "noexec".into(),
-                "nodev".into(),
-                "mode=1777".into(),
-                "size=67108864".into(),
-            ]));
         }
     }
     for (src, dst) in &input.etc_files {
@@ -336,6 +343,9 @@ pub fn build(input: &SpecInput) -> Result<Spec, String> {
             .all(|u| u.destination() != m.destination())
     });
     mounts.extend(input.mounts.iter().cloned());
+    if let Some(init) = &input.init {
+        mounts.push(super::init_binary::mount(init));
+    }
     spec.set_mounts(Some(mounts));
 
     let linux = spec.linux_mut().get_or_insert_with(Default::default);
@@ -355,6 +365,9 @@ pub fn build(input: &SpecInput) -> Result<Spec, String> {
     linux.set_namespaces(Some(namespaces));
     linux.set_cgroups_path(Some(input.cgroups_path.clone().into()));
     linux.set_seccomp(seccomp);
+    if !input.sysctls.is_empty() {
+        linux.set_sysctl(Some(input.sysctls.clone().into_iter().collect()));
+    }
     let resources = linux.resources_mut().get_or_insert_with(Default::default);
     if input.privileged {
         resources.set_devices(Some(super::devices::privileged_cgroup_rules()));
@@ -412,6 +425,10 @@ mod tests {
                 apparmor: false,
                 selinux: false,
             },
+            namespaces: Default::default(),
+            sysctls: Default::default(),
+            oom_score_adj: 0,
+            init: None,
         }
     }
 
@@ -475,5 +492,39 @@ mod tests {
         assert!(ns.iter().all(|n| n.typ() != LinuxNamespaceType::Network));
         assert!(ns.iter().all(|n| n.typ() != LinuxNamespaceType::Cgroup));
         assert!(ns.iter().any(|n| n.typ() == LinuxNamespaceType::Pid));
+    }
+
+    #[test]
+    fn init_sysctls_and_oom_score_reach_the_spec() {
+        let mut i = input();
+        i.args = vec!["sleep".into(), "5".into()];
+        i.init = Some("/usr/bin/tini-static".into());
+        i.sysctls = [("net.ipv4.ip_forward".to_string(), "1".to_string())].into();
+        i.oom_score_adj = 500;
+        let spec = build(&i).unwrap();
+        let p = spec.process().as_ref().unwrap();
+        assert_eq!(
+            p.args().clone().unwrap(),
+            vec!["/sbin/docker-init", "--", "sleep", "5"]
+        );
+        assert_eq!(p.oom_score_adj(), Some(500));
+        let mounts = spec.mounts().clone().unwrap();
+        let init = mounts
+            .iter()
+            .find(|m| m.destination() == Path::new("/sbin/docker-init"))
+            .unwrap();
+        assert_eq!(
+            init.source().as_deref(),
+            Some(Path::new("/usr/bin/tini-static"))
+        );
+        let sysctl = spec.linux().as_ref().unwrap().sysctl().clone().unwrap();
+        assert_eq!(sysctl["net.ipv4.ip_forward"], "1");
+
+        // Without them: the command as given, no sysctl map, a score of 0 as dockerd.
+        let spec = build(&input()).unwrap();
+        let p = spec.process().as_ref().unwrap();
+        assert_eq!(p.args().clone().unwrap(), vec!["sh"]);
+        assert_eq!(p.oom_score_adj(), Some(0));
+        assert!(spec.linux().as_ref().unwrap().sysctl().is_none());
     }
 }

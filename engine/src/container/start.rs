@@ -127,6 +127,16 @@ impl ContainerService {
                     },
                 )?,
             };
+            let namespaces = self.plan_namespaces(c, &d)?;
+            // dockerd adds the init only in a PID namespace of the container's own: joined or
+            // the host's, it already has one.
+            let init = match (hc.init, &namespaces.pid) {
+                (Some(true), super::namespaces::Join::Own) => Some(
+                    super::init_binary::lookup(self.cfg.init_path.as_deref())
+                        .map_err(EngineError::invalid)?,
+                ),
+                _ => None,
+            };
             let input = spec::SpecInput {
                 rootfs: &rootfs,
                 args: std::iter::once(d.rec.path.clone())
@@ -158,6 +168,11 @@ impl ContainerService {
                 )
                 .map_err(EngineError::invalid)?,
                 host_support: super::security_opt::HostSupport::probe(),
+                namespaces,
+                sysctls: hc.sysctls.clone(),
+                oom_score_adj: i32::try_from(hc.oom_score_adj)
+                    .map_err(|_| EngineError::invalid("OomScoreAdj out of range"))?,
+                init,
             };
             let mut oci = spec::build(&input).map_err(EngineError::invalid)?;
             super::resources::oci::apply(&mut oci, &hc.resources).map_err(EngineError::invalid)?;
@@ -458,6 +473,7 @@ impl ContainerService {
             if !running {
                 // A stopped container has no rootfs mount or network; leftovers are stale.
                 let _ = snapshot::unmount(&c.rootfs());
+                super::namespaces::release_shm(&c);
                 self.teardown_network(&c).await;
                 if self.restarts_with_engine(&c) {
                     let svc = Arc::clone(self);

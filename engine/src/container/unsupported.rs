@@ -1,9 +1,9 @@
 //! Create and connect options berthd does not implement yet, refused when a client sets them.
 //!
 //! Request bodies are decoded leniently (unknown fields land in `extra`), so without this check a
-//! `--pid host` or `--link db` would be accepted and silently dropped: the container would run
+//! `--uts host` or `--link db` would be accepted and silently dropped: the container would run
 //! with less than the user asked for. Clients send most of these fields with their zero value on
-//! every create (the docker CLI sends `"PidMode": ""`, `"Links": null`, `"ShmSize": 0`, …), so
+//! every create (the docker CLI sends `"UTSMode": ""`, `"Links": null`, `"Cgroup": ""`, …), so
 //! only a value other than the zero value (or one of the listed values berthd already gives every
 //! container) is refused, with a 400 naming the flag.
 
@@ -16,21 +16,14 @@ use crate::error::{EngineError, Result};
 /// `HostConfig` fields (by their JSON name), the flag that sets them, and the values that
 /// describe what berthd does anyway (accepted as such).
 const HOST_CONFIG: &[(&str, &str, &[&str])] = &[
-    ("PidMode", "--pid", &["private"]),
-    // Every container gets its own IPC namespace, dockerd's default ("private"); "shareable"
-    // only differs once another container joins it, which `container:` refuses below.
-    ("IpcMode", "--ipc", &["private", "shareable"]),
     ("UTSMode", "--uts", &[]),
     // No user-namespace remapping: every container is in the host's user namespace.
     ("UsernsMode", "--userns", &["host"]),
     ("Cgroup", "--cgroup", &[]),
     ("CgroupParent", "--cgroup-parent", &[]),
-    ("ShmSize", "--shm-size", &[]),
-    ("Sysctls", "--sysctl", &[]),
     ("Devices", "--device", &[]),
     ("DeviceCgroupRules", "--device-cgroup-rule", &[]),
     ("DeviceRequests", "--gpus", &[]),
-    ("OomScoreAdj", "--oom-score-adj", &[]),
     ("StorageOpt", "--storage-opt", &[]),
     ("MaskedPaths", "HostConfig.MaskedPaths", &[]),
     ("ReadonlyPaths", "HostConfig.ReadonlyPaths", &[]),
@@ -70,11 +63,7 @@ fn refused(flag: &str, field: &str, v: &Value) -> EngineError {
 
 /// Refuses a create request that sets an option berthd would otherwise drop.
 pub fn check_create(host: &HostConfig) -> Result<()> {
-    check(&host.extra, HOST_CONFIG)?;
-    if host.init == Some(true) {
-        return Err(refused("--init", "Init", &Value::Bool(true)));
-    }
-    Ok(())
+    check(&host.extra, HOST_CONFIG)
 }
 
 /// Refuses endpoint settings (create's `EndpointsConfig`, network connect) berthd would drop.
@@ -119,12 +108,7 @@ mod tests {
 
     #[test]
     fn values_berthd_gives_every_container_pass() {
-        for (k, v) in [
-            ("IpcMode", "private"),
-            ("IpcMode", "shareable"),
-            ("UsernsMode", "host"),
-            ("VolumeDriver", "local"),
-        ] {
+        for (k, v) in [("UsernsMode", "host"), ("VolumeDriver", "local")] {
             let hc = host(json!({ k: v }));
             check_create(&hc).expect(k);
         }
@@ -133,21 +117,28 @@ mod tests {
     #[test]
     fn options_berthd_would_drop_are_refused_naming_the_flag() {
         for (body, flag) in [
-            (json!({"PidMode": "host"}), "--pid"),
-            (json!({"IpcMode": "container:x"}), "--ipc"),
-            (json!({"ShmSize": 1_073_741_824u64}), "--shm-size"),
-            (json!({"Sysctls": {"net.ipv4.ip_forward": "1"}}), "--sysctl"),
+            (json!({"UTSMode": "host"}), "--uts"),
+            (json!({"CgroupParent": "mine"}), "--cgroup-parent"),
             (
                 json!({"Devices": [{"PathOnHost": "/dev/fuse"}]}),
                 "--device",
             ),
-            (json!({"OomScoreAdj": 500}), "--oom-score-adj"),
-            (json!({"Init": true}), "--init"),
         ] {
             let err = check_create(&host(body.clone())).expect_err("refused");
             assert!(err.to_string().contains(flag), "{body}: {err}");
             assert!(matches!(err, EngineError::InvalidParameter(_)));
         }
+    }
+
+    #[test]
+    fn implemented_host_options_are_no_longer_refused() {
+        // Typed fields of `HostConfig` now: checked and applied by create and start.
+        let hc = host(json!({
+            "PidMode": "host", "IpcMode": "container:x", "ShmSize": 8_388_608,
+            "Sysctls": {"net.ipv4.ip_forward": "1"}, "OomScoreAdj": 500, "Init": true
+        }));
+        assert!(hc.extra.is_empty(), "{:?}", hc.extra);
+        check_create(&hc).expect("not refused here");
     }
 
     #[test]

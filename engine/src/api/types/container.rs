@@ -91,6 +91,25 @@ pub struct HostConfig {
     pub runtime: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub init: Option<bool>,
+    /// `--shm-size` in bytes; set to the 64 MiB default at create, as dockerd shows it.
+    #[serde(deserialize_with = "null_as_default")]
+    pub shm_size: i64,
+    /// `--sysctl`; absent unless given (moby's `omitempty`).
+    #[serde(
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "BTreeMap::is_empty"
+    )]
+    pub sysctls: BTreeMap<String, String>,
+    /// `--oom-score-adj`, -1000..=1000; 0 (the default) is set on the process too, as dockerd.
+    #[serde(deserialize_with = "null_as_default")]
+    pub oom_score_adj: i64,
+    /// `--pid`: `""`, `host` or `container:ID` (a name is stored as the ID, as dockerd).
+    #[serde(deserialize_with = "null_as_default")]
+    pub pid_mode: String,
+    /// `--ipc`: `private` (the default, set at create), `shareable`, `none`, `host` or
+    /// `container:ID`.
+    #[serde(deserialize_with = "null_as_default")]
+    pub ipc_mode: String,
     /// Legacy links, stored as dockerd does: `/NAME:/PARENT/ALIAS` (`container/links.rs`).
     pub links: Option<Vec<String>>,
     // Storage: volumes, binds and tmpfs.

@@ -374,6 +374,7 @@ impl ContainerService {
 
     /// The container stopped: its volumes are unmounted (a device by its last user).
     pub(crate) fn release_mounts(&self, c: &Container) {
+        crate::container::namespaces::release_shm(c);
         let names: Vec<String> = c
             .lock()
             .rec
