@@ -710,7 +710,7 @@ fn unimplemented_options_are_refused_not_dropped() {
         (vec!["--uts", "host"], "--uts"),
         (vec!["--device", "/dev/null:/dev/other"], "--device"),
         (vec!["--cgroup-parent", "mine"], "--cgroup-parent"),
-        (vec!["--network", "refusals", "--link", "peer:db"], "--link"),
+        (vec!["--network", "none", "--link", "peer:db"], "--link"),
     ] {
         let mut args = vec!["run", "--rm"];
         args.extend(&flags);
@@ -771,9 +771,19 @@ fn unimplemented_options_are_refused_not_dropped() {
     d.docker_ok(&["rm", "-f", "with-mac"]);
     // network connect refuses the endpoint settings berthd drops, leaving the container as it was.
     d.docker_ok(&["network", "create", "second"]);
-    let out = d.docker(&["network", "connect", "--link", "peer:db", "second", "peer"]);
+    let out = d.docker(&[
+        "network",
+        "connect",
+        "--driver-opt",
+        "a=b",
+        "second",
+        "peer",
+    ]);
     assert_eq!(out.status, 1, "{out}");
-    assert!(out.stderr.contains("does not support --link"), "{out}");
+    assert!(
+        out.stderr.contains("does not support --driver-opt"),
+        "{out}"
+    );
     assert_eq!(
         d.inspect_format(
             "peer",

@@ -408,6 +408,95 @@ fn user_networks_resolve_names_and_stay_apart() {
 }
 
 #[test]
+fn links_on_a_user_network_are_aliases_for_the_linking_container_only() {
+    let (d, img) = started();
+    d.docker_ok(&["network", "create", "apps"]);
+    d.docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "db",
+        "--network",
+        "apps",
+        &img,
+        "sleep",
+        "300",
+    ]);
+    let db_ip = d.inspect_format("db", "{{.NetworkSettings.Networks.apps.IPAddress}}");
+    // `--link` on a user network: the endpoint holds it, the legacy field stays empty.
+    d.docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "app",
+        "--network",
+        "apps",
+        "--link",
+        "db:database",
+        &img,
+        "sleep",
+        "300",
+    ]);
+    assert_eq!(
+        d.inspect_format("app", "{{json .NetworkSettings.Networks.apps.Links}}"),
+        r#"["db:database"]"#
+    );
+    assert_eq!(
+        d.inspect_format("app", "{{json .HostConfig.Links}}"),
+        "null"
+    );
+    let out = d.docker_ok(&["exec", "app", "nslookup", "database"]);
+    assert!(
+        out.contains(&db_ip),
+        "the alias resolves for the linking container: {out}"
+    );
+    // Nobody else on the network knows the alias.
+    let out = d.docker(&[
+        "run",
+        "--rm",
+        "--network",
+        "apps",
+        &img,
+        "nslookup",
+        "database",
+    ]);
+    assert!(!out.stdout.contains(&db_ip), "{out}");
+    // network connect --link, on a container already running.
+    d.docker_ok(&["network", "create", "more"]);
+    d.docker_ok(&["network", "connect", "more", "db"]);
+    d.docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "late",
+        "--network",
+        "more",
+        &img,
+        "sleep",
+        "300",
+    ]);
+    d.docker_ok(&["network", "connect", "--link", "db:store", "apps", "late"]);
+    let out = d.docker_ok(&["exec", "late", "nslookup", "store"]);
+    assert!(out.contains(&db_ip), "{out}");
+    // The legacy forms that cannot work are refused as dockerd refuses them.
+    let out = d.docker(&[
+        "run",
+        "--rm",
+        "--network",
+        "container:db",
+        "--link",
+        "db",
+        &img,
+        "true",
+    ]);
+    assert!(
+        out.stderr
+            .contains("container type network can't be used with links"),
+        "{out}"
+    );
+}
+
+#[test]
 fn subnets_internal_networks_and_network_modes() {
     let (d, img) = started();
     let gw = d.net().gateway();

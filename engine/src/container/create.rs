@@ -200,7 +200,7 @@ impl ContainerService {
         if let Some(img_cfg) = &image.config.config {
             merge_image_config(&mut config, img_cfg);
         }
-        let networks = self.plan_networks(&host_config, &config, &networking_config)?;
+        let mut networks = self.plan_networks(&host_config, &config, &networking_config)?;
         let mut argv: Vec<String> = config.entrypoint.clone().unwrap_or_default();
         argv.extend(config.cmd.clone().unwrap_or_default());
         if argv.is_empty() {
@@ -225,7 +225,7 @@ impl ContainerService {
                 }
             }
         };
-        if let Err(e) = self.check_links(&mut host_config, &name) {
+        if let Err(e) = self.check_links(&mut host_config, &mut networks, &name) {
             self.release_name(&name);
             return Err(e);
         }

@@ -2,11 +2,17 @@
 //! is stored as `/NAME:/PARENT/ALIAS` in `HostConfig.Links`; at start the linked container must
 //! run, and the parent gets its address in `/etc/hosts` (alias, hostname, name) and dockerd's
 //! environment variables (`ALIAS_PORT_80_TCP_ADDR`, `ALIAS_NAME`, `ALIAS_ENV_…`).
+//!
+//! On a user-defined network a link is only a name: the endpoint keeps `NAME:ALIAS`
+//! (`EndpointSettings.Links`) and the embedded DNS answers ALIAS with NAME's address, for this
+//! container's lookups only (`network::DnsView`), as libnetwork does.
 
+use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 
 use super::network::{mode_of, Mode};
 use super::{ContainerData, ContainerService};
+use crate::api::types::network::EndpointRequest;
 use crate::api::types::HostConfig;
 use crate::error::{EngineError, Result};
 
@@ -65,20 +71,45 @@ fn port_key(key: &str) -> Option<(u16, String)> {
 
 impl ContainerService {
     /// Checks a create's `HostConfig.Links` and stores them in dockerd's form.
-    pub(super) fn check_links(&self, hc: &mut HostConfig, parent: &str) -> Result<()> {
+    pub(super) fn check_links(
+        &self,
+        hc: &mut HostConfig,
+        networks: &mut BTreeMap<String, EndpointRequest>,
+        parent: &str,
+    ) -> Result<()> {
         let Some(specs) = hc.links.as_ref().filter(|l| !l.is_empty()) else {
             return Ok(());
         };
         match mode_of(hc) {
             Mode::Bridge(n) if n == "bridge" => {}
+            Mode::Bridge(n) => {
+                // A user network: the link is an alias for this container's own lookups, held
+                // by the endpoint as dockerd holds it (the docker CLI sends it there too).
+                // dockerd keeps no legacy link then, so HostConfig.Links reads back empty.
+                let specs = hc.links.take().unwrap_or_default();
+                for spec in &specs {
+                    parse(spec)?;
+                }
+                if let Some(ep) = networks.get_mut(&n) {
+                    if ep.links.is_empty() {
+                        ep.links = specs;
+                    }
+                }
+                return Ok(());
+            }
             Mode::Host => {
                 return Err(EngineError::invalid(
                     "conflicting options: host type networking can't be used with links. This would result in undefined behavior",
                 ))
             }
-            _ => {
+            Mode::Container(_) => {
                 return Err(EngineError::invalid(
-                    "berthd does not support --link outside the default bridge yet (HostConfig.Links); on a user-defined network, containers reach each other by name",
+                    "conflicting options: container type network can't be used with links. This would result in undefined behavior",
+                ))
+            }
+            Mode::None => {
+                return Err(EngineError::invalid(
+                    "berthd does not support --link with --network none (HostConfig.Links): the container has no network to reach the linked one on",
                 ))
             }
         }

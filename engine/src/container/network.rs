@@ -465,7 +465,7 @@ impl ContainerService {
                 name.clone(),
                 json!({
                     "IPAMConfig": if req.ipam_config.ipv4_address.is_empty() { Value::Null } else { json!(req.ipam_config) },
-                    "Links": Value::Null,
+                    "Links": if req.links.is_empty() { Value::Null } else { json!(req.links) },
                     "Aliases": if req.aliases.is_empty() { Value::Null } else { json!(req.aliases) },
                     "MacAddress": ep.map(|e| e.mac.clone()).unwrap_or_default(),
                     "DriverOpts": Value::Null,

@@ -70,7 +70,14 @@ pub fn check_create(host: &HostConfig) -> Result<()> {
 pub fn check_endpoint(network: &str, ep: &EndpointRequest) -> Result<()> {
     let field = |name: &str| format!("EndpointsConfig[{network}].{name}");
     if !ep.links.is_empty() {
-        return Err(refused("--link", &field("Links"), &ep.links.clone().into()));
+        // On user networks a link is a container-scoped DNS alias (see `links.rs`); the default
+        // bridge's legacy links come from `HostConfig.Links` instead.
+        if network == "bridge" {
+            return Err(refused("--link", &field("Links"), &ep.links.clone().into()));
+        }
+        for l in &ep.links {
+            super::links::parse(l)?;
+        }
     }
     if !ep.driver_opts.is_empty() {
         let v = serde_json::to_value(&ep.driver_opts).unwrap_or_default();
@@ -149,8 +156,11 @@ mod tests {
             &ep(json!({"Aliases": ["a"], "MacAddress": "", "Links": null})),
         )
         .expect("aliases work");
+        check_endpoint("n", &ep(json!({"Links": ["db:database"]}))).expect("user-network links");
+        let err = check_endpoint("bridge", &ep(json!({"Links": ["db"]}))).expect_err("bridge");
+        assert!(err.to_string().contains("--link"), "{err}");
+        assert!(check_endpoint("n", &ep(json!({"Links": [":x"]}))).is_err());
         for (body, flag) in [
-            (json!({"Links": ["db"]}), "--link"),
             (json!({"DriverOpts": {"a": "b"}}), "--driver-opt"),
             (json!({"IPAMConfig": {"IPv6Address": "fd00::9"}}), "--ip6"),
         ] {

@@ -117,6 +117,17 @@ impl dns::Lookup for DnsView {
         let me = s.active.get(container_id)?;
         let my_nets: HashSet<&String> =
             me.state.endpoints.values().map(|e| &e.network_id).collect();
+        // A link's alias (`--link db:database` on a user network) stands for the linked name,
+        // for this container's lookups only.
+        let linked = me
+            .state
+            .endpoints
+            .values()
+            .flat_map(|e| &e.links)
+            .filter_map(|l| l.split_once(':'))
+            .find(|(_, alias)| alias.trim_start_matches('/').eq_ignore_ascii_case(name))
+            .map(|(target, _)| target.trim_start_matches('/').to_string());
+        let name = linked.as_deref().unwrap_or(name);
         let mut out = Vec::new();
         for (id, a) in &s.active {
             for ep in a.state.endpoints.values() {

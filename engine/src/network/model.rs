@@ -65,6 +65,9 @@ pub struct EndpointState {
     pub ifname: String,
     #[serde(default)]
     pub aliases: Vec<String>,
+    /// Links on a user network (`NAME:ALIAS`): names only this container resolves.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub links: Vec<String>,
 }
 
 /// A running container's network namespace and what was set up in it.

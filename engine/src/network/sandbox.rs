@@ -206,6 +206,7 @@ impl NetworkService {
                 veth,
                 ifname,
                 aliases: req.aliases.clone(),
+                links: req.links.clone(),
             },
         );
         Ok(())
