@@ -477,6 +477,11 @@ fn diff_export_commit_import() {
         "committed:v1",
     ]);
     assert!(id.trim().starts_with("sha256:"), "{id}");
+    // dockerd records the container's image as the committed image's parent.
+    assert_eq!(
+        d.inspect_format("committed:v1", "{{.Parent}}"),
+        d.inspect_format(&img, "{{.Id}}")
+    );
     assert_eq!(d.docker_ok(&["run", "--rm", "committed:v1"]), "committed\n");
     assert_eq!(
         d.docker_ok(&[
