@@ -8,7 +8,9 @@ use std::path::PathBuf;
 
 use ts_rs::{Config, TS};
 
-use crate::commands::{build, containers, files, images, networks, reset, settings, vm, volumes};
+use crate::commands::{
+    build, containers, disk, files, images, networks, reset, settings, vm, volumes,
+};
 use crate::engine_host::EngineStatus;
 use crate::error::CommandError;
 
@@ -41,6 +43,8 @@ fn export_bindings() {
         volumes::VolumeItem::export_all(&cfg),
         volumes::DeletedCount::export_all(&cfg),
         networks::NetworkItem::export_all(&cfg),
+        disk::DiskUsage::export_all(&cfg),
+        disk::PruneReport::export_all(&cfg),
         settings::Settings::export_all(&cfg),
         reset::ResetResult::export_all(&cfg),
         files::DirListing::export_all(&cfg),

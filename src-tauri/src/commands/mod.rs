@@ -4,6 +4,7 @@
 
 pub mod build;
 pub mod containers;
+pub mod disk;
 pub mod engine;
 pub mod exec;
 pub mod files;
