@@ -435,6 +435,41 @@ async fn desktop_app_end_to_end() {
     let nets = d.docker_ok(&["network", "ls", "--format", "{{.Name}}"]);
     assert!(nets.lines().any(|l| l == "app-net"), "{nets}");
 
+    // Disk usage: `docker system df`'s totals (the built-in image at least), the containers'
+    // list, and "Remove stopped containers" removes one made for it (and the stopped web-ui).
+    d.docker_ok(&["create", "--name", "disk-leftover", &busybox, "true"]);
+    ui.click("[data-testid=nav-disk]").await;
+    ui.el("[data-testid=view-disk]").await;
+    let images = ui
+        .wait_text(
+            "[data-testid=disk-images-count]",
+            Duration::from_secs(30),
+            |t| t.parse::<u32>().is_ok_and(|n| n >= 1),
+        )
+        .await;
+    assert!(
+        !ui.text("[data-testid=disk-images-size]").await.is_empty(),
+        "{images} images"
+    );
+    ui.click("[data-testid=btn-disk-toggle-containers]").await;
+    ui.el("[data-testid=disk-container-row][data-name=disk-leftover]")
+        .await;
+    ui.click("[data-testid=btn-prune-containers]").await;
+    ui.el("[data-testid=confirm-prune-containers]").await;
+    ui.click("[data-testid=btn-confirm-prune-containers]").await;
+    ui.wait_text("[data-testid=disk-pruned]", Duration::from_secs(60), |t| {
+        t.starts_with("Removed")
+    })
+    .await;
+    ui.wait_gone(
+        "[data-testid=disk-container-row][data-name=disk-leftover]",
+        Duration::from_secs(30),
+    )
+    .await;
+    let left = d.docker_ok(&["ps", "-aq", "--filter", "name=disk-leftover"]);
+    assert_eq!(left.trim(), "", "the stopped container is gone");
+    ui.shot("disk-usage").await;
+
     // Settings: Spanish everywhere at once, then back.
     ui.click("[data-testid=nav-settings]").await;
     ui.el("[data-testid=view-settings]").await;

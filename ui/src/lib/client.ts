@@ -10,12 +10,14 @@ import type {
   ContainerItem,
   DeletedCount,
   DirListing,
+  DiskUsage,
   EngineEvent,
   EngineStatus,
   FilePreview,
   ImageItem,
   LogLine,
   NetworkItem,
+  PruneReport,
   PruneResult,
   PullProgress,
   ResetResult,
@@ -174,6 +176,13 @@ export const createVolume = (name: string | null) => call<VolumeItem>('create_vo
 export const removeVolume = (name: string) => call<void>('remove_volume', { name });
 export const pruneVolumes = () => call<DeletedCount>('prune_volumes');
 export const inspectVolume = (name: string) => call<unknown>('inspect_volume', { name });
+
+// Disk usage (`docker system df`) and the prunes of its view, which report what they removed.
+export const diskUsage = () => call<DiskUsage>('disk_usage');
+export const diskPruneContainers = () => call<PruneReport>('disk_prune_containers');
+export const diskPruneImages = (all: boolean) => call<PruneReport>('disk_prune_images', { all });
+export const diskPruneVolumes = (all: boolean) => call<PruneReport>('disk_prune_volumes', { all });
+export const diskPruneBuildCache = () => call<PruneReport>('disk_prune_build_cache');
 
 // Networks
 export const listNetworks = () => call<NetworkItem[]>('list_networks');

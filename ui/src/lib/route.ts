@@ -1,7 +1,7 @@
 // Which view the main area shows. No URL routing: the app has one window and a sidebar.
 import { writable } from 'svelte/store';
 
-export type ViewId = 'containers' | 'container' | 'images' | 'volumes' | 'networks' | 'settings' | 'troubleshoot' | 'onboarding';
+export type ViewId = 'containers' | 'container' | 'images' | 'volumes' | 'networks' | 'disk' | 'settings' | 'troubleshoot' | 'onboarding';
 
 export interface Route {
   view: ViewId;
