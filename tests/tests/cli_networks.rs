@@ -497,6 +497,51 @@ fn links_on_a_user_network_are_aliases_for_the_linking_container_only() {
 }
 
 #[test]
+fn link_local_ips_are_added_to_the_interface_and_shown_by_inspect() {
+    let (d, img) = started();
+    d.docker_ok(&["network", "create", "ll"]);
+    d.docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "lla",
+        "--network",
+        "ll",
+        "--link-local-ip",
+        "169.254.7.7",
+        &img,
+        "sleep",
+        "300",
+    ]);
+    let addrs = d.docker_ok(&["exec", "lla", "ip", "-4", "addr", "show", "eth0"]);
+    assert!(addrs.contains("inet 169.254.7.7/32"), "{addrs}");
+    assert_eq!(
+        d.inspect_format(
+            "lla",
+            "{{json .NetworkSettings.Networks.ll.IPAMConfig.LinkLocalIPs}}"
+        ),
+        r#"["169.254.7.7"]"#
+    );
+    // Bad and not-yet-supported values are refused, not dropped.
+    for (ip, msg) in [
+        ("nope", "invalid link-local IP address: nope"),
+        ("fe80::7", "does not support IPv6"),
+    ] {
+        let out = d.docker(&[
+            "run",
+            "--rm",
+            "--network",
+            "ll",
+            "--link-local-ip",
+            ip,
+            &img,
+            "true",
+        ]);
+        assert!(!out.success() && out.stderr.contains(msg), "{ip}: {out}");
+    }
+}
+
+#[test]
 fn subnets_internal_networks_and_network_modes() {
     let (d, img) = started();
     let gw = d.net().gateway();

@@ -194,6 +194,9 @@ impl ContainerService {
         for (name, req) in &out {
             super::unsupported::check_endpoint(name, req)?;
             check_mac(req)?;
+            req.ipam_config
+                .link_local_v4()
+                .map_err(EngineError::invalid)?;
             if name == "bridge" && !req.aliases.is_empty() {
                 return Err(EngineError::invalid(
                     "network-scoped alias is supported only for containers in user defined networks",
@@ -342,6 +345,9 @@ impl ContainerService {
         let net = self.net.resolve(key)?;
         super::unsupported::check_endpoint(&net.name, &req)?;
         check_mac(&req)?;
+        req.ipam_config
+            .link_local_v4()
+            .map_err(EngineError::invalid)?;
         let _op = c.op.lock().await;
         let (mode, running, name) = {
             let d = c.lock();
@@ -464,7 +470,7 @@ impl ContainerService {
             networks.insert(
                 name.clone(),
                 json!({
-                    "IPAMConfig": if req.ipam_config.ipv4_address.is_empty() { Value::Null } else { json!(req.ipam_config) },
+                    "IPAMConfig": if req.ipam_config.is_empty() { Value::Null } else { json!(req.ipam_config) },
                     "Links": if req.links.is_empty() { Value::Null } else { json!(req.links) },
                     "Aliases": if req.aliases.is_empty() { Value::Null } else { json!(req.aliases) },
                     "MacAddress": ep.map(|e| e.mac.clone()).unwrap_or_default(),

@@ -188,13 +188,14 @@ impl Netlink {
         .await
     }
 
-    /// Inside a container's namespace: address, link up, and (for the primary network) the
-    /// default route; loopback up.
+    /// Inside a container's namespace: address (and `--link-local-ip` ones as /32), link up,
+    /// and (for the primary network) the default route; loopback up.
     pub async fn configure_endpoint(
         &self,
         ifname: &str,
         addr: Ipv4Addr,
         prefix: u8,
+        link_local: &[Ipv4Addr],
         gateway: Option<Ipv4Addr>,
     ) -> anyhow::Result<()> {
         if let Some(lo) = self.index_of("lo").await? {
@@ -205,6 +206,9 @@ impl Netlink {
             .await?
             .ok_or_else(|| anyhow!("{ifname} is missing in the container's namespace"))?;
         self.add_address(index, addr, prefix, ifname).await?;
+        for ll in link_local {
+            self.add_address(index, *ll, 32, ifname).await?;
+        }
         self.up(index).await?;
         if let Some(gw) = gateway {
             let route = rtnetlink::RouteMessageBuilder::<Ipv4Addr>::new()

@@ -191,6 +191,9 @@ impl NetworkService {
                 &ifname,
                 ip,
                 subnet.prefix_len(),
+                &req.ipam_config
+                    .link_local_v4()
+                    .map_err(EngineError::invalid)?,
                 (default_route && !net.internal).then_some(gw),
             )
             .await?;

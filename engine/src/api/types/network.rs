@@ -124,6 +124,40 @@ pub struct EndpointIpamConfig {
         deserialize_with = "null_as_default"
     )]
     pub ipv6_address: String,
+    /// `--link-local-ip`: extra addresses of the container's interface on this network.
+    #[serde(
+        rename = "LinkLocalIPs",
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "null_as_default"
+    )]
+    pub link_local_ips: Vec<String>,
+}
+
+impl EndpointIpamConfig {
+    /// Whether nothing was asked (inspect shows `null` then, as dockerd).
+    pub fn is_empty(&self) -> bool {
+        self.ipv4_address.is_empty()
+            && self.ipv6_address.is_empty()
+            && self.link_local_ips.is_empty()
+    }
+
+    /// `--link-local-ip` addresses: IPv4 ones are added to the interface (as /32, as
+    /// libnetwork); IPv6 ones wait for IPv6 support and are refused rather than dropped.
+    pub fn link_local_v4(&self) -> Result<Vec<std::net::Ipv4Addr>, String> {
+        let mut out = Vec::new();
+        for s in &self.link_local_ips {
+            match s.parse::<std::net::IpAddr>() {
+                Ok(std::net::IpAddr::V4(ip)) => out.push(ip),
+                Ok(std::net::IpAddr::V6(_)) => {
+                    return Err(format!(
+                        "berthd does not support IPv6 yet (--link-local-ip {s}); remove it to run the container"
+                    ))
+                }
+                Err(_) => return Err(format!("invalid link-local IP address: {s}")),
+            }
+        }
+        Ok(out)
+    }
 }
 
 /// What a client asks of an endpoint (`NetworkingConfig.EndpointsConfig`, network connect).
