@@ -12,7 +12,6 @@ use bollard::query_parameters::{
 };
 use serde::{Deserialize, Serialize};
 use tauri::State;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use ts_rs::TS;
 
 use crate::backend::{limits, timed, Backend};
@@ -276,67 +275,41 @@ pub fn summarize(df: DfAnswer) -> DiskUsage {
     }
 }
 
-/// Splits a raw HTTP/1.x response into status and body (chunked bodies decoded).
-pub fn parse_http_response(raw: &[u8]) -> Result<(u16, Vec<u8>), String> {
-    let end = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .ok_or("no end of headers")?;
-    let head = String::from_utf8_lossy(&raw[..end]);
-    let body = &raw[end + 4..];
-    let mut lines = head.split("\r\n");
-    let status = lines
-        .next()
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|s| s.parse::<u16>().ok())
-        .ok_or("no HTTP status line")?;
-    let chunked = lines.any(|l| {
-        l.split_once(':').is_some_and(|(k, v)| {
-            k.trim().eq_ignore_ascii_case("transfer-encoding")
-                && v.to_ascii_lowercase().contains("chunked")
-        })
-    });
-    if !chunked {
-        return Ok((status, body.to_vec()));
-    }
-    let mut out = Vec::new();
-    let mut rest = body;
-    loop {
-        let eol = rest
-            .windows(2)
-            .position(|w| w == b"\r\n")
-            .ok_or("truncated chunk size")?;
-        let size_text = String::from_utf8_lossy(&rest[..eol]);
-        let size = usize::from_str_radix(size_text.split(';').next().unwrap_or("").trim(), 16)
-            .map_err(|_| format!("bad chunk size {size_text:?}"))?;
-        rest = &rest[eol + 2..];
-        if size == 0 {
-            return Ok((status, out));
-        }
-        let chunk = rest.get(..size).ok_or("truncated chunk")?;
-        out.extend_from_slice(chunk);
-        rest = rest.get(size + 2..).ok_or("truncated chunk")?;
-    }
-}
-
-/// One `GET` on the engine socket, the whole answer read (HTTP/1.0: the engine closes the
-/// connection after it).
+/// One `GET` on the engine socket with hyper's HTTP/1 client (the crate bollard itself uses):
+/// the status and the whole body.
 async fn raw_get(socket: &Path, path: &str) -> Result<(u16, Vec<u8>), String> {
-    let mut stream = tokio::net::UnixStream::connect(socket)
+    use http_body_util::BodyExt;
+    let stream = tokio::net::UnixStream::connect(socket)
         .await
         .map_err(|e| format!("cannot connect to {}: {e}", socket.display()))?;
-    let request =
-        format!("GET {path} HTTP/1.0\r\nHost: localhost\r\nUser-Agent: berth-desktop\r\n\r\n");
-    stream
-        .write_all(request.as_bytes())
-        .await
+    let (mut sender, conn) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+            .await
+            .map_err(|e| e.to_string())?;
+    // The connection is driven until the answer is read; dropping it closes the socket.
+    let driver = tokio::spawn(conn);
+    let request = hyper::Request::get(path)
+        .header(hyper::header::HOST, "localhost")
+        .header(hyper::header::USER_AGENT, "berth-desktop")
+        .body(http_body_util::Empty::<bytes::Bytes>::new())
         .map_err(|e| e.to_string())?;
-    let mut raw = Vec::new();
-    stream
-        .read_to_end(&mut raw)
-        .await
-        .map_err(|e| e.to_string())?;
-    parse_http_response(&raw)
+    let answer = async {
+        let resp = sender
+            .send_request(request)
+            .await
+            .map_err(|e| e.to_string())?;
+        let status = resp.status().as_u16();
+        let body = resp
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| e.to_string())?
+            .to_bytes();
+        Ok((status, body.to_vec()))
+    }
+    .await;
+    driver.abort();
+    answer
 }
 
 /// The image ids a prune reports: the deleted layers' images, else the untagged names.
@@ -593,21 +566,5 @@ mod tests {
             "Images": [{"Id": "a", "Size": 50, "SharedSize": 0, "Containers": 1}]
         }));
         assert_eq!(du.images.reclaimable, 0);
-    }
-
-    #[test]
-    fn reads_plain_and_chunked_http() {
-        let plain =
-            b"HTTP/1.0 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}";
-        assert_eq!(parse_http_response(plain), Ok((200, b"{}".to_vec())));
-        let chunked =
-            b"HTTP/1.1 404 Not Found\r\nTransfer-Encoding: chunked\r\n\r\n3\r\n{\"a\r\n2;x=1\r\n\"}\r\n0\r\n\r\n";
-        assert_eq!(parse_http_response(chunked), Ok((404, b"{\"a\"}".to_vec())));
-        assert!(parse_http_response(b"HTTP/1.1 200 OK\r\n").is_err());
-        assert!(parse_http_response(b"garbage\r\n\r\n").is_err());
-        assert!(parse_http_response(
-            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nff\r\nab"
-        )
-        .is_err());
     }
 }
