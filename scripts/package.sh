@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds Berth's Linux package with Tauri's bundler: a .deb holding the desktop app
-# (/usr/bin/berth-desktop), the engine (/usr/bin/berthd), the CLI (/usr/bin/berth), the VM guest
-# image (/usr/lib/Berth/vm-guest, for "Run the engine in a VM"), and berthd's systemd socket and
+# (/usr/bin/berth-desktop), the engine (/usr/bin/berthd), the CLI (/usr/bin/berth), the VM
+# (/usr/bin/berth-vm, `berth vm`) and its guest image (/usr/lib/Berth/vm-guest, also the app's
+# "Run the engine in a VM"), and berthd's systemd socket and
 # service with the `berth` group (packaging/linux/), as docker.io ships dockerd. Prints its path.
 #
 #   scripts/package.sh              # release build → target/release/bundle/deb/Berth_<v>_amd64.deb
@@ -36,7 +37,8 @@ cargo build -j2 "${cargo_profile[@]}" -p berth-engine -p berth-cli -p berth-vm -
 
 # tauri.conf.json's bundle.linux.deb.files take the binaries from target/package/.
 mkdir -p target/package
-install -m 0755 "$target/$profile/berthd" "$target/$profile/berth" target/package/
+install -m 0755 "$target/$profile/berthd" "$target/$profile/berth" "$target/$profile/berth-vm" \
+    target/package/
 
 # tauri.vm.conf.json's resources take the guest from target/vm-guest/ (cached by vm-guest.sh).
 guest=$(scripts/vm-guest.sh "$target/$profile/berthd" "$target/$profile/berth-vm-agent")

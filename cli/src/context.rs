@@ -17,6 +17,21 @@ use crate::format::{Listing, Row};
 use crate::i18n::tr;
 
 pub const DEFAULT: &str = "default";
+/// Built in too: the engine VM's host socket (`berth vm start`).
+pub const VM: &str = "vm";
+
+/// The VM context's endpoint.
+fn vm_host() -> Result<String> {
+    crate::vm::socket()
+        .map(|p| format!("unix://{}", p.display()))
+        .ok_or_else(|| {
+            CliError::new("no HOME or XDG_DATA_HOME: the VM's socket is unknown", 1).into()
+        })
+}
+
+fn is_builtin(name: &str) -> bool {
+    name == DEFAULT || name == VM
+}
 
 #[derive(Serialize, Deserialize, Default, Debug)]
 pub struct Store {
@@ -72,6 +87,9 @@ fn save(store: &Store) -> Result<()> {
 pub fn host_of(store: &Store, name: &str) -> Result<String> {
     if name == DEFAULT {
         return Ok(DEFAULT_HOST.to_string());
+    }
+    if name == VM {
+        return vm_host();
     }
     store
         .contexts
@@ -146,7 +164,21 @@ fn all(store: &Store) -> Vec<(String, Endpoint)> {
         )
         .to_string(),
     };
+    let vm = vm_host().ok().map(|host| {
+        let description = tr(
+            "Berth's engine in a VM (berth vm start)",
+            "El motor de Berth en una VM (berth vm start)",
+        );
+        (
+            VM.to_string(),
+            Endpoint {
+                host,
+                description: description.to_string(),
+            },
+        )
+    });
     std::iter::once((DEFAULT.to_string(), default))
+        .chain(vm)
         .chain(store.contexts.iter().map(|(n, e)| (n.clone(), e.clone())))
         .collect()
 }
@@ -189,7 +221,7 @@ pub fn run(cmd: ContextCmd) -> Result<()> {
             .print(format, &rows)
         }
         ContextCmd::Create(args) => {
-            if args.name == DEFAULT || store.contexts.contains_key(&args.name) {
+            if is_builtin(&args.name) || store.contexts.contains_key(&args.name) {
                 return Err(
                     CliError::new(format!("context \"{}\" already exists", args.name), 1).into(),
                 );
@@ -223,6 +255,13 @@ pub fn run(cmd: ContextCmd) -> Result<()> {
         }
         ContextCmd::Rm { names } => {
             for name in &names {
+                if is_builtin(name) {
+                    return Err(CliError::new(
+                        format!("context \"{name}\" is built in and cannot be removed"),
+                        1,
+                    )
+                    .into());
+                }
                 if store.contexts.remove(name).is_none() {
                     return Err(
                         CliError::new(format!("context \"{name}\" does not exist"), 1).into(),

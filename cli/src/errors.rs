@@ -40,12 +40,14 @@ impl CliError {
             )
         );
         let hint = tr(
-            "Is the engine running? Start it with `scripts/run.sh --engine-only` (as root) or open \
-             the Berth desktop app; or point -H, BERTH_HOST, DOCKER_HOST or a context \
-             (`berth context use NAME`) at a running engine.",
-            "¿Está en marcha el motor? Arránquelo con `scripts/run.sh --engine-only` (como root) o \
-             abra la aplicación de escritorio Berth; o indique un motor en marcha con -H, \
-             BERTH_HOST, DOCKER_HOST o un contexto (`berth context use NOMBRE`).",
+            "Is the engine running? Start it with `scripts/run.sh --engine-only` (as root), open \
+             the Berth desktop app, or run it in a VM with `berth vm start` and `berth context \
+             use vm`; or point -H, BERTH_HOST, DOCKER_HOST or a context (`berth context use \
+             NAME`) at a running engine.",
+            "¿Está en marcha el motor? Arránquelo con `scripts/run.sh --engine-only` (como root), \
+             abra la aplicación de escritorio Berth, o póngalo en una VM con `berth vm start` y \
+             `berth context use vm`; o indique un motor en marcha con -H, BERTH_HOST, \
+             DOCKER_HOST o un contexto (`berth context use NOMBRE`).",
         );
         CliError {
             message,

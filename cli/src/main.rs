@@ -17,6 +17,7 @@ mod network;
 mod registry;
 mod stdio;
 mod system;
+mod vm;
 mod volume;
 
 use anyhow::Result;
@@ -133,6 +134,8 @@ pub enum Cmd {
     /// Manage contexts (named engines)
     #[command(subcommand)]
     Context(context::ContextCmd),
+    /// Run the engine in a VM: start, stop, status, env (berth-vm)
+    Vm(vm::VmArgs),
     /// Manage volumes
     #[command(subcommand)]
     Volume(volume::VolumeCmd),
@@ -330,6 +333,7 @@ async fn dispatch(cli: Cli) -> Result<()> {
             return Ok(());
         }
         Cmd::Context(c) => return context::run(c),
+        Cmd::Vm(a) => return vm::run(a),
         Cmd::Logout(a) => return registry::logout(a),
         _ => {}
     }
@@ -388,6 +392,7 @@ async fn run_verb(d: &bollard::Docker, host: &str, cmd: Cmd) -> Result<()> {
         | Cmd::Logout(_)
         | Cmd::Completion { .. }
         | Cmd::Context(_)
+        | Cmd::Vm(_)
         | Cmd::Container(_)
         | Cmd::Image(_) => Err(CliError::usage("internal: command not dispatched here").into()),
     }

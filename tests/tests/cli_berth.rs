@@ -636,7 +636,7 @@ fn engine_selection_language_and_completions() {
     );
     assert!(out.success() && out.stdout == "e2e\n", "{out}");
     let out = berth_env("", &["context", "ls", "-q"], &no_env);
-    assert_eq!(out.stdout, "default\ne2e\n", "{out}");
+    assert_eq!(out.stdout, "default\nvm\ne2e\n", "{out}");
     let with_docker_host = [no_env[0], no_env[1], ("DOCKER_HOST", missing.as_str())];
     let out = berth_env("", &["--context", "e2e", "ps", "-q"], &with_docker_host);
     assert!(out.success(), "{out}");
@@ -651,6 +651,36 @@ fn engine_selection_language_and_completions() {
         berth_env("", &["context", "show"], &no_env).stdout,
         "default\n"
     );
+    // The built-in `vm` context is the engine VM's socket; `berth vm` runs berth-vm.
+    let data = d.dir().join("data-home");
+    let data = data.to_string_lossy().into_owned();
+    let vm_env = [no_env[0], no_env[1], ("XDG_DATA_HOME", data.as_str())];
+    let out = berth_env(
+        "",
+        &[
+            "context",
+            "inspect",
+            "vm",
+            "--format",
+            "{{.Endpoints.docker.Host}}",
+        ],
+        &vm_env,
+    );
+    assert_eq!(
+        out.stdout.trim(),
+        format!("unix://{data}/berth/vm/docker.sock"),
+        "{out}"
+    );
+    let out = berth_env("", &["--context", "vm", "ps"], &vm_env);
+    assert_eq!(out.status, 1, "{out}");
+    assert!(out.stderr.contains("berth vm start"), "{out}");
+    let out = berth_env("", &["vm", "status"], &vm_env);
+    assert!(
+        out.success() && out.stdout.contains("state: stopped"),
+        "{out}"
+    );
+    let out = berth_env("", &["context", "rm", "vm"], &vm_env);
+    assert!(!out.success() && out.stderr.contains("built in"), "{out}");
     // Completions come from the command definitions.
     for shell in ["bash", "zsh", "fish", "powershell"] {
         let out = berth_env(&missing, &["completion", shell], &[]);

@@ -158,6 +158,7 @@ fn deb_installs_runs_a_container_from_its_socket_unit_and_purges_cleanly() {
         "usr/bin/berth-desktop",
         "usr/bin/berthd",
         "usr/bin/berth",
+        "usr/bin/berth-vm",
         "lib/systemd/system/berthd.service",
         "lib/systemd/system/berthd.socket",
         "usr/lib/Berth/vm-guest/vmlinuz",
@@ -267,6 +268,18 @@ fn deb_installs_runs_a_container_from_its_socket_unit_and_purges_cleanly() {
         &["run", "--rm", "berth/welcome", "sh", "-c", "echo cli-ok"],
     );
     assert_eq!(out.trim(), "cli-ok");
+    // `berth vm` runs the installed berth-vm (beside it in /usr/bin).
+    let vm_home = make_temp_dir("berth-deb-");
+    let out = Command::new("/usr/bin/berth")
+        .args(["vm", "status"])
+        .env("XDG_DATA_HOME", &vm_home)
+        .output()
+        .expect("run berth vm status");
+    assert!(
+        out.status.success() && String::from_utf8_lossy(&out.stdout).contains("state: stopped"),
+        "berth vm status: {out:?}"
+    );
+    cleanup_dir(&vm_home);
 
     // A member of the `berth` group may use the socket; another user may not.
     let as_user = |groups: &str| {
@@ -304,6 +317,7 @@ fn deb_installs_runs_a_container_from_its_socket_unit_and_purges_cleanly() {
     for p in [
         "/usr/bin/berthd",
         "/usr/bin/berth",
+        "/usr/bin/berth-vm",
         "/usr/bin/berth-desktop",
         SERVICE,
         SOCKET_UNIT,

@@ -63,7 +63,7 @@ struct StartArgs {
     #[arg(long)]
     share: Vec<PathBuf>,
     /// The guest image dir (vmlinuz, initramfs.img), as scripts/vm-guest.sh prints it
-    /// (default $BERTH_VM_GUEST).
+    /// (default $BERTH_VM_GUEST, else the installed one, /usr/lib/Berth/vm-guest).
     #[arg(long)]
     guest: Option<PathBuf>,
     /// The guest kernel (overrides --guest).
@@ -140,11 +140,20 @@ fn socket_of(paths: &VmPaths) -> PathBuf {
         .unwrap_or_else(|_| paths.default_socket())
 }
 
+/// The guest the package installed: `/usr/lib/Berth/vm-guest` for `/usr/bin/berth-vm` (the
+/// desktop app's resource dir, so both boot the same image).
+fn installed_guest() -> Option<PathBuf> {
+    let exe = std::env::current_exe().ok()?;
+    let dir = exe.parent()?.parent()?.join("lib/Berth/vm-guest");
+    dir.join("vmlinuz").is_file().then_some(dir)
+}
+
 fn config(paths: &VmPaths, args: StartArgs) -> anyhow::Result<VmConfig> {
     let guest = args
         .guest
         .clone()
-        .or_else(|| std::env::var_os("BERTH_VM_GUEST").map(PathBuf::from));
+        .or_else(|| std::env::var_os("BERTH_VM_GUEST").map(PathBuf::from))
+        .or_else(installed_guest);
     let from_guest = |name: &str| guest.as_ref().map(|g| g.join(name));
     let kernel = args
         .kernel
