@@ -272,6 +272,22 @@ impl Berthd {
             .to_string()
     }
 
+    /// `docker run --rm FLAGS IMG sh -c SCRIPT`, whatever the status (tests that look at a
+    /// container from inside it).
+    pub fn run_sh(&self, img: &str, flags: &[&str], script: &str) -> Output {
+        let mut args = vec!["run", "--rm"];
+        args.extend_from_slice(flags);
+        args.extend_from_slice(&[img, "sh", "-c", script]);
+        self.docker(&args)
+    }
+
+    /// [`Berthd::run_sh`] that must succeed; its stdout, trimmed.
+    pub fn run_sh_ok(&self, img: &str, flags: &[&str], script: &str) -> String {
+        let out = self.run_sh(img, flags, script);
+        assert!(out.success(), "{flags:?} {script}: {out}");
+        out.stdout.trim().to_string()
+    }
+
     /// Runs `docker ARGS`; returns stdout, or panics with the full output (and the engine log's
     /// tail) if it fails.
     pub fn docker_ok(&self, args: &[&str]) -> String {

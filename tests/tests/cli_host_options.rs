@@ -4,24 +4,10 @@
 
 use berth_tests::*;
 
-/// `docker run --rm FLAGS IMG sh -c SCRIPT`, whatever the status.
-fn run_sh(d: &Berthd, img: &str, flags: &[&str], script: &str) -> Output {
-    let mut args = vec!["run", "--rm"];
-    args.extend_from_slice(flags);
-    args.extend_from_slice(&[img, "sh", "-c", script]);
-    d.docker(&args)
-}
-
-fn run_sh_ok(d: &Berthd, img: &str, flags: &[&str], script: &str) -> String {
-    let out = run_sh(d, img, flags, script);
-    assert!(out.success(), "{flags:?} {script}: {out}");
-    out.stdout.trim().to_string()
-}
-
 /// A refused `docker run`: the CLI's 125 with `message` on stderr, and no container left.
 fn assert_refused(d: &Berthd, img: &str, flags: &[&str], message: &str) {
     let before = d.docker_ok(&["ps", "-aq"]);
-    let out = run_sh(d, img, flags, "true");
+    let out = d.run_sh(img, flags, "true");
     assert_eq!(out.status, 125, "{flags:?}: {out}");
     assert!(out.stderr.contains(message), "{flags:?}: {out}");
     assert_eq!(
@@ -45,7 +31,7 @@ fn create_raw(d: &Berthd, body: serde_json::Value) -> HttpResponse {
 
 /// The `df -k` size (KiB) of the filesystem at `path` in a container.
 fn df_kib(d: &Berthd, img: &str, flags: &[&str], path: &str) -> String {
-    let out = run_sh_ok(d, img, flags, &format!("df -k {path} | tail -n 1"));
+    let out = d.run_sh_ok(img, flags, &format!("df -k {path} | tail -n 1"));
     out.split_whitespace()
         .nth(1)
         .unwrap_or_default()
@@ -95,8 +81,7 @@ fn shm_size_sizes_dev_shm_and_inspect_shows_dockerds_default() {
 #[test]
 fn sysctls_are_set_in_the_containers_namespaces_and_others_refused() {
     let (d, img) = engine_with_busybox();
-    let out = run_sh_ok(
-        &d,
+    let out = d.run_sh_ok(
         &img,
         &[
             "--sysctl",
@@ -157,11 +142,8 @@ fn sysctls_are_set_in_the_containers_namespaces_and_others_refused() {
 fn oom_score_adj_reaches_the_process_and_is_range_checked() {
     let (d, img) = engine_with_busybox();
     let read = "cat /proc/self/oom_score_adj";
-    assert_eq!(
-        run_sh_ok(&d, &img, &["--oom-score-adj", "500"], read),
-        "500"
-    );
-    assert_eq!(run_sh_ok(&d, &img, &[], read), "0", "dockerd's 0");
+    assert_eq!(d.run_sh_ok(&img, &["--oom-score-adj", "500"], read), "500");
+    assert_eq!(d.run_sh_ok(&img, &[], read), "0", "dockerd's 0");
     d.docker_ok(&[
         "create",
         "--name",
@@ -186,8 +168,7 @@ fn oom_score_adj_reaches_the_process_and_is_range_checked() {
 #[test]
 fn init_runs_as_pid_1_with_the_command_as_its_child() {
     let (d, img) = engine_with_busybox();
-    let out = run_sh_ok(
-        &d,
+    let out = d.run_sh_ok(
         &img,
         &["--init"],
         "tr '\\0' ' ' < /proc/1/cmdline; echo; echo $$ $PPID",
@@ -199,7 +180,7 @@ fn init_runs_as_pid_1_with_the_command_as_its_child() {
     assert_ne!(ids.first(), Some(&"1"), "the command is not PID 1: {out}");
     assert_eq!(ids.get(1), Some(&"1"), "the init is its parent: {out}");
     // Without --init the command is PID 1, as before.
-    assert_eq!(run_sh_ok(&d, &img, &[], "echo $$"), "1");
+    assert_eq!(d.run_sh_ok(&img, &[], "echo $$"), "1");
 
     // The init forwards docker stop's SIGTERM: sleep dies of it (143), rather than being
     // killed after the timeout (137) as a PID 1 without a handler would be.
@@ -227,7 +208,7 @@ fn init_without_a_binary_is_refused_clearly() {
     d.docker_ok(&["pull", "-q", &img]);
     assert_refused(&d, &img, &["--init"], "--init-path");
     assert_eq!(
-        run_sh_ok(&d, &img, &[], "echo ok"),
+        d.run_sh_ok(&img, &[], "echo ok"),
         "ok",
         "no --init, no binary needed"
     );
@@ -238,7 +219,7 @@ fn pid_host_and_pid_container_join_those_namespaces() {
     let (d, img) = engine_with_busybox();
     let host_init = std::fs::read_to_string("/proc/1/comm").expect("host /proc/1/comm");
     assert_eq!(
-        run_sh_ok(&d, &img, &["--pid", "host"], "cat /proc/1/comm"),
+        d.run_sh_ok(&img, &["--pid", "host"], "cat /proc/1/comm"),
         host_init.trim()
     );
     d.docker_ok(&["create", "--name", "ph", "--pid", "host", &img, "true"]);
@@ -247,8 +228,7 @@ fn pid_host_and_pid_container_join_those_namespaces() {
     assert_eq!(d.inspect_format("pp", "{{.HostConfig.PidMode}}"), "");
 
     d.docker_ok(&["run", "-d", "--name", "target", &img, "sleep", "300"]);
-    let out = run_sh_ok(
-        &d,
+    let out = d.run_sh_ok(
         &img,
         &["--pid", "container:target"],
         "tr '\\0' ' ' < /proc/1/cmdline",
@@ -285,11 +265,11 @@ fn ipc_host_shareable_container_and_none() {
     let (d, img) = engine_with_busybox();
     let host_ns = std::fs::read_link("/proc/self/ns/ipc").expect("host ipc ns");
     assert_eq!(
-        run_sh_ok(&d, &img, &["--ipc", "host"], "readlink /proc/self/ns/ipc"),
+        d.run_sh_ok(&img, &["--ipc", "host"], "readlink /proc/self/ns/ipc"),
         host_ns.to_string_lossy()
     );
     assert_ne!(
-        run_sh_ok(&d, &img, &[], "readlink /proc/self/ns/ipc"),
+        d.run_sh_ok(&img, &[], "readlink /proc/self/ns/ipc"),
         host_ns.to_string_lossy(),
         "private by default"
     );
@@ -313,8 +293,7 @@ fn ipc_host_shareable_container_and_none() {
     );
     let donor_ns = d.docker_ok(&["exec", "donor", "readlink", "/proc/self/ns/ipc"]);
     d.docker_ok(&["exec", "donor", "sh", "-c", "echo shared > /dev/shm/x"]);
-    let out = run_sh_ok(
-        &d,
+    let out = d.run_sh_ok(
         &img,
         &["--ipc", "container:donor"],
         "readlink /proc/self/ns/ipc; cat /dev/shm/x; df -k /dev/shm | tail -n 1",
@@ -389,8 +368,7 @@ fn ipc_host_shareable_container_and_none() {
 
     // none: an IPC namespace of its own and no /dev/shm.
     assert_eq!(
-        run_sh_ok(
-            &d,
+        d.run_sh_ok(
             &img,
             &["--ipc", "none"],
             "grep -c ' /dev/shm ' /proc/mounts || true"

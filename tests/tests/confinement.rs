@@ -4,28 +4,9 @@
 
 use berth_tests::*;
 
-/// `docker run --rm IMG sh -c SCRIPT` with extra run flags; the output, whatever the status.
-fn run_sh(d: &Berthd, img: &str, flags: &[&str], script: &str) -> Output {
-    let mut args = vec!["run", "--rm"];
-    args.extend_from_slice(flags);
-    args.extend_from_slice(&[img, "sh", "-c", script]);
-    d.docker(&args)
-}
-
-fn run_sh_ok(d: &Berthd, img: &str, flags: &[&str], script: &str) -> String {
-    let out = run_sh(d, img, flags, script);
-    assert!(out.success(), "{flags:?} {script}: {out}");
-    out.stdout
-}
-
 /// The value of a `/proc/self/status` field as the container's process sees it.
 fn status_field(d: &Berthd, img: &str, flags: &[&str], field: &str) -> String {
-    let out = run_sh_ok(
-        d,
-        img,
-        flags,
-        &format!("grep '^{field}:' /proc/self/status"),
-    );
+    let out = d.run_sh_ok(img, flags, &format!("grep '^{field}:' /proc/self/status"));
     out.split(':').nth(1).unwrap_or_default().trim().to_string()
 }
 
@@ -35,16 +16,16 @@ fn default_seccomp_profile_confines_containers_and_execs() {
     // Mode 2: a seccomp filter is installed.
     assert_eq!(status_field(&d, &img, &[], "Seccomp"), "2");
     // unshare(2) needs CAP_SYS_ADMIN in the profile: refused with EPERM.
-    let out = run_sh(&d, &img, &[], "unshare -U true");
+    let out = d.run_sh(&img, &[], "unshare -U true");
     assert_ne!(out.status, 0, "{out}");
     assert!(out.stderr.contains("Operation not permitted"), "{out}");
     // The capability-conditional part: --cap-add SYS_ADMIN adds unshare and setns.
-    run_sh_ok(&d, &img, &["--cap-add", "SYS_ADMIN"], "unshare -U true");
+    d.run_sh_ok(&img, &["--cap-add", "SYS_ADMIN"], "unshare -U true");
     // Without a namespace flag clone(2) is allowed: processes are created as ever.
-    assert_eq!(run_sh_ok(&d, &img, &[], "echo $(echo sub)"), "sub\n");
+    assert_eq!(d.run_sh_ok(&img, &[], "echo $(echo sub)"), "sub");
     // The argument-conditional personality rules: PER_LINUX32 (linux32) is one of the allowed.
     if cfg!(target_arch = "x86_64") {
-        assert_eq!(run_sh_ok(&d, &img, &[], "linux32 uname -m").trim(), "i686");
+        assert_eq!(d.run_sh_ok(&img, &[], "linux32 uname -m").trim(), "i686");
     }
 
     // unconfined and --privileged lift the filter.
@@ -53,7 +34,7 @@ fn default_seccomp_profile_confines_containers_and_execs() {
         &["--privileged"],
     ] {
         assert_eq!(status_field(&d, &img, flags, "Seccomp"), "0", "{flags:?}");
-        run_sh_ok(&d, &img, flags, "unshare -U true");
+        d.run_sh_ok(&img, flags, "unshare -U true");
     }
     // `seccomp=builtin` names the default.
     assert_eq!(
@@ -120,12 +101,7 @@ fn custom_seccomp_profile_from_a_file() {
     )
     .unwrap();
     let opt = format!("seccomp={}", profile.display());
-    let out = run_sh(
-        &d,
-        &img,
-        &["--security-opt", &opt],
-        "touch /f && mkdir /dir",
-    );
+    let out = d.run_sh(&img, &["--security-opt", &opt], "touch /f && mkdir /dir");
     assert_ne!(out.status, 0, "{out}");
     assert!(out.stderr.contains("Permission denied"), "{out}");
     // The rule on unshare only applies with CAP_SYS_ADMIN, which the container lacks.
@@ -238,8 +214,7 @@ fn security_opt_values_as_dockerd() {
         assert_ne!(out.status, 0, "{out}");
         assert!(out.stderr.contains("SELinux is not enabled"), "{out}");
     }
-    run_sh_ok(
-        &d,
+    d.run_sh_ok(
         &img,
         &[
             "--security-opt",
@@ -300,10 +275,10 @@ fn cgroups_read_only(mountinfo: &str) -> Vec<bool> {
 #[test]
 fn masked_paths_proc_sys_and_devices() {
     let (d, img) = engine_with_busybox();
-    let out = run_sh_ok(&d, &img, &[], MASK_CHECK);
+    let out = d.run_sh_ok(&img, &[], MASK_CHECK);
     assert!(out.contains("/proc/interrupts masked"), "{out}");
     assert!(!out.contains(" open"), "{out}");
-    let info = run_sh_ok(&d, &img, &[], "cat /proc/self/mountinfo");
+    let info = d.run_sh_ok(&img, &[], "cat /proc/self/mountinfo");
     let proc = mount_opts(&info, "/proc");
     for o in ["nosuid", "nodev", "noexec"] {
         assert!(proc.contains(o), "/proc: {proc}");
@@ -314,7 +289,7 @@ fn masked_paths_proc_sys_and_devices() {
     assert!(!ro.is_empty() && ro.iter().all(|r| *r), "{info}");
     // The device allowlist: a node the container makes for a disk (loop0) cannot be opened.
     let dev = "mknod /tmp/loop b 7 0 && (exec 3</tmp/loop) && echo opened";
-    let out = run_sh(&d, &img, &[], dev);
+    let out = d.run_sh(&img, &[], dev);
     assert!(
         out.stderr
             .contains("can't open /tmp/loop: Operation not permitted"),
@@ -322,24 +297,23 @@ fn masked_paths_proc_sys_and_devices() {
     );
 
     // --privileged: nothing masked, /sys and the cgroup tree writable, all devices allowed.
-    let out = run_sh_ok(&d, &img, &["--privileged"], MASK_CHECK);
+    let out = d.run_sh_ok(&img, &["--privileged"], MASK_CHECK);
     assert!(out.contains("/proc/interrupts open"), "{out}");
-    let info = run_sh_ok(&d, &img, &["--privileged"], "cat /proc/self/mountinfo");
+    let info = d.run_sh_ok(&img, &["--privileged"], "cat /proc/self/mountinfo");
     assert!(mount_opts(&info, "/sys").starts_with("rw,"), "{info}");
     let ro = cgroups_read_only(&info);
     assert!(!ro.is_empty() && ro.iter().all(|r| !*r), "{info}");
     assert!(mount_opts(&info, "/proc/sys").is_empty(), "{info}");
-    let out = run_sh(&d, &img, &["--privileged"], dev);
+    let out = d.run_sh(&img, &["--privileged"], dev);
     assert!(!out.stderr.contains("Operation not permitted"), "{out}");
     // The host's device nodes are there.
     let host_has_kmsg = std::path::Path::new("/dev/kmsg").exists();
-    let ls = run_sh_ok(&d, &img, &["--privileged"], "ls /dev");
+    let ls = d.run_sh_ok(&img, &["--privileged"], "ls /dev");
     assert_eq!(ls.lines().any(|l| l == "kmsg"), host_has_kmsg, "{ls}");
-    let ls = run_sh_ok(&d, &img, &[], "ls /dev");
+    let ls = d.run_sh_ok(&img, &[], "ls /dev");
     assert!(!ls.lines().any(|l| l == "kmsg"), "{ls}");
     // writable-cgroups alone.
-    let info = run_sh_ok(
-        &d,
+    let info = d.run_sh_ok(
         &img,
         &["--security-opt", "writable-cgroups=true"],
         "cat /proc/self/mountinfo",
@@ -353,12 +327,7 @@ fn masked_paths_proc_sys_and_devices() {
 fn non_root_users_have_no_capabilities_in_containers_and_execs() {
     let (d, img) = engine_with_busybox();
     let caps = |flags: &[&str]| {
-        let out = run_sh_ok(
-            &d,
-            &img,
-            flags,
-            "grep -E '^Cap(Eff|Prm):' /proc/self/status",
-        );
+        let out = d.run_sh_ok(&img, flags, "grep -E '^Cap(Eff|Prm):' /proc/self/status");
         out.split_whitespace().collect::<Vec<_>>().join(" ")
     };
     assert_eq!(
