@@ -16,6 +16,11 @@ use tokio::net::UdpSocket;
 
 pub const RESOLVER_IP: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 11);
 
+/// Queries one container's resolver answers at once. A container flooding it gets SERVFAIL for
+/// the rest at once instead of making berthd hold a task and an upstream socket per query
+/// (dockerd's resolver bounds its concurrent queries the same way).
+const MAX_IN_FLIGHT: usize = 100;
+
 /// Answers a name for one container, or None when it is not one of ours.
 pub trait Lookup: Send + Sync + 'static {
     fn lookup(&self, container_id: &str, name: &str) -> Option<Vec<Ipv4Addr>>;
@@ -39,25 +44,64 @@ pub fn spawn(
         s.set_nonblocking(true)?;
         Ok(UdpSocket::from_std(s)?)
     })?;
+    Ok(tokio::spawn(serve(
+        sock,
+        container_id,
+        lookup,
+        upstreams,
+        MAX_IN_FLIGHT,
+    )))
+}
+
+/// Answers queries on `sock`, at most `max_in_flight` at a time.
+async fn serve(
+    sock: UdpSocket,
+    container_id: String,
+    lookup: Arc<dyn Lookup>,
+    upstreams: Vec<SocketAddr>,
+    max_in_flight: usize,
+) {
     let sock = Arc::new(sock);
-    Ok(tokio::spawn(async move {
-        let mut buf = vec![0u8; 4096];
-        loop {
-            let Ok((n, peer)) = sock.recv_from(&mut buf).await else {
-                return;
-            };
-            let query = buf[..n].to_vec();
-            let sock = Arc::clone(&sock);
-            let lookup = Arc::clone(&lookup);
-            let upstreams = upstreams.clone();
-            let id = container_id.clone();
-            tokio::spawn(async move {
-                if let Some(reply) = answer(&query, &id, lookup.as_ref(), &upstreams).await {
-                    let _ = sock.send_to(&reply, peer).await;
-                }
-            });
-        }
-    }))
+    let slots = Arc::new(tokio::sync::Semaphore::new(max_in_flight));
+    let mut buf = vec![0u8; 4096];
+    loop {
+        let Ok((n, peer)) = sock.recv_from(&mut buf).await else {
+            return;
+        };
+        let query = buf[..n].to_vec();
+        let Ok(slot) = Arc::clone(&slots).try_acquire_owned() else {
+            tracing::debug!(container = %container_id, "DNS: {max_in_flight} queries in flight; SERVFAIL");
+            if let Some(reply) = servfail(&query) {
+                let _ = sock.send_to(&reply, peer).await;
+            }
+            continue;
+        };
+        let sock = Arc::clone(&sock);
+        let lookup = Arc::clone(&lookup);
+        let upstreams = upstreams.clone();
+        let id = container_id.clone();
+        tokio::spawn(async move {
+            if let Some(reply) = answer(&query, &id, lookup.as_ref(), &upstreams).await {
+                let _ = sock.send_to(&reply, peer).await;
+            }
+            drop(slot);
+        });
+    }
+}
+
+/// SERVFAIL for `query`, or None when it is not a DNS message.
+fn servfail(query: &[u8]) -> Option<Vec<u8>> {
+    let msg = Message::from_vec(query).ok()?;
+    let mut reply = Message::error_msg(
+        msg.metadata.id,
+        msg.metadata.op_code,
+        ResponseCode::ServFail,
+    );
+    reply.metadata.message_type = MessageType::Response;
+    if let Some(q) = msg.queries.first() {
+        reply.add_query(q.clone());
+    }
+    reply.to_vec().ok()
 }
 
 async fn answer(
@@ -92,16 +136,7 @@ async fn answer(
     };
     match forward(query, upstreams).await {
         Some(r) => Some(r),
-        None => {
-            let mut reply = Message::error_msg(
-                msg.metadata.id,
-                msg.metadata.op_code,
-                ResponseCode::ServFail,
-            );
-            reply.metadata.message_type = MessageType::Response;
-            reply.add_query(q);
-            reply.to_vec().ok()
-        }
+        None => servfail(query),
     }
 }
 
@@ -202,6 +237,61 @@ mod tests {
             .unwrap();
         let m = Message::from_vec(&r).unwrap();
         assert_eq!(m.answers.len(), 1);
+    }
+
+    struct Nothing;
+    impl Lookup for Nothing {
+        fn lookup(&self, _c: &str, _name: &str) -> Option<Vec<Ipv4Addr>> {
+            None
+        }
+    }
+
+    #[tokio::test]
+    async fn a_flood_gets_servfail_beyond_the_queries_in_flight() {
+        // An upstream that takes queries and answers none while the test holds it.
+        let up = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let up_addr = up.local_addr().unwrap();
+        let resolver = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let resolver_addr = resolver.local_addr().unwrap();
+        let server = tokio::spawn(serve(
+            resolver,
+            "c".into(),
+            Arc::new(Nothing),
+            vec![up_addr],
+            3,
+        ));
+        let client = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        // Three fill the slots: the upstream sees each of them.
+        let mut buf = [0u8; 512];
+        for i in 0..3 {
+            client
+                .send_to(
+                    &query(&format!("q{i}.outside."), RecordType::A),
+                    resolver_addr,
+                )
+                .await
+                .unwrap();
+            up.recv_from(&mut buf).await.unwrap();
+        }
+        // The fourth is answered at once with SERVFAIL and never forwarded.
+        client
+            .send_to(&query("q3.outside.", RecordType::A), resolver_addr)
+            .await
+            .unwrap();
+        // (The held three time out into SERVFAIL after 3 s: skip theirs if a slow run sees them.)
+        let m = loop {
+            let (n, _) = client.recv_from(&mut buf).await.unwrap();
+            let m = Message::from_vec(&buf[..n]).unwrap();
+            if m.queries[0].name().to_ascii() == "q3.outside." {
+                break m;
+            }
+        };
+        assert_eq!(m.metadata.response_code, ResponseCode::ServFail);
+        while let Ok((n, _)) = up.try_recv_from(&mut buf) {
+            let q = Message::from_vec(&buf[..n]).unwrap();
+            assert_ne!(q.queries[0].name().to_ascii(), "q3.outside.", "forwarded");
+        }
+        server.abort();
     }
 
     #[test]
