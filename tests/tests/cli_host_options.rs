@@ -376,3 +376,44 @@ fn ipc_host_shareable_container_and_none() {
         "0"
     );
 }
+
+#[test]
+fn cgroupns_private_host_and_dockerds_default() {
+    let (d, img) = engine_with_busybox();
+    let host_ns = std::fs::read_link("/proc/self/ns/cgroup").expect("host cgroup ns");
+    let host_ns = host_ns.to_string_lossy().into_owned();
+    let ns = |flags: &[&str]| d.run_sh_ok(&img, flags, "readlink /proc/self/ns/cgroup");
+    assert_eq!(ns(&["--cgroupns", "host"]), host_ns);
+    assert_ne!(ns(&["--cgroupns", "private"]), host_ns);
+    // In a private namespace the container's own cgroup is its root.
+    let own = d.run_sh_ok(&img, &["--cgroupns", "private"], "cat /proc/self/cgroup");
+    assert!(own.lines().all(|l| l.ends_with(":/")), "{own}");
+    // Unset: dockerd's default for the host's cgroup version, stored so inspect shows it.
+    let v2 = d
+        .docker_ok(&["info", "--format", "{{.CgroupVersion}}"])
+        .trim()
+        == "2";
+    let want = if v2 { "private" } else { "host" };
+    d.docker_ok(&["create", "--name", "plain", &img, "true"]);
+    assert_eq!(
+        d.inspect_format("plain", "{{.HostConfig.CgroupnsMode}}"),
+        want
+    );
+    assert_eq!(ns(&[]) == host_ns, !v2, "the default is {want}");
+    // The docker CLI checks the value itself; the API answers as dockerd.
+    let body = format!(r#"{{"Image":"{img}","HostConfig":{{"CgroupnsMode":"bogus"}}}}"#);
+    let resp = unix_http_request(
+        &d.socket_path(),
+        "POST",
+        "/containers/create",
+        &[("Content-Type", "application/json")],
+        body.as_bytes(),
+    )
+    .expect("create request");
+    assert_eq!(resp.status, 400);
+    assert!(
+        String::from_utf8_lossy(&resp.body).contains("invalid cgroup namespace mode: bogus"),
+        "{}",
+        String::from_utf8_lossy(&resp.body)
+    );
+}

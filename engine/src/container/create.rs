@@ -74,9 +74,20 @@ pub fn merge_image_config(user: &mut ContainerConfig, image: &ContainerConfig) {
 }
 
 impl ContainerService {
-    /// `--pid`, `--ipc`, `--shm-size`, `--sysctl`, `--oom-score-adj` and `--init`, checked (in
+    /// `--cgroupns`, `--pid`, `--ipc`, `--shm-size`, `--sysctl`, `--oom-score-adj` and `--init`, checked (in
     /// dockerd's words) and given their defaults before anything is made.
     fn check_host_options(&self, hc: &mut crate::api::types::HostConfig) -> Result<()> {
+        // dockerd's default: a private cgroup namespace on cgroup v2, the host's on v1.
+        let v2 = self.cfg.runtimes.cgroup == super::runtime::CgroupMode::V2;
+        match hc.cgroupns_mode.as_str() {
+            "" => hc.cgroupns_mode = if v2 { "private" } else { "host" }.into(),
+            "private" | "host" => {}
+            other => {
+                return Err(EngineError::invalid(format!(
+                    "invalid cgroup namespace mode: {other}"
+                )))
+            }
+        }
         if !(-1000..=1000).contains(&hc.oom_score_adj) {
             return Err(EngineError::invalid(format!(
                 "Invalid value {}, range for oom score adj is [-1000, 1000]",

@@ -160,7 +160,12 @@ impl ContainerService {
                     (etc.resolv_conf, "/etc/resolv.conf"),
                 ],
                 cgroups_path: format!("/berth/{}", c.id),
-                cgroup_ns: self.cfg.runtimes.cgroup == super::runtime::CgroupMode::V2,
+                // Records from before `--cgroupns` was stored have "": the old default.
+                cgroup_ns: match hc.cgroupns_mode.as_str() {
+                    "private" => true,
+                    "host" => false,
+                    _ => self.cfg.runtimes.cgroup == super::runtime::CgroupMode::V2,
+                },
                 mounts: self.setup_mounts(c, &rootfs)?,
                 netns_path: plan.netns.clone(),
                 security: super::security_opt::parse(

@@ -110,6 +110,10 @@ pub struct HostConfig {
     /// `container:ID`.
     #[serde(deserialize_with = "null_as_default")]
     pub ipc_mode: String,
+    /// `--cgroupns`: `private` or `host`; set at create to the host's default when empty
+    /// (private on cgroup v2, host on v1, as dockerd).
+    #[serde(deserialize_with = "null_as_default")]
+    pub cgroupns_mode: String,
     /// Legacy links, stored as dockerd does: `/NAME:/PARENT/ALIAS` (`container/links.rs`).
     pub links: Option<Vec<String>>,
     // Storage: volumes, binds and tmpfs.
