@@ -707,7 +707,7 @@ fn unimplemented_options_are_refused_not_dropped() {
         "true",
     ]);
     for (flags, flag) in [
-        (vec!["--uts", "host"], "--uts"),
+        (vec!["--storage-opt", "size=1G"], "--storage-opt"),
         (vec!["--device", "/dev/null:/dev/other"], "--device"),
         (vec!["--cgroup-parent", "mine"], "--cgroup-parent"),
         (vec!["--network", "none", "--link", "peer:db"], "--link"),

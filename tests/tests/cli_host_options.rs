@@ -417,3 +417,48 @@ fn cgroupns_private_host_and_dockerds_default() {
         String::from_utf8_lossy(&resp.body)
     );
 }
+
+#[test]
+fn uts_host_shares_the_hosts_hostname() {
+    let (d, img) = engine_with_busybox();
+    let host_ns = std::fs::read_link("/proc/self/ns/uts").expect("host uts ns");
+    let host_name = hostname_of_host();
+    let out = d.run_sh_ok(
+        &img,
+        &["--uts", "host"],
+        "readlink /proc/self/ns/uts; hostname",
+    );
+    assert_eq!(
+        out,
+        format!("{}\n{host_name}", host_ns.to_string_lossy()),
+        "the host's UTS namespace and name"
+    );
+    let own = d.run_sh_ok(&img, &[], "readlink /proc/self/ns/uts");
+    assert_ne!(own, host_ns.to_string_lossy());
+    d.docker_ok(&["create", "--name", "uts", "--uts", "host", &img, "true"]);
+    assert_eq!(d.inspect_format("uts", "{{.HostConfig.UTSMode}}"), "host");
+    let out = d.docker(&[
+        "run",
+        "--rm",
+        "--uts",
+        "host",
+        "--hostname",
+        "x",
+        &img,
+        "true",
+    ]);
+    assert!(
+        !out.success()
+            && out
+                .stderr
+                .contains("conflicting options: hostname and the UTS mode"),
+        "{out}"
+    );
+}
+
+fn hostname_of_host() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .expect("hostname")
+        .trim()
+        .to_string()
+}

@@ -78,6 +78,12 @@ impl ContainerService {
     /// dockerd's words) and given their defaults before anything is made.
     fn check_host_options(&self, hc: &mut crate::api::types::HostConfig) -> Result<()> {
         // dockerd's default: a private cgroup namespace on cgroup v2, the host's on v1.
+        if !matches!(hc.uts_mode.as_str(), "" | "host") {
+            return Err(EngineError::invalid(format!(
+                "invalid UTS mode: {}",
+                hc.uts_mode
+            )));
+        }
         let v2 = self.cfg.runtimes.cgroup == super::runtime::CgroupMode::V2;
         match hc.cgroupns_mode.as_str() {
             "" => hc.cgroupns_mode = if v2 { "private" } else { "host" }.into(),
@@ -240,14 +246,21 @@ impl ContainerService {
             self.release_name(&name);
             return Err(e);
         }
+        if host_config.uts_mode == "host" && !config.hostname.is_empty() {
+            self.release_name(&name);
+            return Err(EngineError::invalid(
+                "conflicting options: hostname and the UTS mode",
+            ));
+        }
         if config.hostname.is_empty() {
-            config.hostname = if host_config.network_mode == "host" {
-                nix::unistd::gethostname()
-                    .map(|h| h.to_string_lossy().into_owned())
-                    .unwrap_or_default()
-            } else {
-                id[..12].to_string()
-            };
+            config.hostname =
+                if host_config.network_mode == "host" || host_config.uts_mode == "host" {
+                    nix::unistd::gethostname()
+                        .map(|h| h.to_string_lossy().into_owned())
+                        .unwrap_or_default()
+                } else {
+                    id[..12].to_string()
+                };
         }
         if host_config.network_mode.is_empty() {
             host_config.network_mode = "bridge".into();

@@ -105,6 +105,8 @@ pub struct SpecInput<'a> {
     pub tty: bool,
     pub hostname: String,
     pub host_network: bool,
+    /// `--uts host`: the host's hostname and UTS namespace.
+    pub host_uts: bool,
     pub readonly_rootfs: bool,
     pub privileged: bool,
     pub cap_add: Vec<String>,
@@ -304,7 +306,7 @@ pub fn build(input: &SpecInput) -> Result<Spec, String> {
     root.set_path(input.rootfs.to_path_buf());
     root.set_readonly(Some(input.readonly_rootfs));
     spec.set_root(Some(root));
-    spec.set_hostname(if input.host_network {
+    spec.set_hostname(if input.host_network || input.host_uts {
         None
     } else {
         Some(input.hostname.clone())
@@ -353,7 +355,8 @@ pub fn build(input: &SpecInput) -> Result<Spec, String> {
     namespaces.retain(|n| {
         let drop_net = input.host_network && n.typ() == LinuxNamespaceType::Network;
         let drop_cgroup = !input.cgroup_ns && n.typ() == LinuxNamespaceType::Cgroup;
-        !drop_net && !drop_cgroup
+        let drop_uts = input.host_uts && n.typ() == LinuxNamespaceType::Uts;
+        !drop_net && !drop_cgroup && !drop_uts
     });
     if let Some(path) = &input.netns_path {
         for n in namespaces.iter_mut() {
@@ -410,6 +413,7 @@ mod tests {
             tty: false,
             hostname: "abc".into(),
             host_network: false,
+            host_uts: false,
             readonly_rootfs: false,
             privileged: false,
             cap_add: vec!["NET_ADMIN".into()],

@@ -150,6 +150,7 @@ impl ContainerService {
                 tty: d.rec.config.tty,
                 hostname: d.rec.config.hostname.clone(),
                 host_network,
+                host_uts: hc.uts_mode == "host",
                 readonly_rootfs: hc.readonly_rootfs,
                 privileged: hc.privileged,
                 cap_add: hc.cap_add.clone(),

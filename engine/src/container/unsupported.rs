@@ -1,7 +1,7 @@
 //! Create and connect options berthd does not implement yet, refused when a client sets them.
 //!
 //! Request bodies are decoded leniently (unknown fields land in `extra`), so without this check a
-//! `--uts host` or `--link db` would be accepted and silently dropped: the container would run
+//! `--cgroup-parent x` or `--device /dev/fuse` would be accepted and silently dropped: the container would run
 //! with less than the user asked for. Clients send most of these fields with their zero value on
 //! every create (the docker CLI sends `"UTSMode": ""`, `"Links": null`, `"Cgroup": ""`, …), so
 //! only a value other than the zero value (or one of the listed values berthd already gives every
@@ -16,7 +16,6 @@ use crate::error::{EngineError, Result};
 /// `HostConfig` fields (by their JSON name), the flag that sets them, and the values that
 /// describe what berthd does anyway (accepted as such).
 const HOST_CONFIG: &[(&str, &str, &[&str])] = &[
-    ("UTSMode", "--uts", &[]),
     // No user-namespace remapping: every container is in the host's user namespace.
     ("UsernsMode", "--userns", &["host"]),
     ("Cgroup", "--cgroup", &[]),
@@ -124,7 +123,7 @@ mod tests {
     #[test]
     fn options_berthd_would_drop_are_refused_naming_the_flag() {
         for (body, flag) in [
-            (json!({"UTSMode": "host"}), "--uts"),
+            (json!({"StorageOpt": {"size": "1G"}}), "--storage-opt"),
             (json!({"CgroupParent": "mine"}), "--cgroup-parent"),
             (
                 json!({"Devices": [{"PathOnHost": "/dev/fuse"}]}),

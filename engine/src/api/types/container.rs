@@ -110,6 +110,9 @@ pub struct HostConfig {
     /// `container:ID`.
     #[serde(deserialize_with = "null_as_default")]
     pub ipc_mode: String,
+    /// `--uts`: `""` (the container's own hostname) or `host`.
+    #[serde(rename = "UTSMode", deserialize_with = "null_as_default")]
+    pub uts_mode: String,
     /// `--cgroupns`: `private` or `host`; set at create to the host's default when empty
     /// (private on cgroup v2, host on v1, as dockerd).
     #[serde(deserialize_with = "null_as_default")]
