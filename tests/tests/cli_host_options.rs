@@ -462,3 +462,54 @@ fn hostname_of_host() -> String {
         .trim()
         .to_string()
 }
+
+#[test]
+fn devices_are_mapped_with_their_permissions() {
+    let (d, img) = engine_with_busybox();
+    // /dev/null under another name, usable as the host's.
+    let out = d.run_sh_ok(
+        &img,
+        &["--device", "/dev/null:/dev/mine"],
+        "ls -l /dev/mine; echo x > /dev/mine && echo written",
+    );
+    assert!(out.contains("1,   3") || out.contains("1, 3"), "{out}");
+    assert!(out.ends_with("written"), "{out}");
+    // A node outside the default allowlist, read-only: opened for reading, refused for writing
+    // by the device cgroup; without the mapping it is not there at all.
+    let out = d.run_sh(
+        &img,
+        &["--device", "/dev/loop-control:/dev/lc:r"],
+        "(: < /dev/lc) && echo read-ok; (: > /dev/lc) || echo write-refused",
+    );
+    assert!(
+        out.stdout.contains("read-ok") && out.stdout.contains("write-refused"),
+        "{out}"
+    );
+    assert!(
+        out.stderr.contains("Operation not permitted"),
+        "the cgroup's EPERM: {out}"
+    );
+    let out = d.run_sh(&img, &[], "ls /dev/loop-control || echo absent");
+    assert!(out.stdout.contains("absent"), "{out}");
+    d.docker_ok(&[
+        "create",
+        "--name",
+        "dev",
+        "--device",
+        "/dev/zero",
+        &img,
+        "true",
+    ]);
+    assert_eq!(
+        d.inspect_format("dev", "{{json .HostConfig.Devices}}"),
+        r#"[{"PathOnHost":"/dev/zero","PathInContainer":"/dev/zero","CgroupPermissions":"rwm"}]"#
+    );
+    let out = d.docker(&["create", "--device", "/dev/nope", &img, "true"]);
+    assert!(
+        !out.success()
+            && out
+                .stderr
+                .contains("error gathering device information while adding custom device"),
+        "{out}"
+    );
+}

@@ -1,5 +1,6 @@
-//! Devices of a container: dockerd's device-cgroup allowlist for an ordinary container, and for
-//! `--privileged` every device node of the host with access to all of them.
+//! Devices of a container: dockerd's device-cgroup allowlist for an ordinary container, for
+//! `--privileged` every device node of the host with access to all of them, and `--device`
+//! mappings (a node, or a directory of nodes, with its permissions) on top of either.
 
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::Path;
@@ -91,9 +92,125 @@ fn walk(dir: &Path, out: &mut Vec<LinuxDevice>) {
     }
 }
 
+/// Checks `--device` mappings at create (dockerd's words) and fills in their defaults: the
+/// same path in the container, `rwm`.
+pub fn settle(mappings: &mut [crate::api::types::DeviceMapping]) -> Result<(), String> {
+    for m in mappings {
+        if m.path_in_container.is_empty() {
+            m.path_in_container = m.path_on_host.clone();
+        }
+        if m.cgroup_permissions.is_empty() {
+            m.cgroup_permissions = "rwm".into();
+        }
+        if m.cgroup_permissions.chars().any(|c| !"rwm".contains(c)) {
+            return Err(format!("invalid device mode: {}", m.cgroup_permissions));
+        }
+        if !m.path_in_container.starts_with('/') {
+            return Err(format!("{} is not an absolute path", m.path_in_container));
+        }
+        nodes(m)?;
+    }
+    Ok(())
+}
+
+/// The device nodes of one mapping, with the cgroup rules that let the container use them.
+pub fn nodes(
+    m: &crate::api::types::DeviceMapping,
+) -> Result<(Vec<LinuxDevice>, Vec<LinuxDeviceCgroup>), String> {
+    let gather = |e: &dyn std::fmt::Display| {
+        format!(
+            "error gathering device information while adding custom device \"{}\": {e}",
+            m.path_on_host
+        )
+    };
+    let host = Path::new(&m.path_on_host);
+    let md = std::fs::metadata(host).map_err(|e| gather(&e))?;
+    let mut found = Vec::new();
+    if md.is_dir() {
+        // A directory: every node below it, at the same place under PATH_IN_CONTAINER.
+        walk(host, &mut found);
+    } else {
+        let one = node(host).ok_or_else(|| gather(&"not a device node"))?;
+        found.push(one);
+    }
+    let mut devices = Vec::new();
+    let mut rules = Vec::new();
+    for d in found {
+        let rel = d.path().strip_prefix(host).unwrap_or(Path::new(""));
+        let inside = if rel.as_os_str().is_empty() {
+            Path::new(&m.path_in_container).to_path_buf()
+        } else {
+            Path::new(&m.path_in_container).join(rel)
+        };
+        let mut r = rule(true, Some((d.typ(), d.major(), d.minor())));
+        r.set_access(Some(m.cgroup_permissions.clone()));
+        rules.push(r);
+        let mut d = d;
+        d.set_path(inside);
+        devices.push(d);
+    }
+    Ok((devices, rules))
+}
+
+/// A device node at `path` (following a symlink, as dockerd does for `--device`).
+fn node(path: &Path) -> Option<LinuxDevice> {
+    let md = std::fs::metadata(path).ok()?;
+    let ft = md.file_type();
+    let typ = if ft.is_char_device() {
+        LinuxDeviceType::C
+    } else if ft.is_block_device() {
+        LinuxDeviceType::B
+    } else {
+        return None;
+    };
+    let rdev = md.rdev();
+    LinuxDeviceBuilder::default()
+        .path(path.to_path_buf())
+        .typ(typ)
+        .major(i64::from(libc::major(rdev)))
+        .minor(i64::from(libc::minor(rdev)))
+        .file_mode(md.mode() & 0o7777)
+        .uid(md.uid())
+        .gid(md.gid())
+        .build()
+        .ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::api::types::DeviceMapping;
+
+    fn mapping(host: &str, inside: &str, perms: &str) -> DeviceMapping {
+        DeviceMapping {
+            path_on_host: host.into(),
+            path_in_container: inside.into(),
+            cgroup_permissions: perms.into(),
+        }
+    }
+
+    #[test]
+    fn mappings_get_dockerds_defaults_and_errors() {
+        let mut ok = vec![mapping("/dev/null", "", "")];
+        settle(&mut ok).expect("null");
+        assert_eq!(ok[0], mapping("/dev/null", "/dev/null", "rwm"));
+        let (devs, rules) = nodes(&mapping("/dev/null", "/dev/mine", "r")).expect("nodes");
+        assert_eq!(devs[0].path(), Path::new("/dev/mine"));
+        assert_eq!((devs[0].major(), devs[0].minor()), (1, 3));
+        assert_eq!(rules[0].access().as_deref(), Some("r"));
+        for (m, want) in [
+            (
+                mapping("/dev/nope", "", ""),
+                "error gathering device information",
+            ),
+            (mapping("/etc/hostname", "", ""), "not a device node"),
+            (mapping("/dev/null", "", "rx"), "invalid device mode: rx"),
+            (mapping("/dev/null", "rel", ""), "not an absolute path"),
+        ] {
+            let err = settle(&mut [m]).expect_err(want);
+            assert!(err.contains(want), "{err}");
+        }
+    }
 
     #[test]
     fn default_rules_deny_first() {

@@ -130,6 +130,8 @@ pub struct SpecInput<'a> {
     pub oom_score_adj: i32,
     /// `--init`: the host's init binary, run as PID 1 with the command as its child.
     pub init: Option<std::path::PathBuf>,
+    /// `--device` mappings, settled at create.
+    pub devices: Vec<crate::api::types::DeviceMapping>,
 }
 
 pub fn parse_capability(name: &str) -> Result<Capability, String> {
@@ -382,6 +384,18 @@ pub fn build(input: &SpecInput) -> Result<Spec, String> {
         linux.set_masked_paths(Some(masked_paths()));
         linux.set_readonly_paths(Some(READONLY_PATHS.iter().map(|p| p.to_string()).collect()));
     }
+    for m in &input.devices {
+        let (nodes, rules) = super::devices::nodes(m)?;
+        let mut all = linux.devices().clone().unwrap_or_default();
+        // A mapping replaces a node of the same path (e.g. one `--privileged` already lists).
+        all.retain(|d| nodes.iter().all(|n| n.path() != d.path()));
+        all.extend(nodes);
+        linux.set_devices(Some(all));
+        let resources = linux.resources_mut().get_or_insert_with(Default::default);
+        let mut allowed = resources.devices().clone().unwrap_or_default();
+        allowed.extend(rules);
+        resources.set_devices(Some(allowed));
+    }
     Ok(spec)
 }
 
@@ -414,6 +428,7 @@ mod tests {
             hostname: "abc".into(),
             host_network: false,
             host_uts: false,
+            devices: Vec::new(),
             readonly_rootfs: false,
             privileged: false,
             cap_add: vec!["NET_ADMIN".into()],

@@ -151,6 +151,7 @@ impl ContainerService {
                 hostname: d.rec.config.hostname.clone(),
                 host_network,
                 host_uts: hc.uts_mode == "host",
+                devices: hc.devices.clone(),
                 readonly_rootfs: hc.readonly_rootfs,
                 privileged: hc.privileged,
                 cap_add: hc.cap_add.clone(),

@@ -1,7 +1,7 @@
 //! Create and connect options berthd does not implement yet, refused when a client sets them.
 //!
 //! Request bodies are decoded leniently (unknown fields land in `extra`), so without this check a
-//! `--cgroup-parent x` or `--device /dev/fuse` would be accepted and silently dropped: the container would run
+//! `--cgroup-parent x` or `--device-cgroup-rule …` would be accepted and silently dropped: the container would run
 //! with less than the user asked for. Clients send most of these fields with their zero value on
 //! every create (the docker CLI sends `"UTSMode": ""`, `"Links": null`, `"Cgroup": ""`, …), so
 //! only a value other than the zero value (or one of the listed values berthd already gives every
@@ -20,7 +20,6 @@ const HOST_CONFIG: &[(&str, &str, &[&str])] = &[
     ("UsernsMode", "--userns", &["host"]),
     ("Cgroup", "--cgroup", &[]),
     ("CgroupParent", "--cgroup-parent", &[]),
-    ("Devices", "--device", &[]),
     ("DeviceCgroupRules", "--device-cgroup-rule", &[]),
     ("DeviceRequests", "--gpus", &[]),
     ("StorageOpt", "--storage-opt", &[]),
@@ -126,8 +125,8 @@ mod tests {
             (json!({"StorageOpt": {"size": "1G"}}), "--storage-opt"),
             (json!({"CgroupParent": "mine"}), "--cgroup-parent"),
             (
-                json!({"Devices": [{"PathOnHost": "/dev/fuse"}]}),
-                "--device",
+                json!({"DeviceCgroupRules": ["c 10:229 rwm"]}),
+                "--device-cgroup-rule",
             ),
         ] {
             let err = check_create(&host(body.clone())).expect_err("refused");

@@ -110,6 +110,9 @@ pub struct HostConfig {
     /// `container:ID`.
     #[serde(deserialize_with = "null_as_default")]
     pub ipc_mode: String,
+    /// `--device`: host device nodes (or directories of them) given to the container.
+    #[serde(deserialize_with = "null_as_default")]
+    pub devices: Vec<DeviceMapping>,
     /// `--uts`: `""` (the container's own hostname) or `host`.
     #[serde(rename = "UTSMode", deserialize_with = "null_as_default")]
     pub uts_mode: String,
@@ -145,6 +148,18 @@ pub struct HostConfig {
     pub resources: super::resources::Resources,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+/// `--device HOST[:CONTAINER[:PERMISSIONS]]` (`HostConfig.Devices`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct DeviceMapping {
+    #[serde(deserialize_with = "null_as_default")]
+    pub path_on_host: String,
+    #[serde(deserialize_with = "null_as_default")]
+    pub path_in_container: String,
+    #[serde(deserialize_with = "null_as_default")]
+    pub cgroup_permissions: String,
 }
 
 /// One host side of a published port (`HostConfig.PortBindings`).

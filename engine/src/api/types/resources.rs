@@ -127,7 +127,8 @@ mod tests {
         let hc: HostConfig = serde_json::from_str(
             r#"{"Memory": 67108864, "NanoCpus": 500000000, "PidsLimit": 50,
                 "MemorySwappiness": null, "Ulimits": [{"Name": "nofile", "Soft": 1024, "Hard": 2048}],
-                "BlkioWeightDevice": [], "CpuShares": null, "Devices": [], "ShmSize": 0}"#,
+                "BlkioWeightDevice": [], "CpuShares": null, "Devices": [], "DeviceCgroupRules": [],
+                "ShmSize": 0}"#,
         )
         .unwrap();
         assert_eq!(hc.resources.memory, 64 << 20);
@@ -144,7 +145,8 @@ mod tests {
             }])
         );
         assert!(!hc.extra.contains_key("Memory"));
-        assert!(hc.extra.contains_key("Devices"));
+        assert!(hc.extra.contains_key("DeviceCgroupRules"));
+        assert!(hc.devices.is_empty() && !hc.extra.contains_key("Devices"));
         let v = serde_json::to_value(&hc).unwrap();
         assert_eq!(v["Memory"], 67108864);
         assert_eq!(v["PidsLimit"], 50);
