@@ -228,6 +228,7 @@ const ABOUT_ES: &[(&str, &str)] = &[
     ("container", "Gestiona contenedores"),
     ("image", "Gestiona imágenes"),
     ("context", "Gestiona contextos (motores con nombre)"),
+    ("vm", "Motor en una VM: start, stop, status, env"),
     ("volume", "Gestiona volúmenes"),
     ("network", "Gestiona redes"),
     ("system", "Gestiona el motor"),
