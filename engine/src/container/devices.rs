@@ -69,24 +69,7 @@ fn walk(dir: &Path, out: &mut Vec<LinuxDevice>) {
         if path == Path::new("/dev/console") {
             continue;
         }
-        let typ = if ft.is_char_device() {
-            LinuxDeviceType::C
-        } else if ft.is_block_device() {
-            LinuxDeviceType::B
-        } else {
-            continue;
-        };
-        let rdev = md.rdev();
-        let dev = LinuxDeviceBuilder::default()
-            .path(path)
-            .typ(typ)
-            .major(i64::from(libc::major(rdev)))
-            .minor(i64::from(libc::minor(rdev)))
-            .file_mode(md.mode() & 0o7777)
-            .uid(md.uid())
-            .gid(md.gid())
-            .build();
-        if let Ok(d) = dev {
+        if let Some(d) = device_of(&path, &md) {
             out.push(d);
         }
     }
@@ -154,7 +137,11 @@ pub fn nodes(
 
 /// A device node at `path` (following a symlink, as dockerd does for `--device`).
 fn node(path: &Path) -> Option<LinuxDevice> {
-    let md = std::fs::metadata(path).ok()?;
+    device_of(path, &std::fs::metadata(path).ok()?)
+}
+
+/// The OCI device for `path` with metadata `md`; None when it is no char or block device.
+fn device_of(path: &Path, md: &std::fs::Metadata) -> Option<LinuxDevice> {
     let ft = md.file_type();
     let typ = if ft.is_char_device() {
         LinuxDeviceType::C
