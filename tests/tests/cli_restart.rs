@@ -42,15 +42,18 @@ fn on_failure_retries_up_to_its_count_and_not_after_success() {
         &d,
         "flaky",
         "{{.RestartCount}} {{.State.Status}} {{.State.ExitCode}}",
-        |v| v == "2 exited 3",
+        |v| {
+            assert!(
+                !v.contains("exited") || v.starts_with("2 "),
+                "seen exited while a restart was still due: {v}"
+            );
+            v == "2 exited 3"
+        },
     );
+    // No third try: as dockerd, the engine decides on a restart in the same step that records
+    // the exit, so a container that will come back is never seen `exited`; seeing it exited
+    // with the count at the limit means the policy has stopped.
     assert_eq!(end, "2 exited 3");
-    // No third try: the count stays where the policy stopped.
-    std::thread::sleep(Duration::from_millis(1500));
-    assert_eq!(
-        d.inspect_format("flaky", "{{.RestartCount}} {{.State.Status}}"),
-        "2 exited"
-    );
 
     d.docker_ok(&[
         "run",
@@ -63,7 +66,6 @@ fn on_failure_retries_up_to_its_count_and_not_after_success() {
         "true",
     ]);
     wait_for(&d, "fine", "{{.State.Status}}", |v| v == "exited");
-    std::thread::sleep(Duration::from_millis(500));
     assert_eq!(
         d.inspect_format("fine", "{{.RestartCount}} {{.State.Status}}"),
         "0 exited"
@@ -111,7 +113,6 @@ fn always_restarts_until_stopped_and_a_restarting_container_is_listed_and_protec
         .stdout(std::process::Stdio::piped())
         .spawn()
         .expect("docker wait");
-    std::thread::sleep(Duration::from_millis(300));
     assert!(
         waiter.try_wait().expect("try_wait").is_none(),
         "docker wait returned while the container was restarting"
@@ -122,7 +123,6 @@ fn always_restarts_until_stopped_and_a_restarting_container_is_listed_and_protec
     assert_eq!(d.inspect_format("loop", "{{.State.Running}}"), "false");
     let count = d.inspect_format("loop", "{{.RestartCount}}");
     assert_eq!(d.inspect_format("loop", "{{.State.Status}}"), "exited");
-    std::thread::sleep(Duration::from_secs(2));
     assert_eq!(
         d.inspect_format("loop", "{{.RestartCount}} {{.State.Status}}"),
         format!("{count} exited"),

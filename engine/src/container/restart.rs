@@ -50,6 +50,27 @@ pub(super) fn drop_pending(d: &mut ContainerData) -> bool {
     d.st.state.cancel_restart()
 }
 
+/// At an exit, in the same state write that records it: marks the container restarting when
+/// its policy asks for a restart, as dockerd's monitor decides before it reports the exit, so
+/// no client ever sees `exited` for a container that will come back. True if marked.
+pub(super) fn decide(d: &mut ContainerData) -> Result<bool, super::state::TransitionError> {
+    let hc = &d.rec.host_config;
+    if hc.auto_remove
+        || d.st.manually_stopped
+        || !wants_restart(
+            &hc.restart_policy,
+            d.st.state.exit_code(),
+            d.st.manually_stopped,
+            d.st.restart_count,
+        )
+    {
+        return Ok(false);
+    }
+    d.st.state.set_restarting()?;
+    d.st.restart_count += 1;
+    Ok(true)
+}
+
 /// `docker stop`, `kill`, `rm -f`: the policy no longer applies (dockerd's manual stop) and a
 /// pending restart is dropped, in one state write. True if a restart was pending.
 pub(super) fn stop_by_hand(c: &Container) -> crate::error::Result<bool> {
@@ -67,37 +88,21 @@ pub(super) fn stop_by_hand(c: &Container) -> crate::error::Result<bool> {
 }
 
 impl ContainerService {
-    /// After an exit: schedules the restart the policy asks for. Returns whether it did.
-    pub(super) fn schedule_restart(self: &Arc<Self>, c: &Arc<Container>) -> bool {
-        let (policy, code, manual, count, ran_for) = {
+    /// Once the monitor of an exited container is gone: carries out the restart [`decide`]
+    /// marked, after the policy's delay.
+    pub(super) fn schedule_restart(self: &Arc<Self>, c: &Arc<Container>) {
+        let ran_for = {
             let d = c.lock();
-            let s = &d.st.state;
-            (
-                d.rec.host_config.restart_policy.clone(),
-                s.exit_code(),
-                d.st.manually_stopped,
-                d.st.restart_count,
-                s.last_run_length(),
-            )
+            if !d.st.state.is_restarting() {
+                return;
+            }
+            d.st.state.last_run_length()
         };
-        // A stop or kill by hand cancels any restart (dockerd cancels its restart manager).
-        if manual || !wants_restart(&policy, code, manual, count) {
-            return false;
-        }
         let delay = {
             let mut last = c.restart_delay.lock().unwrap_or_else(|e| e.into_inner());
             *last = next_delay(*last, ran_for);
             *last
         };
-        let marked = c.transition(|d| {
-            d.st.state.set_restarting()?;
-            d.st.restart_count += 1;
-            Ok(())
-        });
-        if let Err(e) = marked {
-            tracing::warn!(id = %c.id, error = %e, "recording a restart");
-            return false;
-        }
         tracing::debug!(id = %c.id, ?delay, "restarting after exit");
         let svc = Arc::clone(self);
         let c = Arc::clone(c);
@@ -116,7 +121,6 @@ impl ContainerService {
                 }
             }
         });
-        true
     }
 
     /// At berthd's start, for a container that is not running: is it one the policy brings back

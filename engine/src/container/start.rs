@@ -425,6 +425,7 @@ impl ContainerService {
         let recorded = c.transition(|d| {
             d.st.state.set_exited(i64::from(code), oom, at)?;
             d.st.monitor_pid = 0;
+            super::restart::decide(d)?;
             Ok(())
         });
         if let Err(e) = recorded {
