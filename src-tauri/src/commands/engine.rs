@@ -4,6 +4,7 @@ use tauri::State;
 use tracing::info;
 
 use crate::backend::Backend;
+use crate::engine_host::native::without_ansi;
 use crate::engine_host::EngineStatus;
 use crate::error::{CommandError, CommandResult};
 
@@ -15,24 +16,6 @@ const MAX_LOG_LINES: usize = 5000;
 pub fn tail_lines(text: &str, lines: usize) -> String {
     let all: Vec<&str> = text.lines().collect();
     without_ansi(&all[all.len().saturating_sub(lines)..].join("\n"))
-}
-
-/// Drops `ESC [ … letter` sequences.
-fn without_ansi(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut chars = s.chars();
-    while let Some(c) = chars.next() {
-        if c == '\u{1b}' {
-            for d in chars.by_ref() {
-                if d.is_ascii_alphabetic() {
-                    break;
-                }
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    out
 }
 
 impl Backend {

@@ -93,13 +93,16 @@ pub fn last_error_line(log: &Path) -> Option<String> {
     text.lines()
         .rev()
         .map(str::trim)
-        .map(strip_ansi)
+        .map(without_ansi)
+        .map(|l| l.trim().to_string())
         .find(|l| !l.is_empty() && !["INFO", "DEBUG", "TRACE"].iter().any(|lvl| l.contains(lvl)))
         .map(|l| l.chars().take(300).collect())
 }
 
 /// Drops terminal colour sequences (`ESC [ … m`) that tracing writes even into files.
-fn strip_ansi(s: &str) -> String {
+/// Drops `ESC [ … letter` sequences (tracing writes them even into files and onto the VM's
+/// console).
+pub fn without_ansi(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     let mut chars = s.chars();
     while let Some(c) = chars.next() {
@@ -113,7 +116,7 @@ fn strip_ansi(s: &str) -> String {
             out.push(c);
         }
     }
-    out.trim().to_string()
+    out
 }
 
 /// `unix:///run/berth.sock` or `/run/berth.sock` → the path; other schemes are not served here.

@@ -27,14 +27,22 @@ impl Ui {
 
     /// Saves the window as `<name>.png` among the artifacts.
     pub async fn shot(&self, name: &str) {
-        // Let what the last input changed reach the screen. A timer, not requestAnimationFrame:
-        // without compositing WebKitGTK may not run animation frames for an unexposed window.
-        tokio::time::sleep(Duration::from_millis(150)).await;
-        match self.c.screenshot().await {
-            Ok(png) => {
-                let _ = std::fs::write(self.shots.join(format!("{name}.png")), png);
+        // Let what the last input changed reach the screen: take screenshots until two in a row
+        // are the same (the page has settled), at most 20. Not requestAnimationFrame: without
+        // compositing WebKitGTK may not run animation frames for an unexposed window.
+        let mut last: Option<Vec<u8>> = None;
+        for _ in 0..20 {
+            match self.c.screenshot().await {
+                Ok(png) if last.as_ref() == Some(&png) => break,
+                Ok(png) => last = Some(png),
+                Err(e) => {
+                    eprintln!("screenshot {name}: {e}");
+                    return;
+                }
             }
-            Err(e) => eprintln!("screenshot {name}: {e}"),
+        }
+        if let Some(png) = last {
+            let _ = std::fs::write(self.shots.join(format!("{name}.png")), png);
         }
     }
 
