@@ -366,14 +366,15 @@ fn bad_input_is_refused_and_leaves_nothing_behind() {
     // The engine advertises the classic builder, and refuses options it does not honour yet.
     let ping = unix_http_request(&d.socket_path(), "GET", "/_ping", &[], b"").expect("ping");
     assert_eq!(ping.header("builder-version"), Some("1"));
-    let refused = unix_http_request(&d.socket_path(), "POST", "/build?shmsize=1048576", &[], b"")
+    let refused = unix_http_request(&d.socket_path(), "POST", "/build?cgroupparent=x", &[], b"")
         .expect("POST /build");
     assert_eq!(refused.status, 501, "{}", refused.text());
     assert!(
-        refused.text().contains("--shm-size is not supported"),
+        refused.text().contains("--cgroup-parent is not supported"),
         "{}",
         refused.text()
     );
+    // A context that says it is bzip2 and is not: dockerd's error, nothing unpacked.
     let bz = unix_http_request(
         &d.socket_path(),
         "POST",
@@ -383,7 +384,11 @@ fn bad_input_is_refused_and_leaves_nothing_behind() {
     )
     .expect("POST /build");
     assert_eq!(bz.status, 400, "{}", bz.text());
-    assert!(bz.text().contains("bzip2 and xz"), "{}", bz.text());
+    assert!(
+        bz.text().contains("failed to read build context"),
+        "{}",
+        bz.text()
+    );
 
     // A syntax error names its line; nothing runs.
     let ctx = context(
@@ -605,6 +610,19 @@ fn run_steps_get_the_builds_resource_limits() {
             .trim(),
         "67108864"
     );
+
+    // --shm-size sizes the RUN containers' /dev/shm.
+    let ctx = context(
+        &d,
+        "shm",
+        &[(
+            "Dockerfile",
+            &format!("FROM {base}\nRUN grep ' /dev/shm ' /proc/mounts > /shm.txt\n"),
+        )],
+    );
+    build_ok(&d, &["--shm-size", "16m", "-t", "shm:1", s(&ctx)]);
+    let shm = d.docker_ok(&["run", "--rm", "shm:1", "cat", "/shm.txt"]);
+    assert!(shm.contains("size=16384k"), "{shm}");
 }
 
 /// A gzip tar with `files` (path, content), as `ADD` would get it.
@@ -627,7 +645,7 @@ fn tar_gz(files: &[(&str, &str)]) -> Vec<u8> {
 }
 
 #[test]
-fn add_extracts_local_archives_and_refuses_urls() {
+fn add_extracts_local_archives() {
     let reg = fixture_registry();
     let d = Berthd::start();
     let base = reg.image("busybox:latest");
@@ -655,22 +673,201 @@ fn add_extracts_local_archives_and_refuses_urls() {
         d.docker_ok(&["run", "--rm", "add:1"]),
         "from the archive\n1000 640\n1000 644\n"
     );
+}
 
-    let ctx = context(
+/// A small HTTP/1.0 file server on 127.0.0.1 for `ADD <url>`: `/files/NAME` serves `files`
+/// (with a fixed `Last-Modified`), `/dl/` answers with a `Content-Disposition` name, anything
+/// else is a 404. Counts the requests it served; stops on drop.
+struct WebServer {
+    port: u16,
+    files: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, Vec<u8>>>>,
+    hits: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl WebServer {
+    fn start() -> WebServer {
+        use std::io::{BufRead, BufReader, Write};
+        use std::sync::atomic::Ordering;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+        let port = listener.local_addr().expect("local addr").port();
+        let server = WebServer {
+            port,
+            files: Default::default(),
+            hits: Default::default(),
+            stop: Default::default(),
+        };
+        let (files, hits, stop) = (
+            server.files.clone(),
+            server.hits.clone(),
+            server.stop.clone(),
+        );
+        std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                if stop.load(Ordering::SeqCst) {
+                    break;
+                }
+                let Ok(mut conn) = conn else { continue };
+                let mut line = String::new();
+                let mut reader = BufReader::new(conn.try_clone().expect("clone stream"));
+                if reader.read_line(&mut line).is_err() {
+                    continue;
+                }
+                // The rest of the request head.
+                let mut header = String::new();
+                while reader.read_line(&mut header).is_ok_and(|n| n > 2) {
+                    header.clear();
+                }
+                let path = line.split(' ').nth(1).unwrap_or("").to_string();
+                hits.fetch_add(1, Ordering::SeqCst);
+                let found = path
+                    .strip_prefix("/files/")
+                    .and_then(|name| files.lock().expect("files").get(name).cloned());
+                let (head, body) = match (path.as_str(), found) {
+                    (_, Some(body)) => (
+                        "200 OK\r\nLast-Modified: Wed, 21 Oct 2015 07:28:00 GMT".to_string(),
+                        body,
+                    ),
+                    ("/dl/", _) => (
+                        "200 OK\r\nContent-Disposition: attachment; filename=\"named.txt\""
+                            .to_string(),
+                        b"named by the server\n".to_vec(),
+                    ),
+                    _ => ("404 Not Found".to_string(), b"no such file".to_vec()),
+                };
+                let _ = write!(
+                    conn,
+                    "HTTP/1.0 {head}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    body.len()
+                );
+                let _ = conn.write_all(&body);
+            }
+        });
+        server
+    }
+
+    fn put(&self, name: &str, body: &[u8]) {
+        self.files
+            .lock()
+            .expect("files")
+            .insert(name.to_string(), body.to_vec());
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    fn hits(&self) -> usize {
+        self.hits.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+impl Drop for WebServer {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        // Wake the accept loop so that it sees the flag.
+        let _ = std::net::TcpStream::connect(("127.0.0.1", self.port));
+    }
+}
+
+#[test]
+fn add_downloads_urls_and_contexts_may_be_bzip2_or_xz() {
+    let reg = fixture_registry();
+    let d = Berthd::start();
+    let base = reg.image("busybox:latest");
+    let web = WebServer::start();
+    web.put("hello.txt", b"hello from the web\n");
+    web.put("bundle.tar.gz", &tar_gz(&[("inside.txt", "x\n")]));
+    let dockerfile = format!(
+        "FROM {base}\nADD {} /web/b.tgz\nADD {} /web/\nADD {} /web/\n\
+         CMD [\"sh\", \"-c\", \"cat /web/hello.txt /web/named.txt; stat -c '%a %Y' /web/hello.txt; ls /web\"]\n",
+        web.url("/files/bundle.tar.gz"),
+        web.url("/dl/"),
+        web.url("/files/hello.txt"),
+    );
+    let ctx = context(&d, "add-url", &[("Dockerfile", &dockerfile)]);
+    build_ok(&d, &["-t", "url:1", s(&ctx)]);
+    // dockerd's rules: mode 0600, the mtime of Last-Modified, an archive not extracted, the
+    // name from the URL or else from Content-Disposition.
+    assert_eq!(
+        d.docker_ok(&["run", "--rm", "url:1"]),
+        "hello from the web\nnamed by the server\n600 1445412480\nb.tgz\nhello.txt\nnamed.txt\n"
+    );
+
+    // Every build downloads again; the same content is a cache hit, new content is not.
+    let before = web.hits();
+    let again = build_ok(&d, &["-t", "url:2", s(&ctx)]);
+    assert_eq!(web.hits(), before + 3, "each URL fetched again");
+    assert_eq!(again.matches(" ---> Using cache").count(), 4, "{again}");
+    web.put("hello.txt", b"changed\n");
+    let changed = build_ok(&d, &["-t", "url:3", s(&ctx)]);
+    // Cached up to the changed download (steps 2 and 3), made again from it (4 and 5).
+    assert_eq!(changed.matches(" ---> Using cache").count(), 2, "{changed}");
+    assert!(
+        changed
+            .split("Step 4/5")
+            .nth(1)
+            .is_some_and(|rest| !rest.contains("Using cache")),
+        "{changed}"
+    );
+    assert_eq!(
+        d.docker_ok(&["run", "--rm", "url:3", "cat", "/web/hello.txt"]),
+        "changed\n"
+    );
+
+    // A 404 fails the build with dockerd's message; COPY takes no URL.
+    let missing = context(
         &d,
-        "add-url",
+        "add-404",
         &[(
             "Dockerfile",
-            &format!("FROM {base}\nADD http://127.0.0.1:9/file /file\n"),
+            &format!("FROM {base}\nADD {} /x\n", web.url("/missing")),
         )],
     );
-    let out = build(&d, &[s(&ctx)]);
+    let out = build(&d, &[s(&missing)]);
+    assert_eq!(out.status, 1, "{out}");
+    let want = format!(
+        "failed to GET {} with status 404 Not Found: no such file",
+        web.url("/missing")
+    );
+    assert!(out.stderr.contains(&want), "{out}");
+    let copy = context(
+        &d,
+        "copy-url",
+        &[(
+            "Dockerfile",
+            &format!("FROM {base}\nCOPY {} /x\n", web.url("/dl/")),
+        )],
+    );
+    let out = build(&d, &[s(&copy)]);
     assert_eq!(out.status, 1, "{out}");
     assert!(
-        out.stderr
-            .contains("ADD from a URL (http://127.0.0.1:9/file) is not supported"),
+        out.stderr.contains("source can't be a URL for COPY"),
         "{out}"
     );
+
+    // A context on stdin compressed with bzip2 or xz (the CLI sends it as it is).
+    let ctx = context(
+        &d,
+        "packed",
+        &[
+            ("Dockerfile", &format!("FROM {base}\nCOPY note.txt /\n")),
+            ("note.txt", "packed context\n"),
+        ],
+    );
+    for (flag, tag) in [("-j", "packed:bz2"), ("-J", "packed:xz")] {
+        let tar = std::process::Command::new("tar")
+            .args(["-c", flag, "-f", "-", "-C", s(&ctx), "."])
+            .output()
+            .expect("run tar");
+        assert!(tar.status.success(), "tar {flag}");
+        let out = build_with_stdin(&d, &["-t", tag, "-"], Some(&tar.stdout));
+        assert!(out.success(), "{out}\n{}", d.log());
+        assert_eq!(
+            d.docker_ok(&["run", "--rm", tag, "cat", "/note.txt"]),
+            "packed context\n"
+        );
+    }
 }
 
 #[test]

@@ -94,9 +94,6 @@ impl BuildQuery {
         if self.get("version") == Some("2") {
             return not_yet("BuildKit (version=2)");
         }
-        if self.int("shmsize")? != 0 {
-            return not_yet("--shm-size");
-        }
         for (k, what) in [
             ("cgroupparent", "--cgroup-parent"),
             ("remote", "a remote build context"),
@@ -237,6 +234,7 @@ pub async fn build(
         network_mode,
         extra_hosts: q.all("extrahosts"),
         resources: q.resources()?,
+        shm_size: q.int("shmsize")?,
         registry_auth,
     };
     let (tx, rx) = tokio::sync::mpsc::channel::<Value>(256);

@@ -91,29 +91,9 @@ impl Drop for BuildContext {
 }
 
 impl BuildContext {
-    /// Unpacks a (plain or gzip) tar stream into a new directory under `scratch`. Blocking.
-    pub fn receive(
-        mut body: impl Read + Send + 'static,
-        scratch: &Path,
-    ) -> Result<Self, ContextError> {
-        // bzip2 and xz contexts (which dockerd takes) are refused by name rather than failing
-        // as a tar: no decompressor for them is in the engine yet.
-        let mut head = [0u8; 6];
-        let mut n = 0;
-        while n < head.len() {
-            match body.read(&mut head[n..]) {
-                Ok(0) => break,
-                Ok(k) => n += k,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(io_err("reading the build context")(e)),
-            }
-        }
-        if head[..n].starts_with(b"BZh") || head[..n] == [0xfd, b'7', b'z', b'X', b'Z', 0] {
-            return Err(ContextError::Invalid(
-                "bzip2 and xz compressed build contexts are not supported by this engine yet: send a plain or gzip tar".into(),
-            ));
-        }
-        let body = std::io::Cursor::new(head[..n].to_vec()).chain(body);
+    /// Unpacks a tar stream (plain, gzip, bzip2, xz or zstd) into a new directory under
+    /// `scratch`. Blocking.
+    pub fn receive(body: impl Read + Send + 'static, scratch: &Path) -> Result<Self, ContextError> {
         let root = scratch.join(format!("build-{:016x}", rand::random::<u64>()));
         std::fs::create_dir_all(&root).map_err(io_err("creating the context directory"))?;
         let ctx = BuildContext { root };
@@ -624,18 +604,36 @@ mod tests {
     }
 
     #[test]
-    fn receive_refuses_bzip2_and_xz_by_name() {
+    fn receive_unpacks_bzip2_xz_and_zstd_tars_and_refuses_a_broken_one() {
+        use std::io::Write;
+        let mut b = tar::Builder::new(Vec::new());
+        let mut h = tar::Header::new_gnu();
+        h.set_size(4);
+        h.set_mode(0o644);
+        b.append_data(&mut h, "dir/file", &b"data"[..]).unwrap();
+        let tar = b.into_inner().unwrap();
+        let mut bz = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::fast());
+        bz.write_all(&tar).unwrap();
+        let mut xz = liblzma::write::XzEncoder::new(Vec::new(), 1);
+        xz.write_all(&tar).unwrap();
+        let zst = zstd::encode_all(std::io::Cursor::new(&tar), 1).unwrap();
         let d = tempfile::tempdir().unwrap();
-        for head in [
-            &b"BZh91AY&SY"[..],
-            &[0xfd, b'7', b'z', b'X', b'Z', 0, 0][..],
-        ] {
-            let err = BuildContext::receive(std::io::Cursor::new(head.to_vec()), d.path())
-                .unwrap_err()
-                .to_string();
-            assert!(err.contains("bzip2 and xz"), "{err}");
+        for blob in [bz.finish().unwrap(), xz.finish().unwrap(), zst] {
+            let ctx = BuildContext::receive(std::io::Cursor::new(blob), d.path()).unwrap();
+            assert_eq!(std::fs::read(ctx.root().join("dir/file")).unwrap(), b"data");
         }
-        assert_eq!(std::fs::read_dir(d.path()).unwrap().count(), 0);
+        let err = BuildContext::receive(
+            std::io::Cursor::new(b"BZh91AY&SYgarbage".to_vec()),
+            d.path(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("failed to read build context"), "{err}");
+        assert_eq!(
+            std::fs::read_dir(d.path()).unwrap().count(),
+            0,
+            "nothing left"
+        );
     }
 
     #[test]

@@ -52,6 +52,8 @@ pub struct BuildRequest {
     pub extra_hosts: Vec<String>,
     /// Limits of the RUN containers (`--memory`, `--cpu-shares`, …).
     pub resources: crate::api::types::resources::Resources,
+    /// `--shm-size` of the RUN containers (0: dockerd's 64 MiB).
+    pub shm_size: i64,
     /// Registry credentials for pulls (`X-Registry-Config`), by registry.
     pub registry_auth: std::collections::HashMap<String, crate::api::types::AuthConfig>,
 }

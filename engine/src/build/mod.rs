@@ -5,6 +5,7 @@
 pub mod cache;
 pub mod context;
 pub mod dockerfile;
+pub mod download;
 pub mod executor;
 /// `.dockerignore` and Go globs, shared with the clients that send contexts.
 pub use berth_build_context::ignore;

@@ -12,6 +12,7 @@ use sha2::{Digest, Sha256};
 use super::cache;
 use super::context::{self, CopyAttrs, CopyEntry, SourceTree};
 use super::dockerfile::{CommandLine, CopySpec};
+use super::download;
 use super::executor::{scratch_config, Build, BuildError, StageState, PREDEFINED_ARGS};
 use super::metadata::{argv, shell_of};
 use crate::api::types::{ContainerConfig, ContainerCreateRequest, HostConfig};
@@ -180,6 +181,7 @@ impl Build {
             network_mode: self.req.network_mode.clone(),
             extra_hosts: self.req.extra_hosts.clone(),
             resources: self.req.resources.clone(),
+            shm_size: self.req.shm_size,
             ..Default::default()
         };
         let created = self
@@ -380,17 +382,22 @@ impl Build {
             ),
             None => None,
         };
-        if is_add {
-            if let Some(url) = sources
-                .iter()
-                .find(|s| s.starts_with("http://") || s.starts_with("https://"))
-            {
-                return Err(EngineError::NotImplemented(format!(
-                    "ADD from a URL ({url}) is not supported by this engine yet"
-                ))
-                .into());
-            }
+        // `ADD <url>`: fetched by the engine before the step, on every build (the cache key is
+        // the content's checksum, as for a context file).
+        if !is_add && sources.iter().any(|s| download::is_url(s)) {
+            return Err(BuildError::msg("source can't be a URL for COPY"));
         }
+        let mut fetched = Vec::new();
+        let _downloads = if is_add && sources.iter().any(|s| download::is_url(s)) {
+            let d = download::Downloads::new(&self.engine.scratch_dir())?;
+            for url in sources.iter().filter(|s| download::is_url(s)) {
+                let (file, path) = d.fetch(url).await?;
+                fetched.push((url.clone(), file, path));
+            }
+            Some(d)
+        } else {
+            None
+        };
         // The tree the sources come from; an image's is mounted for the step.
         let mut view: Option<ViewMount> = None;
         let tree = match &spec.from {
@@ -424,7 +431,7 @@ impl Build {
         let plan = {
             let tree = tree.clone();
             let sources = sources.clone();
-            tokio::task::spawn_blocking(move || plan_copy(&tree, &sources, is_add))
+            tokio::task::spawn_blocking(move || plan_copy(&tree, &sources, is_add, &fetched))
                 .await
                 .map_err(|e| BuildError::msg(format!("build step task: {e}")))??
         };
@@ -560,9 +567,30 @@ struct CopyPlan {
     checksum: String,
 }
 
-fn plan_copy(tree: &SourceTree, sources: &[String], is_add: bool) -> Result<CopyPlan, BuildError> {
+/// `fetched`: the URL sources of an `ADD`, already downloaded (URL, file name, path).
+fn plan_copy(
+    tree: &SourceTree,
+    sources: &[String],
+    is_add: bool,
+    fetched: &[(String, String, PathBuf)],
+) -> Result<CopyPlan, BuildError> {
     let mut units = Vec::new();
     for s in sources {
+        if let Some((_, name, path)) = fetched.iter().find(|(url, ..)| url == s) {
+            // A download is copied as it is, never extracted.
+            let meta = std::fs::metadata(path)?;
+            units.push(CopyUnit {
+                rel: name.clone(),
+                is_dir: false,
+                archive: false,
+                entries: vec![CopyEntry {
+                    name: name.clone(),
+                    path: path.clone(),
+                    meta,
+                }],
+            });
+            continue;
+        }
         for (rel, path) in tree.expand(s).map_err(go_err)? {
             let meta = std::fs::metadata(&path).map_err(|e| {
                 BuildError::msg(format!(
@@ -612,23 +640,10 @@ fn plan_copy(tree: &SourceTree, sources: &[String], is_add: bool) -> Result<Copy
     })
 }
 
-/// A tar or compressed tar (`ADD` would extract it).
-/// Whether `ADD` extracts the file: a tar, plain or gzip (a gzip file that is not a tar is
-/// copied as it is, as dockerd does). bzip2 and xz archives are refused: no decompressor yet.
+/// Whether `ADD` extracts the file: a tar, plain or compressed (gzip, bzip2, xz, zstd); a
+/// compressed file that is not a tar is copied as it is, as dockerd does.
 fn looks_like_archive(path: &Path) -> Result<bool, BuildError> {
     use std::io::Read;
-    let mut head = [0u8; 6];
-    let n = std::fs::File::open(path)
-        .and_then(|mut f| f.read(&mut head))
-        .unwrap_or(0);
-    let h = &head[..n];
-    if h.starts_with(b"BZh") || h.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0]) {
-        return Err(EngineError::NotImplemented(format!(
-            "ADD of a bzip2 or xz archive ({}) is not supported by this engine yet",
-            path.file_name().unwrap_or_default().to_string_lossy()
-        ))
-        .into());
-    }
     // A tar header's magic sits at offset 257 of the (decompressed) stream.
     let mut block = [0u8; 512];
     let read = std::fs::File::open(path).and_then(|f| {

@@ -36,8 +36,6 @@ pub enum UnpackError {
     Invalid { path: String, reason: String },
     #[error("layer entry {0:?} escapes the layer root")]
     Escape(String),
-    #[error("unsupported layer compression: {0}")]
-    UnsupportedCompression(&'static str),
 }
 
 impl From<EntryError> for UnpackError {
@@ -54,14 +52,16 @@ impl From<EntryError> for UnpackError {
 
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 const ZSTD_MAGIC: [u8; 4] = [0x28, 0xb5, 0x2f, 0xfd];
+const XZ_MAGIC: [u8; 6] = [0xfd, b'7', b'z', b'X', b'Z', 0];
 pub(crate) const OPAQUE_MARKER: &str = ".wh..wh..opq";
 pub(crate) const WHITEOUT_PREFIX: &str = ".wh.";
 /// AUFS bookkeeping (`.wh..wh.plnk`, `.wh..wh.aufs`) that old layers may carry; meaningless here.
 pub(crate) const WHITEOUT_META_PREFIX: &str = ".wh..wh.";
 
-/// Wraps a layer blob reader with the decompressor its magic bytes call for (gzip or none).
+/// Wraps a layer blob, build context or `ADD` source with the decompressor its magic bytes call
+/// for, as dockerd's `DecompressStream`: gzip, bzip2, xz, zstd, or none.
 pub fn decompress<R: Read + Send + 'static>(mut r: R) -> Result<Box<dyn Read + Send>, UnpackError> {
-    let mut head = [0u8; 4];
+    let mut head = [0u8; 6];
     let mut n = 0;
     while n < head.len() {
         match r.read(&mut head[n..]) {
@@ -71,14 +71,44 @@ pub fn decompress<R: Read + Send + 'static>(mut r: R) -> Result<Box<dyn Read + S
             Err(e) => return Err(UnpackError::Read(e)),
         }
     }
-    let chained = io::Cursor::new(head[..n].to_vec()).chain(r);
-    if n >= 2 && head[..2] == GZIP_MAGIC {
+    let h = &head[..n];
+    let chained = io::Cursor::new(h.to_vec()).chain(r);
+    Ok(match Compression::of(h) {
         // Multi-member: some tools (pigz, parallel compressors) write several gzip members.
-        Ok(Box::new(flate2::read::MultiGzDecoder::new(chained)))
-    } else if n == 4 && head == ZSTD_MAGIC {
-        Err(UnpackError::UnsupportedCompression("zstd"))
-    } else {
-        Ok(Box::new(chained))
+        Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(chained)),
+        Compression::Bzip2 => Box::new(bzip2::read::MultiBzDecoder::new(chained)),
+        // Concatenated streams, as `xz` itself reads them.
+        Compression::Xz => Box::new(liblzma::read::XzDecoder::new_multi_decoder(chained)),
+        Compression::Zstd => {
+            Box::new(zstd::stream::read::Decoder::new(chained).map_err(UnpackError::Read)?)
+        }
+        Compression::None => Box::new(chained),
+    })
+}
+
+/// What a stream's first bytes say it is compressed with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compression {
+    None,
+    Gzip,
+    Bzip2,
+    Xz,
+    Zstd,
+}
+
+impl Compression {
+    pub fn of(head: &[u8]) -> Self {
+        if head.starts_with(&GZIP_MAGIC) {
+            Compression::Gzip
+        } else if head.starts_with(b"BZh") {
+            Compression::Bzip2
+        } else if head.starts_with(&XZ_MAGIC) {
+            Compression::Xz
+        } else if head.starts_with(&ZSTD_MAGIC) {
+            Compression::Zstd
+        } else {
+            Compression::None
+        }
     }
 }
 
@@ -783,7 +813,7 @@ mod tests {
     }
 
     #[test]
-    fn gzip_is_detected_and_plain_passes_through() {
+    fn gzip_bzip2_xz_and_zstd_are_detected_and_plain_passes_through() {
         let t = layer(&[file("a", b"abc")]);
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
         gz.write_all(&t).unwrap();
@@ -792,13 +822,32 @@ mod tests {
         let r = decompress(io::Cursor::new(gz)).unwrap();
         assert_eq!(unpack_layer(r, dir.path()).unwrap(), 3);
         let dir = tempfile::tempdir().unwrap();
-        let r = decompress(io::Cursor::new(t)).unwrap();
+        let r = decompress(io::Cursor::new(t.clone())).unwrap();
         assert_eq!(unpack_layer(r, dir.path()).unwrap(), 3);
-        let zstd = decompress(io::Cursor::new(vec![0x28, 0xb5, 0x2f, 0xfd, 0]));
-        assert!(matches!(
-            zstd,
-            Err(UnpackError::UnsupportedCompression("zstd"))
-        ));
+        let bz = {
+            let mut w = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::fast());
+            w.write_all(&t).unwrap();
+            w.finish().unwrap()
+        };
+        let xz = {
+            let mut w = liblzma::write::XzEncoder::new(Vec::new(), 1);
+            w.write_all(&t).unwrap();
+            w.finish().unwrap()
+        };
+        let zst = zstd::encode_all(io::Cursor::new(&t), 1).unwrap();
+        for (name, blob) in [("bzip2", bz), ("xz", xz), ("zstd", zst)] {
+            let dir = tempfile::tempdir().unwrap();
+            let r = decompress(io::Cursor::new(blob)).unwrap();
+            assert_eq!(unpack_layer(r, dir.path()).unwrap(), 3, "{name}");
+            assert_eq!(
+                std::fs::read(dir.path().join("a")).unwrap(),
+                b"abc",
+                "{name}"
+            );
+        }
+        // A truncated stream is an error, not a short layer.
+        let r = decompress(io::Cursor::new(vec![0x28, 0xb5, 0x2f, 0xfd, 0])).unwrap();
+        assert!(unpack_layer(r, tempfile::tempdir().unwrap().path()).is_err());
         // An empty blob is not compressed; the tar reader then sees an empty archive.
         let r = decompress(io::empty()).unwrap();
         let dir = tempfile::tempdir().unwrap();
