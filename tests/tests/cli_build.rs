@@ -982,3 +982,72 @@ fn rmi_takes_the_builds_intermediate_images_unless_no_prune() {
     );
     assert_eq!(all(&d), before + 2, "the intermediate images stay");
 }
+
+/// `--cache-from`: an image pulled from a registry stands in for the local cache on an engine
+/// that never built it (CI's `docker pull app || true; docker build --cache-from app`), as
+/// dockerd's classic builder does: every step from it, the pulled image itself as the result;
+/// a changed file rebuilds from its COPY; images that do not exist are skipped.
+#[test]
+fn cache_from_takes_steps_from_a_pulled_image() {
+    let fixtures = fixture_registry();
+    let base = fixtures.image("busybox:latest");
+    let reg = Registry::start();
+    let app = reg.image("app:1");
+    let files = |d: &Berthd, name: &str, note: &str| {
+        context(
+            d,
+            name,
+            &[
+                (
+                    "Dockerfile",
+                    &format!(
+                        "FROM {base}\nENV STAGE=one\nRUN echo built > /built.txt\nCOPY note.txt /\nRUN cat /note.txt >> /built.txt\nCMD [\"cat\", \"/built.txt\"]\n"
+                    ),
+                ),
+                ("note.txt", note),
+            ],
+        )
+    };
+
+    let first = Berthd::start();
+    build_ok(&first, &["-t", &app, s(&files(&first, "ctx", "note\n"))]);
+    first.docker_ok(&["push", &app]);
+    drop(first);
+
+    // A fresh engine without --cache-from runs every RUN.
+    let plain = Berthd::start();
+    let out = build_ok(
+        &plain,
+        &["-t", "plain:1", s(&files(&plain, "ctx", "note\n"))],
+    );
+    assert!(!out.contains("Using cache"), "{out}");
+    drop(plain);
+
+    let d = Berthd::start();
+    d.docker_ok(&["pull", &app]);
+    let pulled = d.inspect_format(&app, "{{.Id}}");
+    let ctx = files(&d, "ctx", "note\n");
+    let out = build_ok(
+        &d,
+        &[
+            "--cache-from",
+            "missing:never",
+            "--cache-from",
+            &app,
+            "-t",
+            "again:1",
+            s(&ctx),
+        ],
+    );
+    assert_eq!(out.matches(" ---> Using cache").count(), 5, "{out}");
+    assert!(!out.contains("Running in"), "{out}");
+    assert_eq!(d.inspect_format("again:1", "{{.Id}}"), pulled);
+    assert_eq!(d.docker_ok(&["run", "--rm", "again:1"]), "built\nnote\n");
+
+    // One copied file changed: cached up to the COPY, run again from it.
+    std::fs::write(ctx.join("note.txt"), "changed\n").expect("write");
+    let out = build_ok(&d, &["--cache-from", &app, "-t", "again:2", s(&ctx)]);
+    assert_eq!(out.matches(" ---> Using cache").count(), 2, "{out}");
+    assert_eq!(out.matches("Running in").count(), 1, "{out}");
+    assert_eq!(d.docker_ok(&["run", "--rm", "again:2"]), "built\nchanged\n");
+}

@@ -111,11 +111,7 @@ impl BuildQuery {
                 "The daemon on this platform does not support setting security options on build",
             ));
         }
-        for (k, what) in [
-            ("cachefrom", "--cache-from"),
-            ("ulimits", "--ulimit"),
-            ("outputs", "--output"),
-        ] {
+        for (k, what) in [("ulimits", "--ulimit"), ("outputs", "--output")] {
             if let Some(v) = self.get(k).filter(|v| !v.is_empty()) {
                 let parsed: Value = serde_json::from_str(v)
                     .map_err(|e| EngineError::invalid(format!("invalid {k}: {e}")))?;
@@ -219,6 +215,22 @@ pub async fn build(
             EngineError::invalid(format!("failed to reach build target {t} in Dockerfile"))
         })?,
     };
+    // `--cache-from`: the images that exist here (dockerd skips the others; the classic builder
+    // pulls nothing for them).
+    let mut cache_from = Vec::new();
+    if let Some(v) = q.get("cachefrom").filter(|v| !v.is_empty()) {
+        let refs: Vec<String> = serde_json::from_str::<Option<Vec<String>>>(v)
+            .map_err(|err| EngineError::invalid(format!("invalid cachefrom: {err}")))?
+            .unwrap_or_default();
+        for r in refs {
+            match e.images.store.resolve(&r) {
+                Ok(rec) => cache_from.push(rec),
+                Err(EngineError::NotFound(_)) => {}
+                Err(err) => return Err(err),
+            }
+        }
+    }
+    let cache_from = crate::build::cache_from::CacheSources::new(cache_from);
     let req = BuildRequest {
         dockerfile,
         context,
@@ -244,6 +256,7 @@ pub async fn build(
         out: Output::new(tx, req.quiet),
         req,
         used_args: Default::default(),
+        cache_from,
         leftovers: Vec::new(),
     };
     tokio::spawn(build.run());

@@ -238,6 +238,8 @@ pub struct Build {
     pub used_args: BTreeSet<String>,
     /// Intermediate containers of failed steps, removed with `--force-rm`.
     pub leftovers: Vec<String>,
+    /// `--cache-from` images (those that exist locally, as dockerd).
+    pub cache_from: super::cache_from::CacheSources,
 }
 
 impl Build {

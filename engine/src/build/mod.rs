@@ -3,6 +3,7 @@
 //! container, snapshot and image code as `docker run` and `docker commit`.
 
 pub mod cache;
+pub mod cache_from;
 pub mod context;
 pub mod dockerfile;
 pub mod download;

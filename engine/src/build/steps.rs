@@ -10,6 +10,7 @@ use std::sync::Arc;
 use sha2::{Digest, Sha256};
 
 use super::cache;
+use super::cache_from::Hit;
 use super::context::{self, CopyAttrs, CopyEntry, SourceTree};
 use super::dockerfile::{CommandLine, CopySpec};
 use super::download;
@@ -24,6 +25,7 @@ use crate::fs::extract::{extract, ExtractOptions};
 use crate::fs::rootpath::{ContainerFs, Target};
 use crate::image::commit::{child_config, CommitInfo};
 use crate::image::pull::short_id;
+use crate::image::store::ImageRecord;
 
 /// A file in a container's directory while a build step uses it.
 pub const STEP_MARKER: &str = "build-step";
@@ -67,19 +69,30 @@ impl Build {
         Ok(())
     }
 
-    /// Looks the step up in the cache; on a hit the state moves to the cached image.
-    async fn cached(&mut self, state: &mut StageState, key: &str) -> Result<bool, BuildError> {
+    /// Looks the step up in the cache, then in the `--cache-from` images; on a hit the state
+    /// moves to the cached image. `created_by` is the step's history line.
+    async fn cached(
+        &mut self,
+        state: &mut StageState,
+        key: &str,
+        created_by: &str,
+    ) -> Result<bool, BuildError> {
         if self.req.no_cache {
             return Ok(false);
         }
         let store = &self.engine.images.store;
-        let Some(id) = self.cache.get(key, |id| store.get(id).is_some()) else {
-            return Ok(false);
+        let local = self
+            .cache
+            .get(key, |id| store.get(id).is_some())
+            .and_then(|id| store.get(&id));
+        let rec = match local {
+            Some(rec) => rec,
+            None => match self.cache_from_hit(state, key, created_by)? {
+                Some(rec) => rec,
+                None => return Ok(false),
+            },
         };
-        let Some(rec) = store.get(&id) else {
-            return Ok(false);
-        };
-        tracing::debug!(%id, "build step cache hit");
+        tracing::debug!(id = %rec.id, "build step cache hit");
         self.out.line(" ---> Using cache").await?;
         self.out
             .line(format!(" ---> {}", short_id(&rec.id)))
@@ -87,6 +100,37 @@ impl Build {
         state.config = rec.config.config.clone().unwrap_or_default();
         state.image = rec;
         Ok(true)
+    }
+
+    /// A step taken from a `--cache-from` image: the source itself at its last step, else an
+    /// image made from the source's step on the current one (recorded in the local cache).
+    fn cache_from_hit(
+        &mut self,
+        state: &StageState,
+        key: &str,
+        created_by: &str,
+    ) -> Result<Option<ImageRecord>, BuildError> {
+        if self.cache_from.is_empty() {
+            return Ok(None);
+        }
+        let store = &self.engine.images.store;
+        let rec = match self
+            .cache_from
+            .probe(&state.image, created_by, &state.config)
+        {
+            None => return Ok(None),
+            Some(Hit::Whole(id)) => match store.get(&id) {
+                Some(rec) => rec,
+                None => return Ok(None),
+            },
+            Some(Hit::Step { config, layers }) => {
+                self.engine.images.add_built_image(*config, layers, None)?
+            }
+        };
+        if let Err(e) = self.cache.put(key, &rec.id) {
+            tracing::warn!(error = %e, "recording a build cache entry");
+        }
+        Ok(Some(rec))
     }
 
     /// Records the step's image: its layer (from the container, if any), its config and
@@ -153,7 +197,7 @@ impl Build {
         cmd.push("#(nop) ".into());
         cmd.push(comment.into());
         let key = cache::key(&state.image.id, &cmd.join(" "));
-        if self.cached(state, &key).await? {
+        if self.cached(state, &key, &cmd.join(" ")).await? {
             return Ok(());
         }
         self.commit_step(state, &key, Made::Nop, cmd).await
@@ -245,7 +289,7 @@ impl Build {
         }
         saved.extend(run_argv.iter().cloned());
         let key = cache::key(&state.image.id, &saved.join(" "));
-        if self.cached(state, &key).await? {
+        if self.cached(state, &key, &saved.join(" ")).await? {
             return Ok(());
         }
         let c = self.step_container(state, run_argv.clone(), env).await?;
@@ -316,7 +360,7 @@ impl Build {
         let mut cmd = shell_of(&state.config);
         cmd.push(format!("#(nop) {comment}"));
         let key = cache::key(&state.image.id, &cmd.join(" "));
-        if self.cached(state, &key).await? {
+        if self.cached(state, &key, &cmd.join(" ")).await? {
             return Ok(());
         }
         let dir = PathBuf::from(&state.config.working_dir);
@@ -463,7 +507,7 @@ impl Build {
                 mode
             ),
         );
-        if self.cached(state, &key).await? {
+        if self.cached(state, &key, &cmd.join(" ")).await? {
             return Ok(());
         }
         let env = state.config.env.clone();

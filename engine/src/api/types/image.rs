@@ -48,7 +48,7 @@ pub struct RootFs {
     pub diff_ids: Vec<String>,
 }
 
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct HistoryEntry {
     #[serde(skip_serializing_if = "Option::is_none")]
