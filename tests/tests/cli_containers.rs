@@ -708,10 +708,6 @@ fn unimplemented_options_are_refused_not_dropped() {
     ]);
     for (flags, flag) in [
         (vec!["--storage-opt", "size=1G"], "--storage-opt"),
-        (
-            vec!["--device-cgroup-rule", "c 1:3 rwm"],
-            "--device-cgroup-rule",
-        ),
         (vec!["--cgroup-parent", "mine"], "--cgroup-parent"),
         (vec!["--network", "none", "--link", "peer:db"], "--link"),
     ] {

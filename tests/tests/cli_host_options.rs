@@ -513,3 +513,60 @@ fn devices_are_mapped_with_their_permissions() {
         "{out}"
     );
 }
+
+#[test]
+fn device_cgroup_rules_extend_the_allowlist() {
+    let (d, img) = engine_with_busybox();
+    // A node the container makes for loop0: the default allowlist refuses to open it.
+    let read = "mknod /tmp/loop b 7 0 && (exec 3</tmp/loop) && echo opened";
+    let write = "mknod /tmp/loop b 7 0 && (exec 3>/tmp/loop) && echo opened";
+    let denied = d.run_sh(&img, &[], read);
+    assert!(
+        denied.stderr.contains("Operation not permitted"),
+        "{denied}"
+    );
+    // Allowed for reading by a rule: the open reaches the driver (opened, or ENXIO when no
+    // loop device 0 exists on this host), and writing is still refused.
+    let rule = ["--device-cgroup-rule", "b 7:* r"];
+    let allowed = d.run_sh(&img, &rule, read);
+    assert!(
+        !allowed.stderr.contains("Operation not permitted")
+            && (allowed.stdout.contains("opened") || allowed.stderr.contains("No such device")),
+        "{allowed}"
+    );
+    let written = d.run_sh(&img, &rule, write);
+    assert!(
+        written.stderr.contains("Operation not permitted"),
+        "{written}"
+    );
+
+    d.docker_ok(&[
+        "create",
+        "--name",
+        "ruled",
+        "--device-cgroup-rule",
+        "b 7:* r",
+        &img,
+    ]);
+    assert_eq!(
+        d.inspect_format("ruled", "{{json .HostConfig.DeviceCgroupRules}}"),
+        r#"["b 7:* r"]"#
+    );
+    d.docker_ok(&["create", "--name", "plain", &img]);
+    assert_eq!(
+        d.inspect_format("plain", "{{json .HostConfig.DeviceCgroupRules}}"),
+        "null"
+    );
+    // A malformed rule (the CLI checks its own flag; an API client gets dockerd's error).
+    let bad = create_raw(
+        &d,
+        serde_json::json!({"Image": img, "HostConfig": {"DeviceCgroupRules": ["c 1 r"]}}),
+    );
+    assert_eq!(bad.status, 400, "{}", bad.text());
+    assert!(
+        bad.text()
+            .contains("invalid device cgroup rule format: 'c 1 r'"),
+        "{}",
+        bad.text()
+    );
+}

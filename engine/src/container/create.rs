@@ -79,6 +79,9 @@ impl ContainerService {
     fn check_host_options(&self, hc: &mut crate::api::types::HostConfig) -> Result<()> {
         // dockerd's default: a private cgroup namespace on cgroup v2, the host's on v1.
         super::devices::settle(&mut hc.devices).map_err(EngineError::invalid)?;
+        for r in hc.device_cgroup_rules.iter().flatten() {
+            super::devices::cgroup_rule(r).map_err(EngineError::invalid)?;
+        }
         if !matches!(hc.uts_mode.as_str(), "" | "host") {
             return Err(EngineError::invalid(format!(
                 "invalid UTS mode: {}",

@@ -32,6 +32,49 @@ pub fn default_cgroup_rules() -> Vec<LinuxDeviceCgroup> {
     rules
 }
 
+/// A `--device-cgroup-rule` (`TYPE MAJOR:MINOR ACCESS`, `*` for any number), checked with
+/// dockerd's pattern `^([acb]) ([0-9]+|\*):([0-9]+|\*) ([rwm]{1,3})$` and error.
+pub fn cgroup_rule(s: &str) -> Result<LinuxDeviceCgroup, String> {
+    let bad = || format!("invalid device cgroup rule format: '{s}'");
+    let mut parts = s.split(' ');
+    let (Some(typ), Some(numbers), Some(access), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(bad());
+    };
+    let typ = match typ {
+        "a" => LinuxDeviceType::A,
+        "b" => LinuxDeviceType::B,
+        "c" => LinuxDeviceType::C,
+        _ => return Err(bad()),
+    };
+    let number = |n: &str| -> Result<Option<i64>, String> {
+        if n == "*" {
+            Ok(None)
+        } else if !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) {
+            n.parse().map(Some).map_err(|_| bad())
+        } else {
+            Err(bad())
+        }
+    };
+    let (major, minor) = numbers.split_once(':').ok_or_else(bad)?;
+    let (major, minor) = (number(major)?, number(minor)?);
+    if access.is_empty() || access.len() > 3 || !access.bytes().all(|b| b"rwm".contains(&b)) {
+        return Err(bad());
+    }
+    let mut b = LinuxDeviceCgroupBuilder::default()
+        .allow(true)
+        .typ(typ)
+        .access(access);
+    if let Some(m) = major {
+        b = b.major(m);
+    }
+    if let Some(m) = minor {
+        b = b.minor(m);
+    }
+    b.build().map_err(|_| bad())
+}
+
 /// `--privileged`: every device allowed.
 pub fn privileged_cgroup_rules() -> Vec<LinuxDeviceCgroup> {
     vec![rule(true, None)]
@@ -196,6 +239,32 @@ mod tests {
         ] {
             let err = settle(&mut [m]).expect_err(want);
             assert!(err.contains(want), "{err}");
+        }
+    }
+
+    #[test]
+    fn cgroup_rules_as_dockerd() {
+        let r = cgroup_rule("b 7:* rw").unwrap();
+        assert_eq!(r.typ(), Some(LinuxDeviceType::B));
+        assert_eq!((r.major(), r.minor()), (Some(7), None));
+        assert_eq!(r.access().as_deref(), Some("rw"));
+        assert!(r.allow());
+        let all = cgroup_rule("a *:* m").unwrap();
+        assert_eq!((all.major(), all.minor()), (None, None));
+        for bad in [
+            "",
+            "c 1:3",
+            "x 1:3 r",
+            "c 1 r",
+            "c a:3 r",
+            "c 1:3 rwmr",
+            "c 1:3 q",
+            "c  1:3 r",
+        ] {
+            assert_eq!(
+                cgroup_rule(bad).unwrap_err(),
+                format!("invalid device cgroup rule format: '{bad}'")
+            );
         }
     }
 

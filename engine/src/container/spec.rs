@@ -132,6 +132,8 @@ pub struct SpecInput<'a> {
     pub init: Option<std::path::PathBuf>,
     /// `--device` mappings, settled at create.
     pub devices: Vec<crate::api::types::DeviceMapping>,
+    /// `--device-cgroup-rule`s, checked at create.
+    pub device_cgroup_rules: Vec<String>,
 }
 
 pub fn parse_capability(name: &str) -> Result<Capability, String> {
@@ -396,6 +398,14 @@ pub fn build(input: &SpecInput) -> Result<Spec, String> {
         allowed.extend(rules);
         resources.set_devices(Some(allowed));
     }
+    if !input.device_cgroup_rules.is_empty() {
+        let resources = linux.resources_mut().get_or_insert_with(Default::default);
+        let mut allowed = resources.devices().clone().unwrap_or_default();
+        for r in &input.device_cgroup_rules {
+            allowed.push(super::devices::cgroup_rule(r)?);
+        }
+        resources.set_devices(Some(allowed));
+    }
     Ok(spec)
 }
 
@@ -429,6 +439,7 @@ mod tests {
             host_network: false,
             host_uts: false,
             devices: Vec::new(),
+            device_cgroup_rules: Vec::new(),
             readonly_rootfs: false,
             privileged: false,
             cap_add: vec!["NET_ADMIN".into()],

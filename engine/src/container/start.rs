@@ -152,6 +152,7 @@ impl ContainerService {
                 host_network,
                 host_uts: hc.uts_mode == "host",
                 devices: hc.devices.clone(),
+                device_cgroup_rules: hc.device_cgroup_rules.clone().unwrap_or_default(),
                 readonly_rootfs: hc.readonly_rootfs,
                 privileged: hc.privileged,
                 cap_add: hc.cap_add.clone(),

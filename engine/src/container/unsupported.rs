@@ -20,7 +20,6 @@ const HOST_CONFIG: &[(&str, &str, &[&str])] = &[
     ("UsernsMode", "--userns", &["host"]),
     ("Cgroup", "--cgroup", &[]),
     ("CgroupParent", "--cgroup-parent", &[]),
-    ("DeviceCgroupRules", "--device-cgroup-rule", &[]),
     ("DeviceRequests", "--gpus", &[]),
     ("StorageOpt", "--storage-opt", &[]),
     ("MaskedPaths", "HostConfig.MaskedPaths", &[]),
@@ -124,10 +123,7 @@ mod tests {
         for (body, flag) in [
             (json!({"StorageOpt": {"size": "1G"}}), "--storage-opt"),
             (json!({"CgroupParent": "mine"}), "--cgroup-parent"),
-            (
-                json!({"DeviceCgroupRules": ["c 10:229 rwm"]}),
-                "--device-cgroup-rule",
-            ),
+            (json!({"Cgroup": "other"}), "--cgroup"),
         ] {
             let err = check_create(&host(body.clone())).expect_err("refused");
             assert!(err.to_string().contains(flag), "{body}: {err}");

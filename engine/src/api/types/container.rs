@@ -113,6 +113,9 @@ pub struct HostConfig {
     /// `--device`: host device nodes (or directories of them) given to the container.
     #[serde(deserialize_with = "null_as_default")]
     pub devices: Vec<DeviceMapping>,
+    /// `--device-cgroup-rule`: device-cgroup rules added to the allowlist (`c 1:3 rwm`,
+    /// `b 7:* r`, `a *:* m`); null when not given, as dockerd shows it.
+    pub device_cgroup_rules: Option<Vec<String>>,
     /// `--uts`: `""` (the container's own hostname) or `host`.
     #[serde(rename = "UTSMode", deserialize_with = "null_as_default")]
     pub uts_mode: String,

@@ -145,7 +145,8 @@ mod tests {
             }])
         );
         assert!(!hc.extra.contains_key("Memory"));
-        assert!(hc.extra.contains_key("DeviceCgroupRules"));
+        assert_eq!(hc.device_cgroup_rules, Some(vec![]));
+        assert!(!hc.extra.contains_key("DeviceCgroupRules"));
         assert!(hc.devices.is_empty() && !hc.extra.contains_key("Devices"));
         let v = serde_json::to_value(&hc).unwrap();
         assert_eq!(v["Memory"], 67108864);
