@@ -39,6 +39,15 @@ pub struct BuildArgs {
     /// Set metadata for an image
     #[arg(long = "label")]
     pub labels: Vec<String>,
+    /// Images to consider as cache sources
+    #[arg(long = "cache-from")]
+    pub cache_from: Vec<String>,
+    /// Set the networking mode for the RUN instructions during build
+    #[arg(long, default_value = "default")]
+    pub network: String,
+    /// Always remove intermediate containers
+    #[arg(long)]
+    pub force_rm: bool,
     /// The build context: a directory
     pub path: String,
 }
@@ -65,6 +74,9 @@ pub async fn build(docker: &Docker, args: BuildArgs) -> Result<()> {
         nocache: args.no_cache,
         pull: args.pull.then(|| "1".to_string()),
         rm: true,
+        forcerm: args.force_rm,
+        cachefrom: (!args.cache_from.is_empty()).then(|| args.cache_from.clone()),
+        networkmode: Some(args.network.clone()),
         buildargs: (!args.build_args.is_empty()).then(|| key_values(&args.build_args)),
         labels: (!args.labels.is_empty()).then(|| key_values(&args.labels)),
         target: args.target.clone(),
@@ -80,12 +92,22 @@ pub async fn build(docker: &Docker, args: BuildArgs) -> Result<()> {
         let info = match item {
             Ok(i) => i,
             Err(bollard::errors::Error::DockerStreamError { error }) => {
-                return Err(CliError::new(error, 1).into())
+                // bollard keeps the message of an `errorDetail` but not its code: a failed
+                // RUN's exit code (which docker exits with) is read back from dockerd's words.
+                let code = run_exit_code(&error).unwrap_or(1);
+                return Err(CliError::new(error, code).into());
             }
             Err(e) => return Err(from_engine(&e).into()),
         };
-        if let Some(e) = info.error_detail.and_then(|e| e.message) {
-            return Err(CliError::new(e, 1).into());
+        if let Some(detail) = info.error_detail {
+            // A failed RUN carries its exit code, which docker exits with; other errors are 1.
+            let code = detail
+                .code
+                .and_then(|c| i32::try_from(c).ok())
+                .filter(|c| *c > 0)
+                .unwrap_or(1);
+            let message = detail.message.unwrap_or_default();
+            return Err(CliError::new(message, code).into());
         }
         if let Some(id) = info.aux.and_then(|a| a.id) {
             image_id = Some(id);
@@ -114,4 +136,22 @@ pub async fn build(docker: &Docker, args: BuildArgs) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The exit code in dockerd's `The command '…' returned a non-zero code: N`.
+fn run_exit_code(message: &str) -> Option<i32> {
+    let (_, code) = message.rsplit_once("returned a non-zero code: ")?;
+    code.trim().parse().ok().filter(|c| *c > 0)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_failed_runs_code_is_read_from_the_message() {
+        assert_eq!(
+            super::run_exit_code("The command '/bin/sh -c exit 7' returned a non-zero code: 7"),
+            Some(7)
+        );
+        assert_eq!(super::run_exit_code("pull access denied"), None);
+    }
 }

@@ -1236,3 +1236,109 @@ fn confinement_health_and_network_flags_match_docker() {
     );
     d.docker_ok(&["rm", "-f", "linked-db", "hc-berth", "hc-docker", "hc-off"]);
 }
+
+/// `docker build` with the classic builder, for comparison with `berth build`.
+fn docker_build(d: &Berthd, args: &[&str]) -> Output {
+    let mut full = vec!["build"];
+    full.extend_from_slice(args);
+    let out = d
+        .docker_command(&full)
+        .env("DOCKER_BUILDKIT", "0")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run docker build");
+    Output {
+        status: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// The `Step n/m : …` lines of a build's output.
+fn steps(out: &str) -> Vec<&str> {
+    out.lines().filter(|l| l.starts_with("Step ")).collect()
+}
+
+#[test]
+fn build_matches_docker() {
+    let (d, img) = engine_with_busybox();
+    let ctx = d.dir().join("berth-build");
+    std::fs::create_dir_all(&ctx).expect("mkdir");
+    std::fs::write(
+        ctx.join("Dockerfile"),
+        format!(
+            "FROM {img}\nARG WHO=nobody\nRUN echo \"hi $WHO\" > /hi\nCOPY . /ctx/\nCMD [\"sh\", \"-c\", \"cat /hi; ls /ctx\"]\n"
+        ),
+    )
+    .expect("Dockerfile");
+    std::fs::write(ctx.join("a.txt"), "a\n").expect("a.txt");
+    std::fs::write(ctx.join("secret.txt"), "s\n").expect("secret.txt");
+    std::fs::write(ctx.join(".dockerignore"), "secret.txt\n").expect(".dockerignore");
+    let c = ctx.to_str().expect("utf-8");
+
+    let theirs = docker_build(&d, &["--build-arg", "WHO=docker", "-t", "by-docker", c]);
+    let ours = berth(
+        &d,
+        &[
+            "build",
+            "--build-arg",
+            "WHO=docker",
+            "-t",
+            "by-berth",
+            "-t",
+            "also-berth",
+            c,
+        ],
+    );
+    assert!(theirs.success() && ours.success(), "{theirs}\n{ours}");
+    assert_eq!(steps(&ours.stdout), steps(&theirs.stdout));
+    // The same inputs on the same engine: berth's build is all cache hits of docker's.
+    assert_eq!(
+        ours.stdout.matches(" ---> Using cache").count(),
+        4,
+        "{ours}"
+    );
+    assert!(ours.stdout.contains("Successfully built "), "{ours}");
+    let run = d.docker_ok(&["run", "--rm", "also-berth"]);
+    assert_eq!(
+        run, "hi docker\nDockerfile\na.txt\n",
+        ".dockerignore leaves secret.txt out"
+    );
+    assert_eq!(
+        d.inspect_format("by-berth", "{{.Id}}"),
+        d.inspect_format("by-docker", "{{.Id}}")
+    );
+
+    // --cache-from, --network, --force-rm reach the engine; -q prints only the ID.
+    let quiet = berth_ok(
+        &d,
+        &[
+            "build",
+            "-q",
+            "--cache-from",
+            "by-docker",
+            "--network",
+            "none",
+            "--force-rm",
+            "--no-cache",
+            c,
+        ],
+    );
+    assert!(
+        quiet.trim().starts_with("sha256:") && quiet.lines().count() == 1,
+        "{quiet}"
+    );
+
+    // A failing RUN: the same exit code and dockerd's message from both.
+    std::fs::write(ctx.join("Dockerfile"), format!("FROM {img}\nRUN exit 7\n"))
+        .expect("Dockerfile");
+    let theirs = docker_build(&d, &[c]);
+    let ours = berth(&d, &["build", c]);
+    assert_eq!(ours.status, theirs.status, "berth {ours}\ndocker {theirs}");
+    assert_eq!(ours.status, 7, "the docker CLI exits with the RUN's code");
+    let msg = "The command '/bin/sh -c exit 7' returned a non-zero code: 7";
+    assert!(
+        theirs.stderr.contains(msg) && ours.stderr.contains(msg),
+        "berth {ours}\ndocker {theirs}"
+    );
+}
