@@ -48,10 +48,19 @@ impl ContentStore {
         self.root.join("ingest").join(format!("new.{n:x}"))
     }
 
-    /// Moves a verified ingest file into the store.
+    /// Moves a verified ingest file into the store, synced first: a blob present after a power
+    /// loss is a whole one (a present blob is trusted without rehashing).
     pub fn commit(&self, ingest: &Path, digest: &str) -> anyhow::Result<PathBuf> {
         let dst = self.path(digest)?;
+        std::fs::File::open(ingest)
+            .and_then(|f| f.sync_all())
+            .with_context(|| format!("syncing blob {digest}"))?;
         std::fs::rename(ingest, &dst).with_context(|| format!("storing blob {digest}"))?;
+        if let Some(dir) = dst.parent() {
+            std::fs::File::open(dir)
+                .and_then(|d| d.sync_all())
+                .with_context(|| format!("syncing {}", dir.display()))?;
+        }
         Ok(dst)
     }
 

@@ -122,9 +122,10 @@ impl ImageStore {
     }
 
     /// Adds (or updates) an image and points `tags` (canonical names) at it.
+    /// Records an image (merging repo digests into a record already there) and its tags.
+    /// Under the store's lock from the first write: two adds of one image (two pulls by
+    /// different digests) must not leave the record of the one that wrote first.
     pub fn add(&self, rec: ImageRecord, tags: &[String]) -> anyhow::Result<()> {
-        write_json(&self.record_path(&rec.id)?, &rec, Durability::Power)
-            .context("saving image record")?;
         let mut inner = self.write();
         let id = rec.id.clone();
         match inner.images.get_mut(&id) {
@@ -135,9 +136,12 @@ impl ImageStore {
                     }
                 }
                 let merged = existing.clone();
-                write_json(&self.record_path(&id)?, &merged, Durability::Power)?;
+                write_json(&self.record_path(&id)?, &merged, Durability::Power)
+                    .context("saving image record")?;
             }
             None => {
+                write_json(&self.record_path(&id)?, &rec, Durability::Power)
+                    .context("saving image record")?;
                 inner.images.insert(id.clone(), rec);
             }
         }
@@ -311,6 +315,30 @@ mod tests {
             created: 0,
             size: 0,
         }
+    }
+
+    #[test]
+    fn concurrent_adds_of_one_image_keep_every_digest_on_disk() {
+        let root = tempfile::tempdir().unwrap();
+        let id = format!("sha256:{}", "b".repeat(64));
+        let store = std::sync::Arc::new(ImageStore::open(root.path()).unwrap());
+        let threads: Vec<_> = (0..8)
+            .map(|i| {
+                let (store, id) = (store.clone(), id.clone());
+                std::thread::spawn(move || {
+                    let mut rec = record(&id);
+                    rec.repo_digests = vec![format!("r/x@sha256:{i}")];
+                    store.add(rec, &[]).unwrap();
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        // What a restart reads: every pull's digest, not the record of whichever wrote last.
+        let mut on_disk = ImageStore::open(root.path()).unwrap().get(&id).unwrap().repo_digests;
+        on_disk.sort();
+        assert_eq!(on_disk, (0..8).map(|i| format!("r/x@sha256:{i}")).collect::<Vec<_>>());
     }
 
     #[test]
