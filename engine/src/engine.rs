@@ -150,6 +150,8 @@ impl Engine {
         std::fs::set_permissions(&root, std::os::unix::fs::PermissionsExt::from_mode(0o710))
             .with_context(|| format!("restricting {}", root.display()))?;
         let lock = EngineLock::acquire(&root)?;
+        // Before any container is loaded: runc state of an earlier boot would block restarts.
+        crate::container::runtime_state::clear_if_stale(&root)?;
         let scratch = root.join("tmp");
         let _ = std::fs::remove_dir_all(&scratch);
         std::fs::create_dir_all(&scratch)?;

@@ -27,6 +27,7 @@ pub mod resources;
 pub mod restart;
 pub mod restart_policy;
 pub mod runtime;
+pub mod runtime_state;
 pub mod seccomp;
 pub mod security_opt;
 pub mod spec;
