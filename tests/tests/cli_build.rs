@@ -1051,3 +1051,116 @@ fn cache_from_takes_steps_from_a_pulled_image() {
     assert_eq!(out.matches("Running in").count(), 1, "{out}");
     assert_eq!(d.docker_ok(&["run", "--rm", "again:2"]), "built\nchanged\n");
 }
+
+/// Builds at the same time on one engine: each gets its own steps and result, and a rebuild
+/// leaves the replaced image dangling for `docker image prune`, which removes it with the
+/// intermediate images only it used.
+#[test]
+fn concurrent_builds_and_pruning_their_dangling_results() {
+    let reg = fixture_registry();
+    let d = Berthd::start();
+    let base = reg.image("busybox:latest");
+    d.docker_ok(&["pull", &base]);
+    let dirs: Vec<PathBuf> = (0..3)
+        .map(|i| {
+            context(
+                &d,
+                &format!("par{i}"),
+                &[
+                    (
+                        "Dockerfile",
+                        &format!(
+                            "FROM {base}\nCOPY n.txt /\nRUN cat /n.txt > /copy.txt && echo {i} >> /copy.txt\n"
+                        ),
+                    ),
+                    ("n.txt", &format!("build {i}\n")),
+                ],
+            )
+        })
+        .collect();
+    let handles: Vec<_> = dirs
+        .iter()
+        .enumerate()
+        .map(|(i, dir)| {
+            let dir = dir.clone();
+            let host = d.host();
+            std::thread::spawn(move || {
+                let out = std::process::Command::new("docker")
+                    .args(["build", "-t", &format!("par:{i}"), s(&dir)])
+                    .env("DOCKER_HOST", host)
+                    .env("DOCKER_BUILDKIT", "0")
+                    .output()
+                    .expect("docker build");
+                assert!(
+                    out.status.success(),
+                    "{}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().expect("build thread");
+    }
+    for i in 0..3 {
+        assert_eq!(
+            d.docker_ok(&["run", "--rm", &format!("par:{i}"), "cat", "/copy.txt"]),
+            format!("build {i}\n{i}\n")
+        );
+    }
+
+    // A rebuild after a change: the old result loses its tag and is dangling.
+    let old = d.inspect_format("par:0", "{{.Id}}");
+    std::fs::write(dirs[0].join("n.txt"), "changed\n").expect("write");
+    build_ok(&d, &["-t", "par:0", s(&dirs[0])]);
+    let dangling = d.docker_ok(&["images", "-q", "--no-trunc", "--filter", "dangling=true"]);
+    assert!(dangling.contains(&old), "{dangling}");
+    let pruned = d.docker_ok(&["image", "prune", "-f"]);
+    assert!(pruned.contains(&format!("deleted: {old}")), "{pruned}");
+    assert!(d.docker(&["image", "inspect", &old]).status != 0);
+    // The other builds' images and their steps are untouched.
+    for i in 1..3 {
+        assert_eq!(
+            d.docker_ok(&["run", "--rm", &format!("par:{i}"), "cat", "/copy.txt"]),
+            format!("build {i}\n{i}\n")
+        );
+    }
+    let again = build_ok(&d, &["-t", "par:1", s(&dirs[1])]);
+    assert_eq!(again.matches(" ---> Using cache").count(), 2, "{again}");
+}
+
+/// Image inspect as dockerd 26+ answers it: `Container` and `ContainerConfig` (the step's
+/// container) only for API versions before 1.45, which docker-compose 1.29 reads.
+#[test]
+fn inspect_shows_container_config_to_older_api_versions_only() {
+    let reg = fixture_registry();
+    let d = Berthd::start();
+    let base = reg.image("busybox:latest");
+    let ctx = context(
+        &d,
+        "cc",
+        &[("Dockerfile", &format!("FROM {base}\nENV A=1\n"))],
+    );
+    build_ok(&d, &["-t", "cc:1", s(&ctx)]);
+    let get = |v: &str| -> serde_json::Value {
+        let r = unix_http_request(
+            &d.socket_path(),
+            "GET",
+            &format!("/{v}/images/cc:1/json"),
+            &[],
+            b"",
+        )
+        .expect("inspect");
+        assert_eq!(r.status, 200, "{}", r.text());
+        serde_json::from_str(&r.text()).expect("json")
+    };
+    let old = get("v1.44");
+    let cmd = old["ContainerConfig"]["Cmd"].to_string();
+    assert!(cmd.contains("#(nop) ") && cmd.contains("ENV A=1"), "{old}");
+    assert!(old["Container"].is_string(), "{old}");
+    let new = get("v1.47");
+    assert!(
+        new.get("ContainerConfig").is_none() && new.get("Container").is_none(),
+        "{new}"
+    );
+}

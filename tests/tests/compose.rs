@@ -122,4 +122,42 @@ fn compose_builds_and_starts_after_a_healthy_dependency() {
     assert!(!d
         .docker_ok(&["network", "ls", "--format", "{{.Name}}"])
         .contains("proj_default"));
+
+    // `up --build` after a change: rebuilt from the COPY, started with the new image.
+    std::fs::write(dir.join("page.txt"), "rebuilt by up\n").expect("page");
+    let out = compose_ok(&d, &dir, "proj", &["up", "-d", "--build", "db"]);
+    assert!(out.contains("Successfully built"), "{out}");
+    assert_eq!(compose_exec_cat(&d), "rebuilt by up");
+    // And again with the container still there, so compose recreates it. compose 1.29 reads
+    // the old image's `ContainerConfig`, which dockerd (and berthd) give only to API < 1.45
+    // clients: against dockerd 25+ it fails the same way unless COMPOSE_API_VERSION is older.
+    std::fs::write(dir.join("page.txt"), "recreated by up\n").expect("page");
+    let out = Command::new("docker-compose")
+        .args(["-p", "proj", "up", "-d", "--build", "db"])
+        .current_dir(&dir)
+        .env("DOCKER_HOST", d.host())
+        .env("COMPOSE_DOCKER_CLI_BUILD", "0")
+        .env("COMPOSE_API_VERSION", "1.44")
+        .output()
+        .expect("run docker-compose");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(compose_exec_cat(&d), "recreated by up");
+    compose_ok(&d, &dir, "proj", &["down"]);
+}
+
+/// /page.txt in the project's running db container.
+fn compose_exec_cat(d: &Berthd) -> String {
+    let db = d.docker_ok(&[
+        "ps",
+        "-q",
+        "--filter",
+        "label=com.docker.compose.service=db",
+    ]);
+    d.docker_ok(&["exec", db.trim(), "cat", "/page.txt"])
+        .trim()
+        .to_string()
 }

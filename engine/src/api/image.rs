@@ -202,9 +202,23 @@ pub async fn load(
 }
 
 /// `/images/{name}/json|history|get` — names contain slashes, so the tail is matched by hand.
-pub async fn get_dispatch(State(e): State<AppState>, Path(rest): Path<String>) -> Result<Response> {
+pub async fn get_dispatch(
+    State(e): State<AppState>,
+    Path(rest): Path<String>,
+    version: Option<axum::Extension<super::server::ApiVersion>>,
+) -> Result<Response> {
     if let Some(name) = rest.strip_suffix("/json") {
-        return Ok(Json(e.images.inspect(name)?).into_response());
+        let mut v = e.images.inspect(name)?;
+        // dockerd drops `Container` and `ContainerConfig` from API 1.45 on; older clients
+        // (docker-compose 1.29 reads `ContainerConfig` when it recreates a container) get them.
+        let old = version.is_some_and(|axum::Extension(v)| v < super::server::ApiVersion(1, 45));
+        if !old {
+            if let Some(o) = v.as_object_mut() {
+                o.remove("Container");
+                o.remove("ContainerConfig");
+            }
+        }
+        return Ok(Json(v).into_response());
     }
     if let Some(name) = rest.strip_suffix("/history") {
         return Ok(Json(json!(e.images.history(name)?)).into_response());

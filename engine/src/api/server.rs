@@ -19,6 +19,11 @@ use crate::engine::Engine;
 /// A `/vX.Y` prefix: the version, or the text that did not parse.
 pub type VersionPrefix = Option<Result<(u32, u32), String>>;
 
+/// The API version a request asked for (its `/v1.xx` prefix; the newest when it has none), as
+/// a request extension: some answers differ by version, as dockerd's do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ApiVersion(pub u32, pub u32);
+
 /// Splits `/v1.47/containers/json` into (Some((1,47)), "/containers/json").
 pub fn split_version(path: &str) -> (VersionPrefix, &str) {
     let Some(rest) = path.strip_prefix("/v") else {
@@ -52,6 +57,11 @@ async fn handle(
 ) -> Result<Response<Body>, Infallible> {
     let path = req.uri().path().to_string();
     let (ver, tail) = split_version(&path);
+    let asked = match &ver {
+        Some(Ok((a, b))) => ApiVersion(*a, *b),
+        _ => ApiVersion(MAX_API_VERSION.0, MAX_API_VERSION.1),
+    };
+    req.extensions_mut().insert(asked);
     if let Some(v) = ver {
         match v {
             Ok(v) if v > MAX_API_VERSION => {

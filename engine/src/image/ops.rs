@@ -120,6 +120,11 @@ impl ImageService {
             "Created": c.created.clone().unwrap_or_else(|| rfc3339(rec.created)),
             "DockerVersion": c.extra.get("docker_version").cloned().unwrap_or(json!("")),
             "Author": c.author.clone().unwrap_or_default(),
+            "Container": c.extra.get("container").cloned().unwrap_or(json!("")),
+            // The step's container config a build or commit recorded, else Go's zero value.
+            "ContainerConfig": c.extra.get("container_config").cloned().unwrap_or_else(|| {
+                serde_json::to_value(crate::api::types::ContainerConfig::default()).unwrap_or(json!({}))
+            }),
             "Config": c.config,
             "Architecture": c.architecture,
             "Variant": c.variant,

@@ -24,11 +24,20 @@ impl ImageService {
         let _running = self.prune.try_start()?;
         let mut candidates = self.store.list();
         candidates.sort_by(|a, b| a.id.cmp(&b.id));
+        // As dockerd: an untagged image with children (a build step another image stands on)
+        // is no candidate; it goes with the last child that used it (rmi's parent pruning).
+        let has_children = super::lineage::with_children(&super::lineage::parents(&candidates));
         let mut deleted: Vec<ImageDeleteItem> = Vec::new();
         let mut reclaimed = 0u64;
         for rec in candidates {
+            if self.store.get(&rec.id).is_none() {
+                continue; // removed with a child pruned before it
+            }
             let tags = self.store.tags_of(&rec.id);
             if dangling_only && !tags.is_empty() {
+                continue;
+            }
+            if tags.is_empty() && has_children.contains(&rec.id) {
                 continue;
             }
             if until.is_some_and(|u| rec.created > u.timestamp()) {
