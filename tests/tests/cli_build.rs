@@ -374,6 +374,25 @@ fn bad_input_is_refused_and_leaves_nothing_behind() {
         "{}",
         refused.text()
     );
+    // What dockerd without experimental mode answers on Linux.
+    for (query, message) in [
+        (
+            "squash=1",
+            "squash is only supported with experimental mode",
+        ),
+        ("isolation=hyperv", "Unsupported isolation: \\\"hyperv\\\""),
+    ] {
+        let r = unix_http_request(
+            &d.socket_path(),
+            "POST",
+            &format!("/build?{query}"),
+            &[],
+            b"",
+        )
+        .expect("POST /build");
+        assert_eq!(r.status, 400, "{query}: {}", r.text());
+        assert!(r.text().contains(message), "{query}: {}", r.text());
+    }
     // A context that says it is bzip2 and is not: dockerd's error, nothing unpacked.
     let bz = unix_http_request(
         &d.socket_path(),
@@ -609,6 +628,24 @@ fn run_steps_get_the_builds_resource_limits() {
         d.docker_ok(&["run", "--rm", "limits:1", "cat", "/limit.txt"])
             .trim(),
         "67108864"
+    );
+
+    // --ulimit reaches the RUN containers, as for `docker run`.
+    let ctx = context(
+        &d,
+        "ulimit",
+        &[(
+            "Dockerfile",
+            &format!("FROM {base}\nRUN echo $(ulimit -n) $(ulimit -Hn) > /nofile.txt\n"),
+        )],
+    );
+    build_ok(
+        &d,
+        &["--ulimit", "nofile=512:1024", "-t", "ulimit:1", s(&ctx)],
+    );
+    assert_eq!(
+        d.docker_ok(&["run", "--rm", "ulimit:1", "cat", "/nofile.txt"]),
+        "512 1024\n"
     );
 
     // --shm-size sizes the RUN containers' /dev/shm.

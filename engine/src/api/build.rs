@@ -80,6 +80,13 @@ impl BuildQuery {
             cpu_period: self.int("cpuperiod")?,
             cpuset_cpus: self.get("cpusetcpus").unwrap_or("").to_string(),
             cpuset_mems: self.get("cpusetmems").unwrap_or("").to_string(),
+            // `--ulimit`: a JSON list of {Name, Soft, Hard}, checked like `docker run`'s.
+            ulimits: match self.get("ulimits").filter(|v| !v.is_empty()) {
+                None => None,
+                Some(v) => serde_json::from_str::<Option<Vec<crate::api::types::Ulimit>>>(v)
+                    .map_err(|e| EngineError::invalid(format!("invalid ulimits: {e}")))?
+                    .filter(|u| !u.is_empty()),
+            },
             ..Default::default()
         })
     }
@@ -97,21 +104,31 @@ impl BuildQuery {
         for (k, what) in [
             ("cgroupparent", "--cgroup-parent"),
             ("remote", "a remote build context"),
-            ("isolation", "--isolation"),
         ] {
             if self.get(k).is_some_and(|v| !v.is_empty()) {
                 return not_yet(what);
             }
         }
+        // dockerd's answers on Linux without experimental mode.
         if self.flag("squash") {
-            return not_yet("--squash");
+            return Err(EngineError::invalid(
+                "squash is only supported with experimental mode",
+            ));
+        }
+        if let Some(i) = self
+            .get("isolation")
+            .filter(|i| !i.is_empty() && *i != "default")
+        {
+            return Err(EngineError::invalid(format!(
+                "Unsupported isolation: \"{i}\""
+            )));
         }
         if !self.all("securityopt").is_empty() {
             return Err(EngineError::invalid(
                 "The daemon on this platform does not support setting security options on build",
             ));
         }
-        for (k, what) in [("ulimits", "--ulimit"), ("outputs", "--output")] {
+        for (k, what) in [("outputs", "--output")] {
             if let Some(v) = self.get(k).filter(|v| !v.is_empty()) {
                 let parsed: Value = serde_json::from_str(v)
                     .map_err(|e| EngineError::invalid(format!("invalid {k}: {e}")))?;
