@@ -119,6 +119,8 @@ pub enum ImageCmd {
     Save(image_archive::SaveArgs),
     /// Load an image from a tar archive or STDIN
     Load(image_archive::LoadArgs),
+    /// Import the contents from a tarball to create a filesystem image
+    Import(image_archive::ImportArgs),
     /// Remove unused images
     Prune(PruneArgs),
 }
@@ -173,6 +175,7 @@ pub fn image(c: ImageCmd) -> Verb {
         ImageCmd::Inspect(a) => Cmd::Inspect(a.of("image")),
         ImageCmd::Save(a) => Cmd::Save(a),
         ImageCmd::Load(a) => Cmd::Load(a),
+        ImageCmd::Import(a) => Cmd::Import(a),
         ImageCmd::Prune(a) => return Verb::PruneImages(a),
     };
     Verb::Top(Box::new(cmd))

@@ -1,9 +1,10 @@
-//! `save` and `load`: images as docker-archive tar streams, to/from a file or stdio.
+//! `save` and `load`: images as docker-archive tar streams, to/from a file or stdio; `import`: a
+//! filesystem tar as a one-layer image.
 
 use std::io::{IsTerminal, Read, Write};
 
 use anyhow::{Context, Result};
-use bollard::query_parameters::ImportImageOptions;
+use bollard::query_parameters::{CreateImageOptions, ImportImageOptions};
 use bollard::Docker;
 use clap::Args;
 use futures_util::StreamExt;
@@ -96,4 +97,90 @@ pub async fn load(docker: &Docker, args: LoadArgs) -> Result<()> {
         }
     }
     Ok(())
+}
+
+#[derive(Args, Debug)]
+pub struct ImportArgs {
+    /// Apply Dockerfile instruction to the created image
+    #[arg(short, long = "change")]
+    pub changes: Vec<String>,
+    /// Set commit message for imported image
+    #[arg(short, long, default_value = "")]
+    pub message: String,
+    /// Set platform if server is multi-platform capable
+    #[arg(long, default_value = "")]
+    pub platform: String,
+    /// A tar archive (plain or compressed) of a filesystem, `-` for STDIN, or a URL
+    pub source: String,
+    /// REPOSITORY[:TAG] for the new image
+    pub reference: Option<String>,
+}
+
+/// `import`: the archive goes to `POST /images/create?fromSrc=-` (a URL goes as `fromSrc` for
+/// the engine to fetch, as docker does); prints the new image's ID.
+pub async fn import(docker: &Docker, args: ImportArgs) -> Result<()> {
+    let is_url = args.source.starts_with("http://") || args.source.starts_with("https://");
+    let body =
+        if is_url {
+            None
+        } else if args.source == "-" {
+            let mut buf = Vec::new();
+            std::io::stdin().read_to_end(&mut buf)?;
+            Some(buf)
+        } else {
+            Some(std::fs::read(&args.source).map_err(|e| {
+                CliError::new(format!("open {}: {}", args.source, os_message(&e)), 1)
+            })?)
+        };
+    let (repo, tag) = match &args.reference {
+        Some(r) => {
+            let (repo, tag) = crate::image::split_reference(r);
+            (Some(repo), Some(tag))
+        }
+        None => (None, None),
+    };
+    let opts = CreateImageOptions {
+        from_src: Some(if is_url {
+            args.source.clone()
+        } else {
+            "-".into()
+        }),
+        repo,
+        tag,
+        message: Some(args.message.clone()).filter(|m| !m.is_empty()),
+        changes: args.changes.clone(),
+        platform: args.platform.clone(),
+        ..Default::default()
+    };
+    let mut stream =
+        docker.create_image(Some(opts), body.map(|b| bollard::body_full(b.into())), None);
+    let mut last = None;
+    while let Some(item) = stream.next().await {
+        let info = match item {
+            Ok(i) => i,
+            Err(bollard::errors::Error::DockerStreamError { error }) => {
+                return Err(CliError::new(error, 1).into())
+            }
+            Err(e) => return Err(from_engine(&e).into()),
+        };
+        if let Some(e) = info.error_detail.and_then(|e| e.message) {
+            return Err(CliError::new(e, 1).into());
+        }
+        if let Some(s) = info.status {
+            last = Some(s);
+        }
+    }
+    if let Some(id) = last {
+        println!("{id}");
+    }
+    Ok(())
+}
+
+/// An I/O error as Go prints it (`no such file or directory`), without Rust's `(os error 2)`.
+fn os_message(e: &std::io::Error) -> String {
+    let s = e.to_string();
+    match s.find(" (os error") {
+        Some(i) => s[..i].to_lowercase(),
+        None => s,
+    }
 }

@@ -119,6 +119,8 @@ pub enum Cmd {
     Save(image_archive::SaveArgs),
     /// Load an image from a tar archive or STDIN
     Load(image_archive::LoadArgs),
+    /// Import the contents from a tarball to create a filesystem image
+    Import(image_archive::ImportArgs),
     /// Get real time events from the server
     Events(system::EventsArgs),
     /// Log in to a registry
@@ -221,6 +223,10 @@ const ABOUT_ES: &[(&str, &str)] = &[
     (
         "load",
         "Carga imágenes de un archivo tar o de la entrada estándar",
+    ),
+    (
+        "import",
+        "Crea una imagen a partir del contenido de un archivo tar",
     ),
     ("events", "Muestra los eventos del motor en tiempo real"),
     ("login", "Inicia sesión en un registro"),
@@ -383,6 +389,7 @@ async fn run_verb(d: &bollard::Docker, host: &str, cmd: Cmd) -> Result<()> {
         Cmd::Push(a) => image::push(d, a).await,
         Cmd::Save(a) => image_archive::save(d, a).await,
         Cmd::Load(a) => image_archive::load(d, a).await,
+        Cmd::Import(a) => image_archive::import(d, a).await,
         Cmd::Events(a) => system::events(d, a).await,
         Cmd::Volume(c) => volume::run(d, c).await,
         Cmd::Network(c) => network::run(d, c).await,

@@ -1342,3 +1342,71 @@ fn build_matches_docker() {
         "berth {ours}\ndocker {theirs}"
     );
 }
+
+#[test]
+fn import_matches_docker() {
+    let (d, img) = engine_with_busybox();
+    d.docker_ok(&[
+        "run",
+        "--name",
+        "src",
+        &img,
+        "sh",
+        "-c",
+        "echo imported > /marker",
+    ]);
+    let tar = d.dir().join("fs.tar");
+    d.docker_ok(&["export", "-o", tar.to_str().expect("utf-8"), "src"]);
+    let t = tar.to_str().expect("utf-8");
+
+    let ours = berth_ok(
+        &d,
+        &[
+            "import",
+            "-c",
+            "CMD [\"cat\", \"/marker\"]",
+            "-m",
+            "from berth",
+            t,
+            "imp:berth",
+        ],
+    );
+    let theirs = d.docker_ok(&[
+        "import",
+        "-c",
+        "CMD [\"cat\", \"/marker\"]",
+        "-m",
+        "from berth",
+        t,
+        "imp:docker",
+    ]);
+    for out in [&ours, &theirs] {
+        let id = out.trim();
+        assert!(id.starts_with("sha256:") && id.len() == 71, "{out}");
+    }
+    assert_eq!(ours.trim(), d.inspect_format("imp:berth", "{{.Id}}"));
+    assert_eq!(d.docker_ok(&["run", "--rm", "imp:berth"]), "imported\n");
+    assert_eq!(
+        d.inspect_format("imp:berth", "{{.Comment}}"),
+        d.inspect_format("imp:docker", "{{.Comment}}")
+    );
+
+    // From stdin, untagged.
+    let out = std::process::Command::new(berth_bin())
+        .args(["import", "-"])
+        .env("DOCKER_HOST", d.host())
+        .stdin(std::fs::File::open(&tar).expect("open tar"))
+        .output()
+        .expect("run berth import -");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let id = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    assert_eq!(d.inspect_format(&id, "{{.RepoTags}}"), "[]");
+
+    let missing = d.dir().join("missing.tar");
+    let err = same_failure(&d, &["import", missing.to_str().expect("utf-8")]);
+    assert!(err.contains("no such file or directory"), "{err}");
+}
