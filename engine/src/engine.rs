@@ -19,6 +19,8 @@ pub struct Options {
     pub default_runtime: Option<String>,
     pub add_runtimes: Vec<(String, PathBuf)>,
     pub insecure_registries: Vec<String>,
+    /// Where registries' CA certificates are looked up (`<dir>/<host>/*.crt`).
+    pub certs_dirs: Vec<PathBuf>,
     pub network: NetworkOptions,
     /// Load the built-in `berth/welcome` image on the first start of a data root.
     pub welcome_image: bool,
@@ -162,7 +164,11 @@ impl Engine {
             &scratch,
         )?;
         let events = Arc::new(EventBus::default());
-        let images = Arc::new(ImageService::open(&root, opts.insecure_registries)?);
+        let images = Arc::new(ImageService::open(
+            &root,
+            &opts.insecure_registries,
+            opts.certs_dirs,
+        )?);
         let volumes = Arc::new(VolumeService::open(&root, Arc::clone(&events))?);
         let self_exe = std::env::current_exe().context("locating the berthd binary")?;
         let networks = NetworkService::open(opts.network.config(&root)?, Arc::clone(&events))

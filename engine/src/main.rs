@@ -25,9 +25,13 @@ struct Args {
     /// Register an additional OCI runtime: NAME=PATH.
     #[arg(long = "add-runtime")]
     add_runtime: Vec<String>,
-    /// Registries reachable over plain HTTP besides loopback.
+    /// Registries (host[:port]) or networks (CIDR) whose certificates are not verified and
+    /// that may be reached over plain HTTP, besides loopback.
     #[arg(long = "insecure-registry")]
     insecure_registry: Vec<String>,
+    /// Directories of registry CA certificates, `<dir>/<host[:port]>/*.crt` (repeatable).
+    #[arg(long = "certs-dir", default_values = ["/etc/berth/certs.d", "/etc/docker/certs.d"])]
+    certs_dir: Vec<PathBuf>,
     /// Linux bridge of the default `bridge` network; `none` disables it.
     #[arg(short = 'b', long = "bridge", default_value = "berth0")]
     bridge: String,
@@ -109,6 +113,7 @@ fn run(args: Args) -> anyhow::Result<()> {
             default_runtime: args.default_runtime,
             add_runtimes: add,
             insecure_registries: args.insecure_registry,
+            certs_dirs: args.certs_dir,
             network: berth_engine::NetworkOptions {
                 bridge: args.bridge,
                 bip: args.bip,

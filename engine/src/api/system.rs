@@ -160,7 +160,7 @@ pub async fn info(State(engine): State<AppState>) -> Json<Value> {
         "OSType": "linux",
         "Architecture": std::env::consts::ARCH,
         "IndexServerAddress": "https://index.docker.io/v1/",
-        "RegistryConfig": {"IndexConfigs": {}, "InsecureRegistryCIDRs": ["127.0.0.0/8", "::1/128"], "Mirrors": []},
+        "RegistryConfig": registry_config(&engine.images.registries),
         "NCPU": crate::container::resources::online_cpus(),
         "MemTotal": mem,
         "DockerRootDir": engine.data_root,
@@ -377,4 +377,21 @@ fn tokio_stream_from(
             }
         }
     })
+}
+
+/// `/info`'s `RegistryConfig` as dockerd shows it: Docker Hub's index, each registry named
+/// insecure (`Secure: false`), and the insecure CIDRs (loopback and the given ones).
+fn registry_config(r: &crate::image::registry_access::RegistryAccess) -> serde_json::Value {
+    let mut index = serde_json::Map::new();
+    index.insert(
+        "docker.io".into(),
+        json!({"Name": "docker.io", "Mirrors": [], "Secure": true, "Official": true}),
+    );
+    for name in r.insecure_names() {
+        index.insert(
+            name.clone(),
+            json!({"Name": name, "Mirrors": [], "Secure": false, "Official": false}),
+        );
+    }
+    json!({"IndexConfigs": index, "InsecureRegistryCIDRs": r.cidrs(), "Mirrors": []})
 }

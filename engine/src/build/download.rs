@@ -40,7 +40,7 @@ impl Downloads {
     pub async fn fetch(&self, url: &str) -> Result<(String, PathBuf), BuildError> {
         let parsed = reqwest::Url::parse(url)
             .map_err(|e| BuildError::msg(format!("parse \"{url}\": {e}")))?;
-        let get_err = |e: reqwest::Error| BuildError::msg(format!("Get \"{url}\": {}", chain(&e)));
+        let get_err = |e: reqwest::Error| BuildError::msg(format!("Get \"{url}\": {}", crate::error::with_causes(&e)));
         let client = reqwest::Client::builder()
             .connect_timeout(std::time::Duration::from_secs(30))
             .build()
@@ -115,21 +115,6 @@ fn file_name(url_path: &str, disposition: Option<&str>) -> Option<String> {
         return None;
     }
     base(&filename)
-}
-
-/// An error with its causes, as Go prints a wrapped error.
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        let m = c.to_string();
-        if !s.contains(&m) {
-            s.push_str(": ");
-            s.push_str(&m);
-        }
-        cur = c.source();
-    }
-    s
 }
 
 #[cfg(test)]

@@ -60,7 +60,10 @@ mod tests {
         // Another boot: cleared.
         assert!(clear_if_other_boot(&dir, "boot-2").unwrap());
         assert!(!state.exists());
-        assert_eq!(std::fs::read_to_string(dir.join("boot_id")).unwrap(), "boot-2");
+        assert_eq!(
+            std::fs::read_to_string(dir.join("boot_id")).unwrap(),
+            "boot-2"
+        );
     }
 
     #[test]

@@ -97,18 +97,9 @@ fn challenge_param<'a>(header: &'a str, key: &str) -> Option<&'a str> {
 /// issued for them).
 pub async fn login(images: &ImageService, cfg: &AuthConfig) -> Result<()> {
     let host = registry_host(&cfg.server_address);
-    let scheme = if super::reference::is_loopback_registry(&host)
-        || images.insecure_registries.iter().any(|r| r == &host)
-    {
-        "http"
-    } else {
-        "https"
-    };
-    let client = reqwest::Client::builder()
-        .connect_timeout(std::time::Duration::from_secs(15))
-        .build()
-        .map_err(|e| EngineError::internal(format!("http client: {e}")))?;
-    let url = format!("{scheme}://{host}/v2/");
+    let endpoint = images.registries.endpoint(&host).await;
+    let client = endpoint.http_client()?;
+    let url = format!("{}://{host}/v2/", endpoint.scheme());
     let denied = || {
         EngineError::Unauthorized(format!(
             "Get \"{url}\": unauthorized: authentication required"
@@ -118,7 +109,12 @@ pub async fn login(images: &ImageService, cfg: &AuthConfig) -> Result<()> {
         .get(&url)
         .send()
         .await
-        .map_err(|e| EngineError::internal(format!("Get \"{url}\": {e}")))?;
+        .map_err(|e| {
+            EngineError::internal(format!(
+                "Get \"{url}\": {}",
+                crate::error::with_causes(&e)
+            ))
+        })?;
     if first.status().is_success() {
         return Ok(());
     }

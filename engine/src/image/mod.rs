@@ -13,6 +13,7 @@ pub mod prune;
 pub mod pull;
 pub mod push;
 pub mod reference;
+pub mod registry_access;
 pub mod store;
 pub mod unpack;
 pub mod usage;
@@ -31,19 +32,24 @@ pub struct ImageService {
     pub content: ContentStore,
     pub snapshots: Snapshotter,
     pub store: ImageStore,
-    pub insecure_registries: Vec<String>,
+    /// How registries are reached (HTTPS, insecure ones, certs.d).
+    pub registries: registry_access::RegistryAccess,
     /// One lock per layer chain, so two pulls sharing a layer unpack it once.
     layer_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     prune: crate::prune::PruneLock,
 }
 
 impl ImageService {
-    pub fn open(data_root: &Path, insecure_registries: Vec<String>) -> anyhow::Result<Self> {
+    pub fn open(
+        data_root: &Path,
+        insecure_registries: &[String],
+        certs_dirs: Vec<std::path::PathBuf>,
+    ) -> anyhow::Result<Self> {
         Ok(ImageService {
             content: ContentStore::open(data_root)?,
             snapshots: Snapshotter::open(data_root)?,
             store: ImageStore::open(data_root)?,
-            insecure_registries,
+            registries: registry_access::RegistryAccess::new(insecure_registries, certs_dirs)?,
             layer_locks: Mutex::new(HashMap::new()),
             prune: Default::default(),
         })

@@ -7,7 +7,6 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use futures_util::StreamExt;
-use oci_client::client::{ClientConfig, ClientProtocol};
 use oci_client::errors::{OciDistributionError, OciErrorCode};
 use oci_client::manifest;
 use oci_client::secrets::RegistryAuth;
@@ -46,19 +45,14 @@ pub struct ResolvedImage {
     layers: Vec<oci_client::manifest::OciDescriptor>,
 }
 
-pub fn client_for(r: &Reference, insecure: &[String]) -> oci_client::Client {
-    let registry = r.resolve_registry().to_string();
-    let plain_http =
-        reference::is_loopback_registry(&registry) || insecure.iter().any(|i| i == &registry);
-    oci_client::Client::new(ClientConfig {
-        protocol: if plain_http {
-            ClientProtocol::Http
-        } else {
-            ClientProtocol::Https
-        },
-        connect_timeout: Some(std::time::Duration::from_secs(15)),
-        ..Default::default()
-    })
+impl ImageService {
+    /// An oci-client for `r`'s registry, reaching it as [`RegistryAccess`] decides.
+    ///
+    /// [`RegistryAccess`]: super::registry_access::RegistryAccess
+    pub async fn registry_client(&self, r: &Reference) -> oci_client::Client {
+        let host = r.resolve_registry().to_string();
+        oci_client::Client::new(self.registries.endpoint(&host).await.oci_config())
+    }
 }
 
 /// The messages of a registry's error body, joined.
@@ -109,7 +103,10 @@ fn pull_error(r: &Reference, e: OciDistributionError) -> EngineError {
         OciDistributionError::UnauthorizedError { .. } => EngineError::NotFound(format!(
             "pull access denied for {name}, repository does not exist or may require 'docker login': denied: requested access to the resource is denied"
         )),
-        _ => EngineError::internal(format!("pulling {name}:{what}: {e}")),
+        _ => EngineError::internal(format!(
+            "pulling {name}:{what}: {}",
+            crate::error::with_causes(&e)
+        )),
     }
 }
 
@@ -127,7 +124,7 @@ fn pick_platform(index: &Value) -> Option<String> {
 impl ImageService {
     /// Phase one: manifest and config. Errors here become the HTTP status of the pull request.
     pub async fn resolve_remote(&self, r: Reference, auth: RegistryAuth) -> Result<ResolvedImage> {
-        let client = client_for(&r, &self.insecure_registries);
+        let client = self.registry_client(&r).await;
         let (raw, _) = client
             .pull_manifest_raw(&r, &auth, MANIFEST_TYPES)
             .await

@@ -15,7 +15,7 @@ use super::media::{
     DOCKER_CONFIG, DOCKER_LAYER, DOCKER_LAYER_GZIP, DOCKER_MANIFEST, OCI_CONFIG, OCI_LAYER,
     OCI_LAYER_GZIP, OCI_MANIFEST,
 };
-use super::pull::{bar, client_for, envelope_message, layer_status, short_id, Progress};
+use super::pull::{bar, envelope_message, layer_status, short_id, Progress};
 use super::reference;
 use super::store::ImageRecord;
 use super::ImageService;
@@ -115,8 +115,9 @@ fn push_error(r: &Reference, e: OciDistributionError) -> EngineError {
             EngineError::Unauthorized("unauthorized: authentication required".into())
         }
         _ => EngineError::internal(format!(
-            "pushing to {}: {e}",
-            reference::familiar(&reference::repo_name(r))
+            "pushing to {}: {}",
+            reference::familiar(&reference::repo_name(r)),
+            crate::error::with_causes(&e)
         )),
     }
 }
@@ -150,7 +151,7 @@ impl ImageService {
                 "An image does not exist locally with the tag: {shown}"
             )));
         }
-        let client = client_for(&repo_ref, &self.insecure_registries);
+        let client = self.registry_client(&repo_ref).await;
         // Tokens are per repository, so one sign-in serves every tag.
         client
             .auth(&repo_ref, &auth, RegistryOperation::Push)

@@ -36,21 +36,6 @@ pub fn familiar(canonical: &str) -> String {
     }
 }
 
-/// Whether plain HTTP is allowed for this registry: loopback only, as dockerd does by default.
-pub fn is_loopback_registry(registry: &str) -> bool {
-    let host = registry
-        .rsplit_once(':')
-        .filter(|(_, port)| port.chars().all(|c| c.is_ascii_digit()))
-        .map(|(h, _)| h)
-        .unwrap_or(registry);
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    host == "localhost"
-        || host
-            .parse::<std::net::IpAddr>()
-            .map(|ip| ip.is_loopback())
-            .unwrap_or(false)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -75,15 +60,5 @@ mod tests {
         assert!(parse("Busybox").is_err());
         assert!(parse("a b").is_err());
         assert!(parse("").is_err());
-    }
-
-    #[test]
-    fn loopback_registries_only() {
-        assert!(is_loopback_registry("127.0.0.1:5000"));
-        assert!(is_loopback_registry("localhost:5000"));
-        assert!(is_loopback_registry("127.3.0.1"));
-        assert!(is_loopback_registry("[::1]:5000"));
-        assert!(!is_loopback_registry("registry.example:5000"));
-        assert!(!is_loopback_registry("10.0.0.1:5000"));
     }
 }

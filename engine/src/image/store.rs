@@ -336,9 +336,18 @@ mod tests {
             t.join().unwrap();
         }
         // What a restart reads: every pull's digest, not the record of whichever wrote last.
-        let mut on_disk = ImageStore::open(root.path()).unwrap().get(&id).unwrap().repo_digests;
+        let mut on_disk = ImageStore::open(root.path())
+            .unwrap()
+            .get(&id)
+            .unwrap()
+            .repo_digests;
         on_disk.sort();
-        assert_eq!(on_disk, (0..8).map(|i| format!("r/x@sha256:{i}")).collect::<Vec<_>>());
+        assert_eq!(
+            on_disk,
+            (0..8)
+                .map(|i| format!("r/x@sha256:{i}"))
+                .collect::<Vec<_>>()
+        );
     }
 
     #[test]
