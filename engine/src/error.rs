@@ -97,6 +97,23 @@ impl IntoResponse for EngineError {
     }
 }
 
+/// An error with its causes, as Go prints a wrapped error (`a: b: c`); a cause already part
+/// of the text is not repeated. HTTP clients hide the useful part (a refused connection, a
+/// certificate) in the causes.
+pub fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        let m = c.to_string();
+        if !s.contains(&m) {
+            s.push_str(": ");
+            s.push_str(&m);
+        }
+        cur = c.source();
+    }
+    s
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -114,21 +131,4 @@ mod tests {
         assert!(!EngineError::from(other.unwrap_err()).is_no_space());
         assert!(!EngineError::Conflict("no space left on device".into()).is_no_space());
     }
-}
-
-/// An error with its causes, as Go prints a wrapped error (`a: b: c`); a cause already part
-/// of the text is not repeated. HTTP clients hide the useful part (a refused connection, a
-/// certificate) in the causes.
-pub fn with_causes(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        let m = c.to_string();
-        if !s.contains(&m) {
-            s.push_str(": ");
-            s.push_str(&m);
-        }
-        cur = c.source();
-    }
-    s
 }
