@@ -40,7 +40,9 @@ impl Downloads {
     pub async fn fetch(&self, url: &str) -> Result<(String, PathBuf), BuildError> {
         let parsed = reqwest::Url::parse(url)
             .map_err(|e| BuildError::msg(format!("parse \"{url}\": {e}")))?;
-        let get_err = |e: reqwest::Error| BuildError::msg(format!("Get \"{url}\": {}", crate::error::with_causes(&e)));
+        let get_err = |e: reqwest::Error| {
+            BuildError::msg(format!("Get \"{url}\": {}", crate::error::with_causes(&e)))
+        };
         let client = reqwest::Client::builder()
             .connect_timeout(std::time::Duration::from_secs(30))
             .build()

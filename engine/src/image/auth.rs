@@ -105,16 +105,9 @@ pub async fn login(images: &ImageService, cfg: &AuthConfig) -> Result<()> {
             "Get \"{url}\": unauthorized: authentication required"
         ))
     };
-    let first = client
-        .get(&url)
-        .send()
-        .await
-        .map_err(|e| {
-            EngineError::internal(format!(
-                "Get \"{url}\": {}",
-                crate::error::with_causes(&e)
-            ))
-        })?;
+    let first = client.get(&url).send().await.map_err(|e| {
+        EngineError::internal(format!("Get \"{url}\": {}", crate::error::with_causes(&e)))
+    })?;
     if first.status().is_success() {
         return Ok(());
     }
