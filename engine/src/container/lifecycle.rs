@@ -377,6 +377,43 @@ impl ContainerService {
     }
 
     /// Runs a short runtime subcommand (`pause`, `resume`) on the container.
+    /// The runtime's view of the container (`runc state`'s `status`: `running`, `paused`, …).
+    pub async fn runtime_status(&self, c: &Container) -> Option<String> {
+        let configured = c.lock().rec.host_config.runtime.clone();
+        let (name, rt) = self.cfg.runtimes.of(&configured).ok()?;
+        let out = tokio::process::Command::new(rt)
+            .arg("--root")
+            .arg(self.runtime_root(&name))
+            .args(["state", &c.id])
+            .output()
+            .await
+            .ok()?;
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
+        v.get("status")?.as_str().map(str::to_string)
+    }
+
+    /// At berthd's start, for a re-adopted container: the record's paused flag follows the
+    /// runtime, as dockerd's restore does. A `pause`, `unpause` or a commit's freeze cut short
+    /// by a crash leaves them apart (a frozen container the record calls running, which no
+    /// exec could enter).
+    pub async fn sync_paused(&self, c: &Arc<Container>) {
+        let Some(status) = self.runtime_status(c).await else {
+            return;
+        };
+        let paused = c.lock().st.state.is_paused();
+        let synced = match (status.as_str(), paused) {
+            ("paused", false) => c.transition(|d| d.st.state.set_paused()),
+            ("running", true) => c.transition(|d| d.st.state.set_unpaused()),
+            _ => return,
+        };
+        match synced {
+            Ok(()) => {
+                tracing::info!(id = %c.id, runtime = %status, "paused state taken from the runtime")
+            }
+            Err(e) => tracing::warn!(id = %c.id, error = %e, "syncing the paused state"),
+        }
+    }
+
     pub async fn runtime_cmd(&self, c: &Container, args: &[&str]) -> Result<()> {
         let configured = c.lock().rec.host_config.runtime.clone();
         let (name, rt) = self.cfg.runtimes.of(&configured)?;

@@ -405,6 +405,51 @@ impl ContainerService {
         Ok(())
     }
 
+    /// At berthd's start, for a re-adopted container on bridge networks: a `network connect`
+    /// or `disconnect` cut short by a crash leaves the sandbox (state) and the record apart.
+    /// Both end disconnected: an endpoint the record does not list is torn down (the connect
+    /// never completed), a listed network without an endpoint is dropped from the record (the
+    /// disconnect had done its work).
+    pub(super) async fn settle_networks(self: &Arc<Self>, c: &Arc<Container>) {
+        let (in_sandbox, in_record): (Vec<String>, Vec<String>) = {
+            let d = c.lock();
+            (
+                d.st.net
+                    .as_ref()
+                    .map(|s| s.endpoints.keys().cloned().collect())
+                    .unwrap_or_default(),
+                d.rec.networks.keys().cloned().collect(),
+            )
+        };
+        for name in in_sandbox.iter().filter(|n| !in_record.contains(n)) {
+            let Ok(net) = self.net.resolve(name) else {
+                continue;
+            };
+            match self.net.disconnect_running(&c.id, &net).await {
+                Ok(state) => {
+                    tracing::info!(id = %c.id, network = %name, "removed the endpoint of an interrupted connect");
+                    if let Err(e) = c.update(|d| d.st.net = Some(state)) {
+                        tracing::warn!(id = %c.id, error = %e, "saving the settled network state");
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(id = %c.id, network = %name, error = %e, "removing an interrupted connect")
+                }
+            }
+        }
+        let stale: Vec<String> = in_record
+            .into_iter()
+            .filter(|n| !in_sandbox.contains(n))
+            .collect();
+        if !stale.is_empty() {
+            tracing::info!(id = %c.id, networks = ?stale, "dropped networks of an interrupted disconnect");
+            c.lock().rec.networks.retain(|k, _| !stale.contains(k));
+            if let Err(e) = c.save_record() {
+                tracing::warn!(id = %c.id, error = %e, "saving the settled network record");
+            }
+        }
+    }
+
     /// `docker network disconnect`.
     pub async fn disconnect_network(
         self: &Arc<Self>,

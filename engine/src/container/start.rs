@@ -510,8 +510,10 @@ impl ContainerService {
                     };
                     if let (Some(state), super::network::Mode::Bridge(primary)) = (net, mode) {
                         self.net.readopt(&c.id, &name, &primary, &state);
+                        self.settle_networks(&c).await;
                     }
                     c.monitor_active.send_replace(true);
+                    self.sync_paused(&c).await;
                     let svc = Arc::clone(self);
                     let c2 = Arc::clone(&c);
                     tokio::spawn(async move { svc.serve_monitor(c2, stream, None).await });
