@@ -294,3 +294,98 @@ fn busybox_layers(d: &Berthd, img: &str) -> usize {
         .parse()
         .unwrap()
 }
+
+/// Uploads `data` as a blob of `repo` in `reg` (the registry's monolithic upload); returns its
+/// digest.
+fn upload_blob(reg: &Registry, repo: &str, data: &[u8]) -> String {
+    let digest = sha256_digest(data);
+    let start = http_request(
+        reg.addr(),
+        "POST",
+        &format!("/v2/{repo}/blobs/uploads/"),
+        &[],
+        b"",
+    )
+    .expect("start upload");
+    assert_eq!(start.status, 202, "{}", start.text());
+    let location = start.header("location").expect("Location").to_string();
+    let path = location
+        .strip_prefix(&reg.url())
+        .unwrap_or(&location)
+        .to_string();
+    let sep = if path.contains('?') { '&' } else { '?' };
+    let put = http_request(
+        reg.addr(),
+        "PUT",
+        &format!("{path}{sep}digest={digest}"),
+        &[("Content-Type", "application/octet-stream")],
+        data,
+    )
+    .expect("finish upload");
+    assert_eq!(put.status, 201, "{}", put.text());
+    digest
+}
+
+/// A registry whose manifest declares a layer smaller than the blob it serves: the pull stops
+/// at the declared size instead of taking whatever the registry sends, and leaves nothing.
+#[test]
+fn a_blob_larger_than_its_manifest_declares_is_refused() {
+    use std::io::Write;
+    let reg = Registry::start();
+    let d = Berthd::start();
+    // A real layer, so that only the size bound can refuse it.
+    let mut b = tar::Builder::new(Vec::new());
+    let content = vec![b'x'; 64 * 1024];
+    let mut h = tar::Header::new_gnu();
+    h.set_size(content.len() as u64);
+    h.set_mode(0o644);
+    h.set_uid(0);
+    h.set_gid(0);
+    h.set_mtime(1_700_000_000);
+    b.append_data(&mut h, "big.txt", &content[..])
+        .expect("tar entry");
+    let layer_tar = b.into_inner().expect("tar");
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::none());
+    gz.write_all(&layer_tar).expect("gzip");
+    let layer = gz.finish().expect("gzip");
+    let layer_digest = upload_blob(&reg, "liar", &layer);
+    let config = serde_json::json!({
+        "architecture": "amd64", "os": "linux", "config": {},
+        "rootfs": {"type": "layers", "diff_ids": [sha256_digest(&layer_tar)]},
+    })
+    .to_string();
+    let config_digest = upload_blob(&reg, "liar", config.as_bytes());
+    let manifest = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+        "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "size": config.len(), "digest": config_digest},
+        "layers": [{"mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip", "size": 1000, "digest": layer_digest}],
+    })
+    .to_string();
+    let put = http_request(
+        reg.addr(),
+        "PUT",
+        "/v2/liar/manifests/1",
+        &[(
+            "Content-Type",
+            "application/vnd.docker.distribution.manifest.v2+json",
+        )],
+        manifest.as_bytes(),
+    )
+    .expect("put manifest");
+    assert_eq!(put.status, 201, "{}", put.text());
+
+    let out = d.docker(&["pull", &reg.image("liar:1")]);
+    assert_ne!(out.status, 0, "{out}");
+    assert!(
+        out.stderr
+            .contains("more than the 1000 bytes the manifest declares"),
+        "{out}"
+    );
+    assert_eq!(d.docker_ok(&["images", "-aq"]), "");
+    let ingest = d.data_root().join("content/ingest");
+    let left: Vec<_> = std::fs::read_dir(&ingest)
+        .map(|rd| rd.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "downloads left: {left:?}");
+}

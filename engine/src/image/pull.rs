@@ -308,6 +308,9 @@ impl ImageService {
             .await
             .with_context(|| format!("creating {}", ingest.display()))?;
         let total = stream.content_length.unwrap_or(desc.size.max(0) as u64);
+        // The manifest's size is a bound: a registry that sends more must not fill the disk
+        // (the digest check alone would come only after the last byte).
+        let declared = u64::try_from(desc.size).ok().filter(|s| *s > 0);
         let mut hasher = Sha256::new();
         let mut current: u64 = 0;
         let mut last_report: u64 = 0;
@@ -316,9 +319,15 @@ impl ImageService {
                 let chunk = chunk.map_err(|e| {
                     EngineError::internal(format!("downloading {}: {e}", desc.digest))
                 })?;
+                current += chunk.len() as u64;
+                if let Some(max) = declared.filter(|max| current > *max) {
+                    return Err(EngineError::internal(format!(
+                        "downloading {}: the registry sent more than the {max} bytes the manifest declares",
+                        desc.digest
+                    )));
+                }
                 hasher.update(&chunk);
                 file.write_all(&chunk).await?;
-                current += chunk.len() as u64;
                 // Enough updates for a smooth bar without flooding the client.
                 if current - last_report >= 256 * 1024 || current == total {
                     last_report = current;
