@@ -563,6 +563,7 @@ async fn desktop_app_end_to_end() {
         "the first rows left the DOM at the end of the list (last: {last})"
     );
     ui.shot("containers-1000").await;
+    remove_many(&d, 1000).await;
 
     // Troubleshoot: the engine was already running, so the log card says where its log is;
     // reset asks for the word, then everything but the built-in image is gone.
@@ -617,6 +618,32 @@ async fn create_many(d: &Berthd, image: &str, n: usize) {
         .collect();
     for w in workers {
         w.await.expect("creator task");
+    }
+}
+
+/// Removes the containers [`create_many`] made (ten clients at a time), so that the reset
+/// below has only the flow's own to remove.
+async fn remove_many(d: &Berthd, n: usize) {
+    let docker = d.bollard();
+    let workers: Vec<_> = (0..10)
+        .map(|w| {
+            let docker = docker.clone();
+            tokio::spawn(async move {
+                for i in (w..n).step_by(10) {
+                    let opts = bollard::query_parameters::RemoveContainerOptions {
+                        force: true,
+                        ..Default::default()
+                    };
+                    docker
+                        .remove_container(&format!("crowd-{i:04}"), Some(opts))
+                        .await
+                        .expect("remove a crowd container");
+                }
+            })
+        })
+        .collect();
+    for w in workers {
+        w.await.expect("remover task");
     }
 }
 
