@@ -71,6 +71,15 @@ impl fmt::Display for CliError {
 impl std::error::Error for CliError {}
 
 /// The engine's answer as docker words it, with an explanation when we know the case.
+/// An error in the middle of a progress stream (push, load, import): the engine's message as
+/// it is (exit 1), else what [`from_engine`] makes of a transport or HTTP error.
+pub fn from_stream(err: bollard::errors::Error) -> CliError {
+    match err {
+        bollard::errors::Error::DockerStreamError { error } => CliError::new(error, 1),
+        e => from_engine(&e),
+    }
+}
+
 pub fn from_engine(err: &bollard::errors::Error) -> CliError {
     use bollard::errors::Error as E;
     match err {

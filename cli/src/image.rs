@@ -535,13 +535,7 @@ pub async fn push(docker: &Docker, args: PushArgs) -> Result<()> {
     };
     let mut stream = docker.push_image(&name, Some(opts), creds);
     while let Some(item) = stream.next().await {
-        let info = match item {
-            Ok(i) => i,
-            Err(bollard::errors::Error::DockerStreamError { error }) => {
-                return Err(CliError::new(error, 1).into())
-            }
-            Err(e) => return Err(from_engine(&e).into()),
-        };
+        let info = item.map_err(crate::errors::from_stream)?;
         if let Some(e) = info.error_detail.and_then(|e| e.message) {
             return Err(CliError::new(e, 1).into());
         }

@@ -82,13 +82,7 @@ pub async fn load(docker: &Docker, args: LoadArgs) -> Result<()> {
     };
     let mut stream = docker.import_image(opts, bollard::body_full(data.into()), None);
     while let Some(item) = stream.next().await {
-        let info = match item {
-            Ok(i) => i,
-            Err(bollard::errors::Error::DockerStreamError { error }) => {
-                return Err(CliError::new(error, 1).into())
-            }
-            Err(e) => return Err(from_engine(&e).into()),
-        };
+        let info = item.map_err(crate::errors::from_stream)?;
         if let Some(e) = info.error_detail.and_then(|e| e.message) {
             return Err(CliError::new(e, 1).into());
         }
@@ -156,13 +150,7 @@ pub async fn import(docker: &Docker, args: ImportArgs) -> Result<()> {
         docker.create_image(Some(opts), body.map(|b| bollard::body_full(b.into())), None);
     let mut last = None;
     while let Some(item) = stream.next().await {
-        let info = match item {
-            Ok(i) => i,
-            Err(bollard::errors::Error::DockerStreamError { error }) => {
-                return Err(CliError::new(error, 1).into())
-            }
-            Err(e) => return Err(from_engine(&e).into()),
-        };
+        let info = item.map_err(crate::errors::from_stream)?;
         if let Some(e) = info.error_detail.and_then(|e| e.message) {
             return Err(CliError::new(e, 1).into());
         }
