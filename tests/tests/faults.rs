@@ -52,6 +52,8 @@ fn kill_during(d: &mut Berthd, args: &[String], lines: usize) -> bool {
         .stderr(Stdio::null())
         .spawn()
         .expect("run docker");
+    // Polled every 2 ms: the kill should land close to the chosen line (a coarser poll moves
+    // every kill point later; `wait_until` polls at 50 ms).
     let deadline = Instant::now() + Duration::from_secs(60);
     let finished = loop {
         if child.try_wait().expect("try_wait").is_some() {
@@ -262,21 +264,28 @@ fn a_killed_engine_leaves_every_object_whole_or_gone() {
     }
     d.docker_ok(&["volume", "prune", "-af"]);
     d.docker_ok(&["network", "prune", "-f"]);
+    // A removal answers before its monitor has finished unmounting (see `rm`): wait for them.
     let root = d.data_root();
-    let mounts = std::fs::read_to_string("/proc/mounts").expect("mounts");
-    let left: Vec<&str> = mounts
-        .lines()
-        .filter(|l| l.contains(root.to_string_lossy().as_ref()))
-        .collect();
-    assert!(
-        left.is_empty(),
-        "mounts left under the data root: {left:#?}"
+    wait_until(
+        "mounts and monitors are gone",
+        Duration::from_secs(60),
+        || {
+            let mounts = std::fs::read_to_string("/proc/mounts").map_err(|e| e.to_string())?;
+            let left: Vec<&str> = mounts
+                .lines()
+                .filter(|l| l.contains(root.to_string_lossy().as_ref()))
+                .collect();
+            let monitors: Vec<String> = engine_vm::processes_naming(&root)
+                .into_iter()
+                .filter(|p| p.contains("__monitor"))
+                .collect();
+            if left.is_empty() && monitors.is_empty() {
+                Ok(())
+            } else {
+                Err(format!("mounts {left:?}, monitors {monitors:?}"))
+            }
+        },
     );
-    let monitors: Vec<String> = engine_vm::processes_naming(&root)
-        .into_iter()
-        .filter(|p| p.contains("__monitor"))
-        .collect();
-    assert!(monitors.is_empty(), "monitors left: {monitors:#?}");
     for bridge in d.bridges() {
         let out = std::process::Command::new("ip")
             .args(["-br", "link", "show", "master", &bridge])
